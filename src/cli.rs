@@ -1,0 +1,141 @@
+//! Command-line types (clap) and tracing set-up. No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// citewatch: re-checks the sources cited by published fact-checks and reports which
+/// statements lost or changed their backing passage.
+#[derive(Debug, Parser)]
+#[command(name = "citewatch", version, about, long_about = None)]
+pub struct Cli {
+    /// The root folder holding citewatch.toml, watchlist/, snapshots/ and reports/.
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+
+    /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Re-check now: fetch every cited source, store new versions, judge every statement,
+    /// write reports/<run-id>/ and mail the report. Exit 0 when the run completed (failed
+    /// sources included), 1 with --fail-on-flagged and flags, 2 on a usage or config
+    /// error, 3 when it could not run (lock held, store not writable).
+    Check(CheckArgs),
+    /// Check citewatch.toml and every watchlist file; list each article's statements.
+    /// Exit 0, or 2 with one `FILE:LINE[:COL]: message` line per problem.
+    Validate,
+    /// Accept the current wording of flagged statements: move their baseline to the latest
+    /// snapshot and clear the flag.
+    Ack(AckArgs),
+    /// Offline demonstration: serve bundled copies of the seed's sources on 127.0.0.1,
+    /// check, apply realistic edits, re-check, print the summary.
+    Demo(DemoArgs),
+    /// Run as a service: re-check on the schedule, serve the control endpoint.
+    Daemon,
+    /// Ask the running daemon for a re-check now and print its summary (exit 3 if no
+    /// daemon is listening).
+    Trigger(TriggerArgs),
+    /// List the messages waiting in the outbox; --send retries delivery now.
+    Outbox(OutboxArgs),
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// A short human summary.
+    #[default]
+    Text,
+    /// The report JSON.
+    Json,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this article (repeatable).
+    #[arg(long = "only", value_name = "ARTICLE_ID")]
+    pub only: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Exit 1 when any statement is flagged.
+    #[arg(long)]
+    pub fail_on_flagged: bool,
+}
+
+/// `ack` arguments.
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// Statement ids to acknowledge.
+    #[arg(value_name = "STATEMENT_ID")]
+    pub statements: Vec<String>,
+    /// Acknowledge every flagged statement.
+    #[arg(long, conflicts_with_all = ["statements", "article"])]
+    pub all: bool,
+    /// Acknowledge every flagged statement of this article.
+    #[arg(long, value_name = "ARTICLE_ID", conflicts_with = "statements")]
+    pub article: Option<String>,
+    /// Who acknowledges (default: $USER).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub by: String,
+}
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to create the demo root (default: a new temporary folder, kept).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `trigger` arguments.
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// Only this article.
+    #[arg(long = "only", value_name = "ARTICLE_ID")]
+    pub only: Option<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `outbox` arguments.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// Retry delivery now.
+    #[arg(long)]
+    pub send: bool,
+}
+
+/// Logs to stderr; `RUST_LOG` wins over the flags.
+pub fn init_tracing(cli: &Cli) {
+    let level = if cli.quiet {
+        "warn"
+    } else {
+        match cli.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("citewatch={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,68 @@
+//! `citewatch check`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::{CheckArgs, Format};
+use crate::error::{CommandError, Exit};
+use crate::report::Trigger;
+use crate::run::{self, RunError, RunRequest};
+
+/// Runs the pipeline once and prints the summary or the JSON report.
+pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> {
+    let (ctx, warnings) = run::load_context(root).map_err(CommandError::Invalid)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let req = RunRequest {
+        only: args.only.clone(),
+        trigger: Trigger::Manual,
+        lock_wait: run::LOCK_WAIT,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} fetching {pos}/{len} sources [{bar:30}] {elapsed}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b
+    });
+    let progress: Option<run::Progress> = bar.clone().map(|b| {
+        Arc::new(move |n: u64, total: u64| {
+            b.set_length(total);
+            b.set_position(n);
+        }) as run::Progress
+    });
+    let report = run::run_check(&ctx, req, progress).await.map_err(|e| match e {
+        RunError::UnknownArticle(_) => CommandError::Usage(e.to_string()),
+        RunError::Store(e) => CommandError::CannotRun(e.to_string()),
+        RunError::Other(e) => CommandError::CannotRun(format!("{e:#}")),
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    tracing::info!(run_id = %report.run_id, flagged = report.summary.flagged, new_flags = report.summary.new_flags, "run finished");
+    match args.format {
+        Format::Text => {
+            print!("{}", report.to_text());
+            println!(
+                "report: {}",
+                report.dir(&ctx.paths.reports()).join("report.html").display()
+            );
+        }
+        Format::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+            );
+        }
+    }
+    if args.fail_on_flagged && report.summary.flagged > 0 {
+        return Ok(Exit::Flagged);
+    }
+    Ok(Exit::Ok)
+}

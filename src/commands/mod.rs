@@ -1,0 +1,31 @@
+//! One function per subcommand, each taking parsed arguments; [`run`] dispatches.
+
+use crate::cli::{Cli, Command};
+use crate::error::{CommandError, Exit};
+
+mod ack;
+mod check;
+mod validate;
+
+pub use check::check;
+
+/// Runs one command; the returned [`Exit`] is the process exit code.
+pub fn run(cli: Cli) -> Result<Exit, CommandError> {
+    let root = cli.root.clone();
+    match cli.command {
+        Command::Check(args) => runtime()?.block_on(check::check(&root, &args)),
+        Command::Validate => validate::validate(&root),
+        Command::Ack(args) => ack::ack(&root, &args),
+        Command::Demo(_) | Command::Daemon | Command::Trigger(_) | Command::Outbox(_) => {
+            Err(CommandError::Usage("this command is not built yet".into()))
+        }
+    }
+}
+
+/// The tokio runtime commands run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::Other(anyhow::anyhow!("cannot start the async runtime: {e}")))
+}

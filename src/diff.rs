@@ -1,0 +1,116 @@
+//! (before, after) text → word-level differences, and their renderings with the changed
+//! words marked (`[-old-]{+new+}` in text; `<del>`/`<ins>` in HTML, escaped). Pure.
+
+use similar::{ChangeTag, TextDiff};
+
+/// One run of words that is equal, removed or inserted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// In both.
+    Equal(String),
+    /// Only in `before`.
+    Removed(String),
+    /// Only in `after`.
+    Inserted(String),
+}
+
+/// Word-level diff of two passages; adjacent changes of the same kind are merged.
+pub fn word_diff(before: &str, after: &str) -> Vec<Segment> {
+    let diff = TextDiff::configure().diff_unicode_words(before, after);
+    let mut out: Vec<Segment> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let v = change.value();
+        match (change.tag(), out.last_mut()) {
+            (ChangeTag::Equal, Some(Segment::Equal(s)))
+            | (ChangeTag::Delete, Some(Segment::Removed(s)))
+            | (ChangeTag::Insert, Some(Segment::Inserted(s))) => s.push_str(v),
+            (ChangeTag::Equal, _) => out.push(Segment::Equal(v.to_owned())),
+            (ChangeTag::Delete, _) => out.push(Segment::Removed(v.to_owned())),
+            (ChangeTag::Insert, _) => out.push(Segment::Inserted(v.to_owned())),
+        }
+    }
+    out
+}
+
+/// The diff as plain text: `[-removed-]{+inserted+}`.
+pub fn marked_text(before: &str, after: &str) -> String {
+    let mut s = String::new();
+    for seg in word_diff(before, after) {
+        match seg {
+            Segment::Equal(t) => s.push_str(&t),
+            Segment::Removed(t) => {
+                let (lead, core, trail) = split_ws(&t);
+                s.push_str(lead);
+                s.push_str(&format!("[-{core}-]"));
+                s.push_str(trail);
+            }
+            Segment::Inserted(t) => {
+                let (lead, core, trail) = split_ws(&t);
+                s.push_str(lead);
+                s.push_str(&format!("{{+{core}+}}"));
+                s.push_str(trail);
+            }
+        }
+    }
+    s
+}
+
+/// The diff as escaped HTML with `<del>` / `<ins>` around changed words.
+pub fn marked_html(before: &str, after: &str, del_style: &str, ins_style: &str) -> String {
+    let mut s = String::new();
+    for seg in word_diff(before, after) {
+        match seg {
+            Segment::Equal(t) => s.push_str(&escape_html(&t)),
+            Segment::Removed(t) => {
+                s.push_str(&format!("<del style=\"{del_style}\">{}</del>", escape_html(&t)))
+            }
+            Segment::Inserted(t) => {
+                s.push_str(&format!("<ins style=\"{ins_style}\">{}</ins>", escape_html(&t)))
+            }
+        }
+    }
+    s
+}
+
+fn split_ws(t: &str) -> (&str, &str, &str) {
+    let core_start = t.len() - t.trim_start().len();
+    let core_end = t.trim_end().len();
+    if core_start >= core_end {
+        return (t, "", "");
+    }
+    (&t[..core_start], &t[core_start..core_end], &t[core_end..])
+}
+
+/// Escapes `& < > " '` for HTML text and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_changed_number() {
+        let m = marked_text("about 600 soldiers serve", "about 350 soldiers serve");
+        assert_eq!(m, "about [-600-]{+350+} soldiers serve");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let h = marked_html("a <b>", "a <script>", "", "");
+        assert!(!h.contains("<script") && !h.contains("<b>"));
+        assert!(h.contains("&lt;") && h.contains("script"));
+    }
+}

@@ -1,0 +1,41 @@
+//! citewatch re-fetches every source cited by a published fact-check on a schedule, diffs it
+//! against the stored snapshot, works out which *statements* lost or changed their backing
+//! passage, and mails the desk a re-check report.
+//!
+//! # Layout, in pipeline order
+//! Data flows one way: watchlist → statements and sources → fetch → extracted text →
+//! snapshot store → diff → evidence verdicts → report → email.
+//!
+//! - [`settings`]: `citewatch.toml` → [`settings::Settings`].
+//! - [`watchlist`]: `watchlist/*.toml` → articles with statements and sources.
+//! - [`fetch`]: URL → [`fetch::FetchOutcome`] (network I/O).
+//! - [`extract`]: bytes → [`extract::ExtractedText`] (pure).
+//! - [`snapshot`]: the on-disk store of versions and baselines (disk I/O, lock).
+//! - [`diff`]: word-level differences and their markings (pure).
+//! - [`evidence`]: anchoring and verdicts (pure).
+//! - [`run`]: the pipeline written once: [`run::run_check`].
+//! - [`report`]: [`report::RunReport`] → JSON, Markdown, HTML.
+//! - [`notify`]: report → email, outbox, SMTP (disk and network I/O).
+//! - [`schedule`], [`control`], [`daemon`]: the service (cron loop, HTTP endpoint).
+//! - [`demo`]: the offline demonstration.
+//! - [`cli`], [`commands`]: the command line over all of the above.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod control;
+pub mod daemon;
+pub mod demo;
+pub mod diff;
+pub mod error;
+pub mod evidence;
+pub mod extract;
+pub mod fetch;
+pub mod notify;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod settings;
+pub mod snapshot;
+pub mod watchlist;

@@ -1,0 +1,16 @@
+//! The `citewatch` binary: parse arguments, set up logging, call the library, map the
+//! outcome to an exit code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = citewatch::cli::Cli::parse();
+    citewatch::cli::init_tracing(&cli);
+    match citewatch::commands::run(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("citewatch: {err:#}");
+            err.exit().into()
+        }
+    }
+}

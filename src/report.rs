@@ -1,0 +1,398 @@
+//! [`RunReport`] → `reports/<run-id>/report.{json,md,html}` and the text summary printed by
+//! `check`. Every piece of source text is escaped where it is rendered as HTML.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::diff::{escape_html, marked_html, marked_text};
+use crate::evidence::{FactChange, Verdict};
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// `check`, `trigger`, `POST /recheck`, the page's button.
+    Manual,
+    /// The daemon's schedule.
+    Schedule,
+}
+
+/// Everything a run found; the JSON form is `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    /// Sortable id: `YYYYMMDDTHHMMSSZ-xxxx`.
+    pub run_id: String,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+    /// End time.
+    pub finished_at: DateTime<Utc>,
+    /// Counts.
+    pub summary: Summary,
+    /// One entry per statement of the checked articles.
+    pub statements: Vec<StatementReport>,
+    /// One entry per distinct URL.
+    pub sources: Vec<SourceReport>,
+    /// Article titles by id, for rendering.
+    #[serde(default)]
+    pub articles: Vec<ArticleInfo>,
+}
+
+/// An article's id and title.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArticleInfo {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Statements judged.
+    pub statements: usize,
+    /// Statements flagged (new or outstanding).
+    pub flagged: usize,
+    /// Statements flagged for the first time in this run.
+    pub new_flags: usize,
+    /// Distinct URLs fetched.
+    pub sources: usize,
+    /// Sources whose text changed.
+    pub sources_changed: usize,
+    /// Sources that could not be fetched.
+    pub sources_failed: usize,
+}
+
+/// The verdict for one statement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatementReport {
+    /// Stable statement id.
+    pub id: String,
+    /// Article id.
+    pub article: String,
+    /// Statement text.
+    pub text: String,
+    /// Cited sources.
+    pub cites: Vec<u32>,
+    /// The most severe verdict over its cites.
+    pub status: Verdict,
+    /// Whether a person should re-check it.
+    pub flagged: bool,
+    /// Whether the flag was raised in this run (false for flags still outstanding).
+    pub new: bool,
+    /// Per cited source.
+    pub evidence: Vec<EvidenceReport>,
+}
+
+/// The verdict for one statement and one cited source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EvidenceReport {
+    /// Cite number.
+    pub cite: u32,
+    /// Source URL.
+    pub url: String,
+    /// Verdict for this source.
+    pub status: Verdict,
+    /// Baseline passage.
+    pub before: Option<String>,
+    /// Passage now.
+    pub after: Option<String>,
+    /// Facts that changed (`600 → 350`).
+    #[serde(default)]
+    pub facts: Vec<FactChange>,
+    /// Anything else worth saying (fetch error, quotes not found, no evidence located).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The fetch result for one distinct URL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceReport {
+    /// URL as in the watchlist.
+    pub url: String,
+    /// URL after redirects.
+    pub final_url: Option<String>,
+    /// HTTP status of the last response.
+    pub http_status: Option<u16>,
+    /// `new`, `unchanged`, `changed` or `error`.
+    pub outcome: SourceOutcome,
+    /// The failure, for `error`.
+    pub error: Option<String>,
+}
+
+/// What happened to a source's text in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceOutcome {
+    /// First sight.
+    New,
+    /// Same text as the latest stored version.
+    Unchanged,
+    /// A new text version was stored.
+    Changed,
+    /// The fetch failed.
+    Error,
+}
+
+impl RunReport {
+    /// Flagged statements, new flags first.
+    pub fn flagged(&self) -> Vec<&StatementReport> {
+        let mut v: Vec<_> = self.statements.iter().filter(|s| s.flagged).collect();
+        v.sort_by_key(|s| (!s.new, std::cmp::Reverse(s.status)));
+        v
+    }
+
+    /// The title of an article, or its id.
+    pub fn title_of<'a>(&'a self, article: &'a str) -> &'a str {
+        self.articles
+            .iter()
+            .find(|a| a.id == article)
+            .map_or(article, |a| a.title.as_str())
+    }
+
+    /// The folder of this run's report under `reports_dir`.
+    pub fn dir(&self, reports_dir: &Path) -> PathBuf {
+        reports_dir.join(&self.run_id)
+    }
+
+    /// Writes `report.json`, `report.md` and `report.html`; returns the folder.
+    pub fn write(&self, reports_dir: &Path) -> anyhow::Result<PathBuf> {
+        let dir = self.dir(reports_dir);
+        std::fs::create_dir_all(&dir)?;
+        crate::snapshot::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
+        crate::snapshot::atomic_write(&dir.join("report.md"), self.to_markdown().as_bytes())?;
+        crate::snapshot::atomic_write(&dir.join("report.html"), self.to_html().as_bytes())?;
+        Ok(dir)
+    }
+
+    /// The short human summary `check` prints.
+    pub fn to_text(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "run {}: {} statements, {} flagged ({} new); {} sources, {} changed, {} failed",
+            self.run_id, s.statements, s.flagged, s.new_flags, s.sources, s.sources_changed, s.sources_failed
+        );
+        for st in self.flagged() {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "{} {} [{}] {}",
+                if st.new { "NEW" } else { "still" },
+                st.status.as_str(),
+                st.article,
+                st.id
+            );
+            let _ = writeln!(out, "  statement: {}", st.text);
+            for e in st.evidence.iter().filter(|e| e.status.flagged()) {
+                let _ = writeln!(out, "  [{}] {} — {}", e.cite, e.url, e.status.as_str());
+                match (&e.before, &e.after) {
+                    (Some(b), Some(a)) => {
+                        let _ = writeln!(out, "    before: {b}");
+                        let _ = writeln!(out, "    after:  {a}");
+                        let _ = writeln!(out, "    diff:   {}", marked_text(b, a));
+                    }
+                    (Some(b), None) => {
+                        let _ = writeln!(out, "    before: {b}");
+                        let _ = writeln!(out, "    after:  (gone)");
+                    }
+                    _ => {}
+                }
+                if !e.facts.is_empty() {
+                    let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(out, "    facts:  {}", f.join("; "));
+                }
+                if let Some(n) = &e.note {
+                    let _ = writeln!(out, "    note:   {n}");
+                }
+            }
+        }
+        for src in self.sources.iter().filter(|s| s.outcome == SourceOutcome::Error) {
+            let _ = writeln!(
+                out,
+                "source failed: {} — {}",
+                src.url,
+                src.error.as_deref().unwrap_or("error")
+            );
+        }
+        out
+    }
+
+    /// `report.md`.
+    pub fn to_markdown(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        let _ = writeln!(out, "# citewatch re-check report {}\n", self.run_id);
+        let _ = writeln!(
+            out,
+            "Trigger: {:?}. Started {}, finished {}.\n",
+            self.trigger,
+            self.started_at.to_rfc3339(),
+            self.finished_at.to_rfc3339()
+        );
+        let _ = writeln!(
+            out,
+            "{} statements, **{} flagged** ({} new); {} sources, {} changed, {} failed.\n",
+            s.statements, s.flagged, s.new_flags, s.sources, s.sources_changed, s.sources_failed
+        );
+        let flagged = self.flagged();
+        if !flagged.is_empty() {
+            let _ = writeln!(out, "## Statements to re-check\n");
+        }
+        for st in flagged {
+            let _ = writeln!(
+                out,
+                "### {} `{}` — {}\n",
+                if st.new { "NEW" } else { "Still flagged" },
+                st.status.as_str(),
+                md_escape(self.title_of(&st.article))
+            );
+            let _ = writeln!(out, "> {}\n", md_escape(&st.text));
+            let _ = writeln!(out, "Statement id: `{}`\n", st.id);
+            for e in &st.evidence {
+                let _ = writeln!(out, "- [{}] <{}>: `{}`", e.cite, e.url, e.status.as_str());
+                if let (Some(b), Some(a)) = (&e.before, &e.after) {
+                    let _ = writeln!(out, "  - change: {}", md_escape(&marked_text(b, a)));
+                } else if let Some(b) = &e.before {
+                    let _ = writeln!(out, "  - removed: {}", md_escape(b));
+                }
+                if !e.facts.is_empty() {
+                    let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(out, "  - facts: {}", md_escape(&f.join("; ")));
+                }
+                if let Some(n) = &e.note {
+                    let _ = writeln!(out, "  - note: {}", md_escape(n));
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "## Sources\n");
+        let _ = writeln!(
+            out,
+            "| url | status | outcome | error |\n| --- | --- | --- | --- |"
+        );
+        for src in &self.sources {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:?} | {} |",
+                md_escape(&src.url),
+                src.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                src.outcome,
+                md_escape(src.error.as_deref().unwrap_or(""))
+            );
+        }
+        out
+    }
+
+    /// `report.html`: self-contained, no scripts, everything from sources escaped.
+    pub fn to_html(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        out.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+        let _ = write!(
+            out,
+            "<title>citewatch report {}</title>",
+            escape_html(&self.run_id)
+        );
+        out.push_str(
+            "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
+             .st{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}\
+             .new{border-left:6px solid #c0392b}.old{border-left:6px solid #e67e22}\
+             del{background:#fdd;text-decoration:line-through}ins{background:#dfd;text-decoration:none}\
+             table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
+             code{background:#f4f4f4}</style></head><body>",
+        );
+        let _ = write!(
+            out,
+            "<h1>citewatch re-check report</h1><p>Run <code>{}</code>, ",
+            escape_html(&self.run_id)
+        );
+        let _ = write!(
+            out,
+            "{:?}, {} → {}.</p>",
+            self.trigger,
+            escape_html(&self.started_at.to_rfc3339()),
+            escape_html(&self.finished_at.to_rfc3339())
+        );
+        let _ = write!(
+            out,
+            "<p>{} statements, <strong>{} flagged</strong> ({} new); {} sources, {} changed, {} failed.</p>",
+            s.statements, s.flagged, s.new_flags, s.sources, s.sources_changed, s.sources_failed
+        );
+        for st in self.flagged() {
+            out.push_str(&statement_html(self, st));
+        }
+        out.push_str(
+            "<h2>Sources</h2><table><tr><th>URL</th><th>HTTP</th><th>outcome</th><th>error</th></tr>",
+        );
+        for src in &self.sources {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+                escape_html(&src.url),
+                src.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                src.outcome,
+                escape_html(src.error.as_deref().unwrap_or(""))
+            );
+        }
+        out.push_str("</table></body></html>\n");
+        out
+    }
+}
+
+/// One flagged statement as an HTML fragment (escaped), shared by the report, the email and
+/// the daemon's page.
+pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<div class=\"st {}\"><p><strong>{}</strong> <code>{}</code> — {}</p><blockquote>{}</blockquote><p><small>id <code>{}</code></small></p><ul>",
+        if st.new { "new" } else { "old" },
+        if st.new { "NEW" } else { "Still flagged" },
+        st.status.as_str(),
+        escape_html(report.title_of(&st.article)),
+        escape_html(&st.text),
+        escape_html(&st.id)
+    );
+    for e in &st.evidence {
+        let _ = write!(
+            out,
+            "<li>[{}] {} — <code>{}</code>",
+            e.cite,
+            escape_html(&e.url),
+            e.status.as_str()
+        );
+        if let (Some(b), Some(a)) = (&e.before, &e.after) {
+            let _ = write!(out, "<br>{}", marked_html(b, a, "", ""));
+        } else if let Some(b) = &e.before {
+            let _ = write!(out, "<br>removed: <del>{}</del>", escape_html(b));
+        }
+        if !e.facts.is_empty() {
+            let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
+            let _ = write!(out, "<br>facts: {}", escape_html(&f.join("; ")));
+        }
+        if let Some(n) = &e.note {
+            let _ = write!(out, "<br><small>{}</small>", escape_html(n));
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul></div>");
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\`*_{}[]<>|#".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,488 @@
+//! The on-disk store under `snapshots/`: every distinct version of each source's extracted
+//! text (content-addressed), its fetch metadata, the raw body (zstd), the baseline each
+//! statement is judged against, and the lock that keeps one run at a time per root.
+//!
+//! Layout:
+//! ```text
+//! snapshots/index.json          the store's state (sources, versions, baselines), replaced atomically
+//! snapshots/text/<hash>.txt     extracted text, one block per line
+//! snapshots/raw/<hash>.zst      raw body, zstd-compressed
+//! snapshots/.lock               held while a run or an ack writes the store
+//! ```
+//! Durability: objects are written to a temp file and renamed into place without an fsync
+//! each; [`Store::commit`] then makes all of them durable with one `syncfs` (one fsync per
+//! new file where that call is missing) before it replaces `index.json` (temp file, fsync,
+//! rename, fsync of the folder). A crash at any point leaves the previous `index.json`, which
+//! only names objects that were durable before it was written; stray objects and temp files
+//! are harmless and cleaned up.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::Anchor;
+use crate::fetch::FetchFailure;
+use crate::watchlist::{CiteNo, StatementId};
+
+/// Version of the index format.
+pub const FORMAT: u32 = 1;
+
+/// Errors of the store: all mean "this run cannot proceed".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the lock.
+    #[error("another citewatch run holds the lock on {0} (waited {1:?}); try again when it has finished")]
+    Locked(PathBuf, Duration),
+    /// A file operation failed.
+    #[error("snapshot store {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `index.json` cannot be parsed.
+    #[error("snapshot index {0} is unreadable: {1}")]
+    Corrupt(PathBuf, String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Content hash (blake3, hex) naming a stored object.
+pub type Hash = String;
+
+/// The store's whole state, kept in `index.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Index {
+    /// Format version.
+    pub format: u32,
+    /// Per source key (see [`source_key`]).
+    pub sources: BTreeMap<String, SourceRecord>,
+    /// Per `statement id#cite`.
+    pub baselines: BTreeMap<String, Baseline>,
+}
+
+/// Everything known about one source (one URL with one set of extraction rules).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// The URL as written in the watchlist.
+    pub url: String,
+    /// Distinct text versions, oldest first.
+    pub versions: Vec<Version>,
+    /// The latest fetch attempt.
+    pub last: Option<Attempt>,
+}
+
+/// One distinct version of a source's extracted text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Version {
+    /// Hash of the extracted text (names `text/<hash>.txt`).
+    pub text: Hash,
+    /// Hash of the raw body (names `raw/<hash>.zst`), absent if the body was not kept.
+    pub raw: Option<Hash>,
+    /// When this text was first seen.
+    pub first_seen: DateTime<Utc>,
+    /// When it was last seen (still current).
+    pub last_seen: DateTime<Utc>,
+    /// HTTP status.
+    pub status: u16,
+    /// URL after redirects.
+    pub final_url: String,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `Last-Modified`.
+    pub last_modified: Option<String>,
+}
+
+/// The latest fetch attempt of a source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The raw body's hash, when a body was received (lets an identical body skip extraction).
+    pub raw: Option<Hash>,
+    /// Fingerprint of the extraction rules and extractor the text was made with.
+    pub rules: String,
+    /// The failure, if the attempt failed.
+    pub error: Option<FetchFailure>,
+}
+
+/// What a statement is judged against for one cited source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Baseline {
+    /// The statement.
+    pub statement: StatementId,
+    /// The cited source.
+    pub cite: CiteNo,
+    /// The source key.
+    pub source: String,
+    /// The text version the anchors were located in.
+    pub version: Hash,
+    /// Passages backing the statement (empty: none located).
+    pub anchors: Vec<Anchor>,
+    /// Quotes from the watchlist that were not found in the source.
+    #[serde(default)]
+    pub missing_quotes: Vec<String>,
+    /// When the baseline was set.
+    pub set_at: DateTime<Utc>,
+    /// Who set it: `first-seen`, or `ack by <user>`.
+    pub set_by: String,
+    /// The statement text when the baseline was set (anchors are redone if it changes).
+    #[serde(default)]
+    pub statement_text: String,
+    /// The outstanding flag, if the statement is flagged for this cite.
+    pub flag: Option<Flag>,
+}
+
+/// A flag that stays until acked or until the passage is back to its baseline wording.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Flag {
+    /// The run that first raised it.
+    pub since_run: String,
+    /// When.
+    pub since: DateTime<Utc>,
+}
+
+/// The key of a baseline in [`Index::baselines`].
+pub fn baseline_key(statement: &StatementId, cite: CiteNo) -> String {
+    format!("{statement}#{cite}")
+}
+
+/// The store key of a source: its URL, plus a fingerprint of its extraction rules when it
+/// has any (two articles may watch different parts of one page).
+pub fn source_key(url: &str, rules_fingerprint: &str) -> String {
+    if rules_fingerprint.is_empty() {
+        url.to_owned()
+    } else {
+        format!("{url}#rules={rules_fingerprint}")
+    }
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    /// Files written since the last commit that must be made durable.
+    pending: Vec<PathBuf>,
+}
+
+/// Holds the store lock until dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` and clears stray temp files.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        for sub in ["", "text", "raw"] {
+            let p = dir.join(sub);
+            fs::create_dir_all(&p).map_err(io(&p))?;
+        }
+        for sub in ["", "text", "raw"] {
+            if let Ok(rd) = fs::read_dir(dir.join(sub)) {
+                for e in rd.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            pending: Vec::new(),
+        })
+    }
+
+    /// The store folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Takes the lock, waiting up to `wait` for another holder to finish.
+    pub fn lock(&self, wait: Duration) -> Result<StoreLock, StoreError> {
+        let path = self.dir.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StoreLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= wait {
+                        return Err(StoreError::Locked(path, wait));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+            }
+        }
+    }
+
+    /// Reads `index.json` (an empty index if there is none yet).
+    pub fn load_index(&self) -> Result<Index, StoreError> {
+        let path = self.dir.join("index.json");
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let idx: Index = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt(path.clone(), e.to_string()))?;
+                Ok(idx)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index {
+                format: FORMAT,
+                ..Index::default()
+            }),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Stores extracted text; returns its hash. An existing object is not rewritten.
+    pub fn put_text(&mut self, text: &str) -> Result<Hash, StoreError> {
+        let hash = blake3::hash(text.as_bytes()).to_hex().to_string();
+        let path = self.text_path(&hash);
+        if !path.exists() {
+            write_new(&path, text.as_bytes())?;
+            self.pending.push(path);
+        }
+        Ok(hash)
+    }
+
+    /// Hash of a raw body, as [`Store::put_raw`] names it.
+    pub fn raw_hash(body: &[u8]) -> Hash {
+        blake3::hash(body).to_hex().to_string()
+    }
+
+    /// Stores a raw body compressed; returns its hash.
+    pub fn put_raw(&mut self, body: &[u8]) -> Result<Hash, StoreError> {
+        let hash = Self::raw_hash(body);
+        let path = self.raw_path(&hash);
+        if !path.exists() {
+            let z = zstd::bulk::compress(body, 1).map_err(io(&path))?;
+            write_new(&path, &z)?;
+            self.pending.push(path);
+        }
+        Ok(hash)
+    }
+
+    /// Reads stored text.
+    pub fn get_text(&self, hash: &str) -> Result<String, StoreError> {
+        let path = self.text_path(hash);
+        fs::read_to_string(&path).map_err(io(&path))
+    }
+
+    /// Reads a stored raw body.
+    pub fn get_raw(&self, hash: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.raw_path(hash);
+        let z = fs::read(&path).map_err(io(&path))?;
+        zstd::stream::decode_all(&z[..]).map_err(io(&path))
+    }
+
+    fn text_path(&self, hash: &str) -> PathBuf {
+        self.dir.join("text").join(format!("{hash}.txt"))
+    }
+
+    fn raw_path(&self, hash: &str) -> PathBuf {
+        self.dir.join("raw").join(format!("{hash}.zst"))
+    }
+
+    /// Makes every object written since the last commit durable, then replaces `index.json`
+    /// atomically. Prunes versions beyond `keep` (0 = keep all) that no baseline refers to.
+    pub fn commit(&mut self, index: &mut Index, keep: usize) -> Result<(), StoreError> {
+        index.format = FORMAT;
+        let removed = if keep > 0 { prune(index, keep) } else { Vec::new() };
+        self.sync_pending()?;
+        let json = serde_json::to_vec(index)
+            .map_err(|e| StoreError::Corrupt(self.dir.join("index.json"), e.to_string()))?;
+        atomic_write(&self.dir.join("index.json"), &json)?;
+        for v in removed {
+            let still_used = index
+                .sources
+                .values()
+                .flat_map(|s| &s.versions)
+                .any(|x| x.text == v.text || (v.raw.is_some() && x.raw == v.raw));
+            if !still_used {
+                let _ = fs::remove_file(self.text_path(&v.text));
+                if let Some(r) = &v.raw {
+                    let _ = fs::remove_file(self.raw_path(r));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_pending(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let d = File::open(&self.dir).map_err(io(&self.dir))?;
+            rustix::fs::syncfs(&d).map_err(|e| io(&self.dir)(e.into()))?;
+        }
+        #[cfg(not(target_os = "linux"))]
+        for p in &self.pending {
+            File::open(p).and_then(|f| f.sync_all()).map_err(io(p))?;
+        }
+        for sub in ["text", "raw"] {
+            let p = self.dir.join(sub);
+            sync_dir(&p)?;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Drops the oldest versions past `keep`, never one a baseline refers to or the latest.
+fn prune(index: &mut Index, keep: usize) -> Vec<Version> {
+    let pinned: std::collections::BTreeSet<(String, String)> = index
+        .baselines
+        .values()
+        .map(|b| (b.source.clone(), b.version.clone()))
+        .collect();
+    let mut removed = Vec::new();
+    for (key, rec) in &mut index.sources {
+        let mut excess = rec.versions.len().saturating_sub(keep);
+        let n = rec.versions.len();
+        let mut kept = Vec::with_capacity(n);
+        for (i, v) in rec.versions.drain(..).enumerate() {
+            let is_pinned = pinned.contains(&(key.clone(), v.text.clone()));
+            if excess > 0 && i + 1 < n && !is_pinned {
+                excess -= 1;
+                removed.push(v);
+            } else {
+                kept.push(v);
+            }
+        }
+        rec.versions = kept;
+    }
+    removed
+}
+
+/// Writes a new file via a temp file in the same folder and a rename (no fsync: see
+/// [`Store::commit`]).
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    Ok(())
+}
+
+/// Replaces `path` atomically and durably: temp file in the same folder, fsync, rename,
+/// fsync of the folder.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_roundtrip_and_dedup() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(d.path()).unwrap();
+        let h1 = s.put_text("a\nb\n").unwrap();
+        let h2 = s.put_text("a\nb\n").unwrap();
+        assert_eq!(h1, h2);
+        assert_eq!(s.get_text(&h1).unwrap(), "a\nb\n");
+        let r = s.put_raw(b"<p>x</p>").unwrap();
+        assert_eq!(s.get_raw(&r).unwrap(), b"<p>x</p>");
+        let mut idx = s.load_index().unwrap();
+        s.commit(&mut idx, 0).unwrap();
+        assert!(d.path().join("index.json").exists());
+    }
+
+    #[test]
+    fn second_lock_times_out() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let _g = s.lock(Duration::from_millis(10)).unwrap();
+        let s2 = Store::open(d.path()).unwrap();
+        assert!(matches!(
+            s2.lock(Duration::from_millis(100)),
+            Err(StoreError::Locked(..))
+        ));
+    }
+
+    #[test]
+    fn prune_keeps_pinned_and_latest() {
+        let v = |t: &str| Version {
+            text: t.into(),
+            raw: None,
+            first_seen: Utc::now(),
+            last_seen: Utc::now(),
+            status: 200,
+            final_url: String::new(),
+            content_type: String::new(),
+            etag: None,
+            last_modified: None,
+        };
+        let mut idx = Index::default();
+        idx.sources.insert(
+            "u".into(),
+            SourceRecord {
+                url: "u".into(),
+                versions: vec![v("a"), v("b"), v("c"), v("d")],
+                last: None,
+            },
+        );
+        idx.baselines.insert(
+            "s#1".into(),
+            Baseline {
+                statement: StatementId("s".into()),
+                cite: CiteNo(1),
+                source: "u".into(),
+                version: "a".into(),
+                anchors: vec![],
+                missing_quotes: vec![],
+                set_at: Utc::now(),
+                set_by: "first-seen".into(),
+                statement_text: String::new(),
+                flag: None,
+            },
+        );
+        let removed = prune(&mut idx, 2);
+        let left: Vec<_> = idx.sources["u"]
+            .versions
+            .iter()
+            .map(|v| v.text.as_str())
+            .collect();
+        assert_eq!(left, ["a", "d"]);
+        assert_eq!(removed.len(), 2);
+    }
+}

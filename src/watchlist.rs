@@ -1,0 +1,132 @@
+//! `watchlist/*.toml` → [`Watchlist`] of [`Article`]s, each with its [`Statement`]s and
+//! [`Source`]s.
+//!
+//! One fact-check per file. Statements come from the article prose (every sentence that
+//! carries `[n]` markers) plus explicit `[[statement]]` tables. Statement ids are derived
+//! from the article id and the statement's normalised text, so they are stable across runs
+//! and when other statements are edited. No network here; only the watchlist files are read.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::Diagnostic;
+
+pub mod split;
+
+/// An article's id (the `id` key, or the file stem).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ArticleId(pub String);
+
+/// A statement's stable id: `<article-id>:<8 hex digits of its normalised text>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StatementId(pub String);
+
+/// A citation number, as in `[3]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CiteNo(pub u32);
+
+macro_rules! display_inner {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    )*};
+}
+display_inner!(ArticleId, StatementId, CiteNo);
+
+/// Every article of the watchlist folder.
+#[derive(Debug, Clone, Default)]
+pub struct Watchlist {
+    /// Articles, sorted by id.
+    pub articles: Vec<Article>,
+}
+
+/// One fact-check.
+#[derive(Debug, Clone)]
+pub struct Article {
+    /// Stable id.
+    pub id: ArticleId,
+    /// Headline / question.
+    pub title: String,
+    /// When the article was verified (free text, usually a date).
+    pub checked: Option<String>,
+    /// Per-article cron expression, overriding `[schedule].cron`.
+    pub schedule: Option<String>,
+    /// The watchlist file it came from.
+    pub file: PathBuf,
+    /// Statements with their cites, in article order.
+    pub statements: Vec<Statement>,
+    /// Cited sources, by cite number.
+    pub sources: Vec<Source>,
+    /// Sentences of the prose that carry no citation marker.
+    pub unmarked_sentences: usize,
+}
+
+/// A claim of the article and the sources it cites.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Stable id.
+    pub id: StatementId,
+    /// The statement's text without citation markers.
+    pub text: String,
+    /// Cited sources.
+    pub cites: Vec<CiteNo>,
+    /// Exact quotes from the source that back it (`evidence = [...]`), if given.
+    pub quotes: Vec<String>,
+    /// Line in the watchlist file (or article file) where it starts, for messages.
+    pub line: Option<usize>,
+}
+
+/// A cited source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Its citation number.
+    pub cite: CiteNo,
+    /// Where it lives.
+    pub url: Url,
+    /// CSS selector narrowing the watched part of the page.
+    pub selector: Option<String>,
+    /// Regexes; matching extracted lines are ignored.
+    pub ignore: Vec<String>,
+}
+
+impl Article {
+    /// The source with cite number `cite`.
+    pub fn source(&self, cite: CiteNo) -> Option<&Source> {
+        self.sources.iter().find(|s| s.cite == cite)
+    }
+}
+
+impl Watchlist {
+    /// Loads every `*.toml` file of `dir`. Returns the articles that loaded and every problem
+    /// found (errors and warnings), each naming its file and line.
+    pub fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
+        load::load_dir(dir)
+    }
+
+    /// The article with id `id`.
+    pub fn article(&self, id: &str) -> Option<&Article> {
+        self.articles.iter().find(|a| a.id.0 == id)
+    }
+}
+
+mod load;
+
+/// Derives a statement's stable id from its article and text.
+pub fn statement_id(article: &ArticleId, text: &str) -> StatementId {
+    let norm: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let hash = blake3::hash(norm.as_bytes());
+    StatementId(format!("{}:{}", article.0, &hash.to_hex()[..8]))
+}

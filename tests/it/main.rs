@@ -1,0 +1,1 @@
+//! Integration tests: one binary, a fresh temp root per test, real loopback servers.
