@@ -1,1 +1,6 @@
 //! Integration tests: one binary, a fresh temp root per test, real loopback servers.
+
+mod support;
+
+/// `check` end to end.
+mod check;
