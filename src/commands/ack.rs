@@ -1,11 +1,116 @@
-//! `citewatch ack`.
+//! `citewatch ack`: a person accepts the current wording of flagged statements. Their
+//! baselines move to the latest snapshot (passages located again there), the flag is cleared,
+//! and who/when is recorded in the store.
 
 use std::path::Path;
 
+use chrono::Utc;
+
 use crate::cli::AckArgs;
 use crate::error::{CommandError, Exit};
+use crate::evidence;
+use crate::extract::ExtractedText;
+use crate::run::{self, LOCK_WAIT};
+use crate::snapshot::{self, Store};
 
 /// Moves acknowledged statements' baselines to the latest snapshot.
-pub fn ack(_root: &Path, _args: &AckArgs) -> Result<Exit, CommandError> {
-    Err(CommandError::Usage("ack is not built yet".into()))
+pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
+    if !args.all && args.article.is_none() && args.statements.is_empty() {
+        return Err(CommandError::Usage(
+            "name the statements to acknowledge (STATEMENT_ID...), or use --article ID or --all".into(),
+        ));
+    }
+    let (ctx, _) = run::load_context(root).map_err(CommandError::Invalid)?;
+    if let Some(a) = &args.article
+        && ctx.watchlist.article(a).is_none()
+    {
+        return Err(CommandError::Usage(format!(
+            "no article with id `{a}` in the watchlist"
+        )));
+    }
+    let mut store =
+        Store::open(&ctx.paths.snapshots()).map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    let _lock = store
+        .lock(LOCK_WAIT)
+        .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    let mut index = store
+        .load_index()
+        .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+
+    let mut unknown: Vec<&str> = args
+        .statements
+        .iter()
+        .map(String::as_str)
+        .filter(|id| {
+            !ctx.watchlist
+                .articles
+                .iter()
+                .any(|a| a.statements.iter().any(|s| s.id.0 == *id))
+        })
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        return Err(CommandError::Usage(format!(
+            "no statement with id {} in the watchlist (`citewatch validate` lists the ids)",
+            unknown.join(", ")
+        )));
+    }
+
+    let now = Utc::now();
+    let mut acked = 0;
+    for a in &ctx.watchlist.articles {
+        for st in &a.statements {
+            let chosen = if args.all {
+                true
+            } else if let Some(art) = &args.article {
+                *art == a.id.0
+            } else {
+                args.statements.iter().any(|s| *s == st.id.0)
+            };
+            if !chosen {
+                continue;
+            }
+            for &cite in &st.cites {
+                let key = snapshot::baseline_key(&st.id, cite);
+                let Some(b) = index.baselines.get(&key) else {
+                    continue;
+                };
+                // --all and --article only touch flagged statements; named ones always move.
+                if b.flag.is_none() && (args.all || args.article.is_some()) {
+                    continue;
+                }
+                let Some(latest) = index
+                    .sources
+                    .get(&b.source)
+                    .and_then(|r| r.versions.last())
+                    .cloned()
+                else {
+                    continue;
+                };
+                let text = ExtractedText::from_text(
+                    &store
+                        .get_text(&latest.text)
+                        .map_err(|e| CommandError::CannotRun(e.to_string()))?,
+                );
+                let loc = evidence::locate(st, &text);
+                let b = index.baselines.get_mut(&key).expect("present");
+                b.version = latest.text.clone();
+                b.anchors = loc.anchors;
+                b.missing_quotes = loc.missing_quotes;
+                b.set_at = now;
+                b.set_by = format!("ack by {}", args.by);
+                b.statement_text = st.text.clone();
+                b.flag = None;
+                acked += 1;
+                println!("acknowledged {} [{}]: {}", st.id, cite, st.text);
+            }
+        }
+    }
+    store
+        .commit(&mut index, ctx.settings.store.keep)
+        .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    if acked == 0 {
+        println!("nothing to acknowledge");
+    }
+    Ok(Exit::Ok)
 }

@@ -36,3 +36,191 @@ fn first_check_stores_and_reports_new() {
     assert_eq!(v["statements"][0]["status"], "unchanged");
     assert_eq!(srv.hits("/a"), 2);
 }
+
+fn one_source(ws: &Workspace, url: &str, article: &str) {
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            "title = \"Kosovo\"\narticle = \"\"\"{article}\"\"\"\n[[source]]\ncite = 1\nurl = \"{url}\"\n"
+        ),
+    );
+}
+
+const TROOPS: &str =
+    "The United States contributes about 600 soldiers to KFOR as of 2025, most of them at Camp Bondsteel.";
+const OTHER: &str =
+    "The weather in Pristina was mild during the spring, with occasional rain in the valleys.";
+
+#[test]
+fn changed_number_is_flagged_until_acked() {
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
+    );
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+
+    // An unrelated paragraph changes: quiet.
+    srv.set(
+        "/a",
+        Response::html(&page(&format!(
+            "<p>{TROOPS}</p><p>It snowed in Pristina in March.</p>"
+        ))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["sources"][0]["outcome"], "changed");
+    assert_eq!(v["statements"][0]["status"], "source_changed_elsewhere", "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], false);
+
+    // The number in the backing sentence changes: flagged, with before and after.
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{}</p>", TROOPS.replace("600", "350")))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let st = &v["statements"][0];
+    assert_eq!(st["status"], "evidence_changed", "{v:#}");
+    assert_eq!(st["flagged"], true);
+    assert_eq!(st["new"], true);
+    assert!(st["evidence"][0]["before"].as_str().unwrap().contains("600"));
+    assert!(st["evidence"][0]["after"].as_str().unwrap().contains("350"));
+    assert_eq!(v["summary"]["new_flags"], 1);
+
+    // Still flagged on the next run, but no longer new; --fail-on-flagged exits 1.
+    let out = ws.run(&["check", "--fail-on-flagged"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let (_, v) = ws.check_json();
+    assert_eq!(v["statements"][0]["flagged"], true);
+    assert_eq!(v["statements"][0]["new"], false);
+
+    // A person acknowledges it: the baseline moves and the flag clears.
+    let id = v["statements"][0]["id"].as_str().unwrap().to_owned();
+    let out = ws.run(&["ack", &id, "--by", "tester"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let (_, v) = ws.check_json();
+    assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], false);
+    let index = std::fs::read_to_string(ws.root().join("snapshots/index.json")).unwrap();
+    assert!(index.contains("ack by tester"));
+}
+
+#[test]
+fn reports_are_written_and_escape_source_text() {
+    let srv = PageServer::start();
+    let hostile = "The force counts 600 soldiers &lt;script&gt;alert(1)&lt;/script&gt; at Camp Bondsteel.";
+    srv.set("/a", Response::html(&page(&format!("<p>{hostile}</p>"))));
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "The force counts 600 soldiers at Camp Bondsteel [1].",
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{}</p>", hostile.replace("600", "350")))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let dir = ws.root().join("reports").join(v["run_id"].as_str().unwrap());
+    for f in ["report.json", "report.md", "report.html"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("evidence_changed"));
+    assert!(!html.contains("<script>"), "source text must be escaped");
+}
+
+#[test]
+fn unknown_only_is_a_usage_error() {
+    let ws = Workspace::new();
+    one_source(&ws, "http://127.0.0.1:9/x", "A claim [1].");
+    let out = ws.run(&["check", "--only", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+}
+
+#[test]
+fn second_concurrent_check_exits_3() {
+    let srv = PageServer::start();
+    srv.set(
+        "/slow",
+        Response::html(&page("<p>A slow page about 600 soldiers.</p>"))
+            .delay(std::time::Duration::from_secs(7)),
+    );
+    let ws = Workspace::new();
+    one_source(&ws, &srv.url("/slow"), "A slow page about 600 soldiers [1].");
+    let mut first = ws
+        .cmd(&["check"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the lock (its request has reached the server).
+    let t0 = std::time::Instant::now();
+    while srv.hits("/slow") == 0 && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = ws.run(&["check"]);
+    assert_eq!(second.status.code(), Some(3), "{}", show(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("holds the lock"),
+        "{}",
+        show(&second)
+    );
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn run_killed_midway_leaves_a_usable_store() {
+    let srv = PageServer::start();
+    srv.set("/a", Response::html(&page(&format!("<p>{TROOPS}</p>"))));
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let before = std::fs::read(ws.root().join("snapshots/index.json")).unwrap();
+
+    // Kill a second run while it waits for the page.
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{}</p>", TROOPS.replace("600", "350"))))
+            .delay(std::time::Duration::from_secs(5)),
+    );
+    let mut child = ws
+        .cmd(&["check"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while srv.hits("/a") < 2 && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read(ws.root().join("snapshots/index.json")).unwrap(),
+        before
+    );
+
+    // The next run works without repair and sees the change.
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{}</p>", TROOPS.replace("600", "350")))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["statements"][0]["status"], "evidence_changed", "{v:#}");
+}
