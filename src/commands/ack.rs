@@ -65,7 +65,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
             } else if let Some(art) = &args.article {
                 *art == a.id.0
             } else {
-                args.statements.iter().any(|s| *s == st.id.0)
+                args.statements.contains(&st.id.0)
             };
             if !chosen {
                 continue;
