@@ -117,17 +117,44 @@ struct Job {
     cond: Conditional,
     prev_raw: Option<String>,
     prev_rules: Option<String>,
+    /// Hash of the latest stored text version.
+    prev_text: Option<String>,
+}
+
+/// A fetched page's metadata, without its body (bodies are stored and dropped as soon as
+/// they are processed, so memory stays flat however many sources a run has).
+struct PageMeta {
+    final_url: String,
+    status: u16,
+    content_type: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl PageMeta {
+    fn of(page: &crate::fetch::FetchedPage) -> Self {
+        Self {
+            final_url: page.final_url.to_string(),
+            status: page.status,
+            content_type: page.content_type.clone(),
+            etag: page.etag.clone(),
+            last_modified: page.last_modified.clone(),
+        }
+    }
 }
 
 /// What processing one job gave.
 enum Processed {
-    Text {
-        text: ExtractedText,
-        page: Box<crate::fetch::FetchedPage>,
+    /// Extracted and stored. `text` is kept only when it differs from the latest version.
+    Stored {
+        meta: PageMeta,
         raw_hash: String,
+        text_hash: String,
+        text: Option<ExtractedText>,
     },
+    /// The body is byte-identical to the last one (same rules): nothing extracted.
     SameRaw {
-        page: Box<crate::fetch::FetchedPage>,
+        meta: PageMeta,
         raw_hash: String,
     },
     NotModified {
@@ -147,7 +174,7 @@ pub async fn run_check(
     let articles: Vec<&Article> = select_articles(&ctx.watchlist, &req.only)?;
 
     let store_dir = ctx.paths.snapshots();
-    let mut store = Store::open(&store_dir)?;
+    let store = Arc::new(Store::open(&store_dir)?);
     let lock_store = Store::open(&store_dir)?;
     let wait = req.lock_wait;
     let _lock = tokio::task::spawn_blocking(move || lock_store.lock(wait))
@@ -182,6 +209,7 @@ pub async fn run_check(
                 cond,
                 prev_raw: last.and_then(|l| l.raw.clone()),
                 prev_rules: last.map(|l| l.rules.clone()),
+                prev_text: latest.map(|v| v.text.clone()),
             });
         }
     }
@@ -199,6 +227,7 @@ pub async fn run_check(
         let fetcher = &fetcher;
         let progress = progress.clone();
         let done = done.clone();
+        let store = store.clone();
         async move {
             let outcome = cell
                 .get_or_init(|| fetcher.fetch(&job.url, &job.cond))
@@ -208,7 +237,7 @@ pub async fn run_check(
             if let Some(p) = &progress {
                 p(n, total);
             }
-            process(job, outcome).await
+            process(job, outcome, store).await
         }
     }))
     .buffered(ctx.settings.fetch.concurrency.max(1) * 2)
@@ -217,8 +246,7 @@ pub async fn run_check(
 
     // Store new versions; work out each source's outcome.
     let now = Utc::now();
-    let mut latest_text: HashMap<String, Option<ExtractedText>> = HashMap::new();
-    let mut baseline_cache: HashMap<String, ExtractedText> = HashMap::new();
+    let mut texts: HashMap<String, Arc<ExtractedText>> = HashMap::new();
     let mut source_reports: BTreeMap<String, SourceReport> = BTreeMap::new();
     let mut failures: HashMap<String, String> = HashMap::new();
     let mut changed_keys: HashMap<String, bool> = HashMap::new();
@@ -234,7 +262,6 @@ pub async fn run_check(
                     error: Some(f.clone()),
                 });
                 failures.insert(job.key.clone(), f.detail.clone());
-                latest_text.insert(job.key.clone(), None);
                 (
                     SourceOutcome::Error,
                     f.final_url.clone(),
@@ -252,11 +279,11 @@ pub async fn run_check(
                 }
                 (SourceOutcome::Unchanged, Some(final_url), Some(304), None)
             }
-            Processed::SameRaw { page, raw_hash } => {
+            Processed::SameRaw { meta, raw_hash } => {
                 if let Some(v) = rec.versions.last_mut() {
                     v.last_seen = now;
-                    v.etag = page.etag.clone();
-                    v.last_modified = page.last_modified.clone();
+                    v.etag = meta.etag;
+                    v.last_modified = meta.last_modified;
                 }
                 rec.last = Some(Attempt {
                     at: now,
@@ -266,14 +293,17 @@ pub async fn run_check(
                 });
                 (
                     SourceOutcome::Unchanged,
-                    Some(page.final_url.to_string()),
-                    Some(page.status),
+                    Some(meta.final_url),
+                    Some(meta.status),
                     None,
                 )
             }
-            Processed::Text { text, page, raw_hash } => {
-                let text_s = text.to_text();
-                let text_hash = store.put_text(&text_s)?;
+            Processed::Stored {
+                meta,
+                raw_hash,
+                text_hash,
+                text,
+            } => {
                 let same = rec.versions.last().is_some_and(|v| v.text == text_hash);
                 let outcome = if rec.versions.is_empty() {
                     SourceOutcome::New
@@ -285,21 +315,20 @@ pub async fn run_check(
                 if same {
                     let v = rec.versions.last_mut().expect("checked");
                     v.last_seen = now;
-                    v.etag = page.etag.clone();
-                    v.last_modified = page.last_modified.clone();
-                    v.raw = Some(store.put_raw(&page.body)?);
+                    v.etag = meta.etag;
+                    v.last_modified = meta.last_modified;
+                    v.raw = Some(raw_hash.clone());
                 } else {
-                    let raw = store.put_raw(&page.body)?;
                     rec.versions.push(Version {
                         text: text_hash,
-                        raw: Some(raw),
+                        raw: Some(raw_hash.clone()),
                         first_seen: now,
                         last_seen: now,
-                        status: page.status,
-                        final_url: page.final_url.to_string(),
-                        content_type: page.content_type.clone(),
-                        etag: page.etag.clone(),
-                        last_modified: page.last_modified.clone(),
+                        status: meta.status,
+                        final_url: meta.final_url.clone(),
+                        content_type: meta.content_type,
+                        etag: meta.etag,
+                        last_modified: meta.last_modified,
                     });
                 }
                 rec.last = Some(Attempt {
@@ -308,8 +337,10 @@ pub async fn run_check(
                     rules: job.fingerprint.clone(),
                     error: None,
                 });
-                latest_text.insert(job.key.clone(), Some(text));
-                (outcome, Some(page.final_url.to_string()), Some(page.status), None)
+                if let Some(t) = text {
+                    texts.insert(text_hash_of(&rec.versions), Arc::new(t));
+                }
+                (outcome, Some(meta.final_url), Some(meta.status), None)
             }
         };
         changed_keys.insert(job.key.clone(), outcome == SourceOutcome::Changed);
@@ -364,7 +395,7 @@ pub async fn run_check(
                         rep.note = Some("no snapshot of this source yet".into());
                     }
                     (None, Some(version)) if needs_new_baseline => {
-                        let text = load_text(&store, &mut baseline_cache, &latest_text, &key, &version)?;
+                        let text = load_text(&store, &mut texts, &version)?;
                         let loc = evidence::locate(st, &text);
                         rep.status = Verdict::Baseline;
                         rep.note = baseline_note(&loc);
@@ -387,14 +418,18 @@ pub async fn run_check(
                     }
                     (None, Some(version)) => {
                         let b = existing.expect("checked above");
-                        let base_text =
-                            load_text(&store, &mut baseline_cache, &latest_text, &key, &b.version)?;
-                        let now_text = load_text(&store, &mut baseline_cache, &latest_text, &key, &version)?;
-                        let j = evidence::judge(&b.anchors, &base_text, &now_text);
-                        rep.status = j.verdict;
-                        rep.before = j.before;
-                        rep.after = j.after;
-                        rep.facts = j.facts;
+                        if b.version == version {
+                            // The very text the baseline was taken from: nothing to judge.
+                            rep.status = Verdict::Unchanged;
+                        } else {
+                            let base_text = load_text(&store, &mut texts, &b.version)?;
+                            let now_text = load_text(&store, &mut texts, &version)?;
+                            let j = evidence::judge(&b.anchors, &base_text, &now_text);
+                            rep.status = j.verdict;
+                            rep.before = j.before;
+                            rep.after = j.after;
+                            rep.facts = j.facts;
+                        }
                         if b.anchors.is_empty() {
                             rep.note =
                                 Some("no evidence located at baseline: add an `evidence` quote".into());
@@ -498,27 +533,26 @@ fn baseline_note(loc: &evidence::Located) -> Option<String> {
     }
 }
 
+/// The hash of the latest version.
+fn text_hash_of(versions: &[Version]) -> String {
+    versions.last().map(|v| v.text.clone()).unwrap_or_default()
+}
+
+/// A text version: from this run's extraction if it made it, else from the store (cached).
 fn load_text(
     store: &Store,
-    cache: &mut HashMap<String, ExtractedText>,
-    latest: &HashMap<String, Option<ExtractedText>>,
-    key: &str,
+    texts: &mut HashMap<String, Arc<ExtractedText>>,
     version: &str,
-) -> Result<ExtractedText, RunError> {
-    if let Some(Some(t)) = latest.get(key)
-        && blake3::hash(t.to_text().as_bytes()).to_hex().as_str() == version
-    {
+) -> Result<Arc<ExtractedText>, RunError> {
+    if let Some(t) = texts.get(version) {
         return Ok(t.clone());
     }
-    if let Some(t) = cache.get(version) {
-        return Ok(t.clone());
-    }
-    let t = ExtractedText::from_text(&store.get_text(version)?);
-    cache.insert(version.to_owned(), t.clone());
+    let t = Arc::new(ExtractedText::from_text(&store.get_text(version)?));
+    texts.insert(version.to_owned(), t.clone());
     Ok(t)
 }
 
-async fn process(job: &Job, outcome: FetchOutcome) -> Processed {
+async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Processed {
     match outcome {
         FetchOutcome::Failed(f) => Processed::Failed(f),
         FetchOutcome::NotModified { final_url } => Processed::NotModified {
@@ -528,27 +562,40 @@ async fn process(job: &Job, outcome: FetchOutcome) -> Processed {
             let rules = job.rules.clone();
             let same_rules = job.prev_rules.as_deref() == Some(job.fingerprint.as_str());
             let prev_raw = job.prev_raw.clone();
+            let prev_text = job.prev_text.clone();
             let r = tokio::task::spawn_blocking(move || {
+                let meta = PageMeta::of(&page);
                 let raw_hash = Store::raw_hash(&page.body);
                 if same_rules && prev_raw.as_deref() == Some(raw_hash.as_str()) {
-                    return Processed::SameRaw {
-                        page: Box::new(page),
-                        raw_hash,
-                    };
+                    return Processed::SameRaw { meta, raw_hash };
                 }
-                match crate::extract::extract(&page.body, &page.content_type, &rules) {
-                    Ok(text) => Processed::Text {
-                        text,
-                        page: Box::new(page),
-                        raw_hash,
-                    },
-                    Err(e) => Processed::Failed(crate::fetch::FetchFailure {
+                let failed = |detail: String| {
+                    Processed::Failed(crate::fetch::FetchFailure {
                         kind: crate::fetch::FailureKind::UnsupportedType,
                         status: Some(page.status),
-                        detail: e.to_string(),
+                        detail,
                         final_url: Some(page.final_url.to_string()),
                         attempts: 1,
-                    }),
+                    })
+                };
+                let text = match crate::extract::extract(&page.body, &page.content_type, &rules) {
+                    Ok(text) => text,
+                    Err(e) => return failed(e.to_string()),
+                };
+                let stored = store
+                    .put_text(&text.to_text())
+                    .and_then(|h| Ok((h, store.put_raw(&page.body)?)));
+                match stored {
+                    Ok((text_hash, raw_hash)) => {
+                        let text = (prev_text.as_deref() != Some(text_hash.as_str())).then_some(text);
+                        Processed::Stored {
+                            meta,
+                            raw_hash,
+                            text_hash,
+                            text,
+                        }
+                    }
+                    Err(e) => failed(format!("cannot store the snapshot: {e}")),
                 }
             })
             .await;

@@ -175,7 +175,7 @@ pub fn source_key(url: &str, rules_fingerprint: &str) -> String {
 pub struct Store {
     dir: PathBuf,
     /// Files written since the last commit that must be made durable.
-    pending: Vec<PathBuf>,
+    pending: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 /// Holds the store lock until dropped.
@@ -202,7 +202,7 @@ impl Store {
         }
         Ok(Store {
             dir: dir.to_path_buf(),
-            pending: Vec::new(),
+            pending: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -253,14 +253,20 @@ impl Store {
     }
 
     /// Stores extracted text; returns its hash. An existing object is not rewritten.
-    pub fn put_text(&mut self, text: &str) -> Result<Hash, StoreError> {
-        let hash = blake3::hash(text.as_bytes()).to_hex().to_string();
+    /// Safe to call from several threads at once.
+    pub fn put_text(&self, text: &str) -> Result<Hash, StoreError> {
+        let hash = Self::text_hash(text);
         let path = self.text_path(&hash);
         if !path.exists() {
             write_new(&path, text.as_bytes())?;
-            self.pending.push(path);
+            self.pending.lock().expect("pending list").push(path);
         }
         Ok(hash)
+    }
+
+    /// Hash of a text, as [`Store::put_text`] names it.
+    pub fn text_hash(text: &str) -> Hash {
+        blake3::hash(text.as_bytes()).to_hex().to_string()
     }
 
     /// Hash of a raw body, as [`Store::put_raw`] names it.
@@ -269,13 +275,14 @@ impl Store {
     }
 
     /// Stores a raw body compressed; returns its hash.
-    pub fn put_raw(&mut self, body: &[u8]) -> Result<Hash, StoreError> {
+    /// Safe to call from several threads at once.
+    pub fn put_raw(&self, body: &[u8]) -> Result<Hash, StoreError> {
         let hash = Self::raw_hash(body);
         let path = self.raw_path(&hash);
         if !path.exists() {
             let z = zstd::bulk::compress(body, 1).map_err(io(&path))?;
             write_new(&path, &z)?;
-            self.pending.push(path);
+            self.pending.lock().expect("pending list").push(path);
         }
         Ok(hash)
     }
@@ -303,7 +310,7 @@ impl Store {
 
     /// Makes every object written since the last commit durable, then replaces `index.json`
     /// atomically. Prunes versions beyond `keep` (0 = keep all) that no baseline refers to.
-    pub fn commit(&mut self, index: &mut Index, keep: usize) -> Result<(), StoreError> {
+    pub fn commit(&self, index: &mut Index, keep: usize) -> Result<(), StoreError> {
         index.format = FORMAT;
         let removed = if keep > 0 { prune(index, keep) } else { Vec::new() };
         self.sync_pending()?;
@@ -326,8 +333,9 @@ impl Store {
         Ok(())
     }
 
-    fn sync_pending(&mut self) -> Result<(), StoreError> {
-        if self.pending.is_empty() {
+    fn sync_pending(&self) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("pending list"));
+        if pending.is_empty() {
             return Ok(());
         }
         #[cfg(target_os = "linux")]
@@ -336,14 +344,13 @@ impl Store {
             rustix::fs::syncfs(&d).map_err(|e| io(&self.dir)(e.into()))?;
         }
         #[cfg(not(target_os = "linux"))]
-        for p in &self.pending {
+        for p in &pending {
             File::open(p).and_then(|f| f.sync_all()).map_err(io(p))?;
         }
         for sub in ["text", "raw"] {
             let p = self.dir.join(sub);
             sync_dir(&p)?;
         }
-        self.pending.clear();
         Ok(())
     }
 }
@@ -415,7 +422,7 @@ mod tests {
     #[test]
     fn text_roundtrip_and_dedup() {
         let d = tempfile::tempdir().unwrap();
-        let mut s = Store::open(d.path()).unwrap();
+        let s = Store::open(d.path()).unwrap();
         let h1 = s.put_text("a\nb\n").unwrap();
         let h2 = s.put_text("a\nb\n").unwrap();
         assert_eq!(h1, h2);

@@ -28,8 +28,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
             "no article with id `{a}` in the watchlist"
         )));
     }
-    let mut store =
-        Store::open(&ctx.paths.snapshots()).map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    let store = Store::open(&ctx.paths.snapshots()).map_err(|e| CommandError::CannotRun(e.to_string()))?;
     let _lock = store
         .lock(LOCK_WAIT)
         .map_err(|e| CommandError::CannotRun(e.to_string()))?;
