@@ -214,35 +214,56 @@ pub async fn run_check(
         }
     }
 
-    // Fetch each distinct URL once; extract on the blocking pool as pages arrive.
+    // Fetch each distinct URL once (however many articles or rule sets cite it); extract and
+    // store on the blocking pool as pages arrive, so no body outlives its processing.
     let fetcher = Fetcher::new(&ctx.settings.fetch)?;
-    let total = jobs.len() as u64;
-    let mut by_url: HashMap<String, Arc<tokio::sync::OnceCell<FetchOutcome>>> = HashMap::new();
-    for j in &jobs {
-        by_url.entry(j.url.to_string()).or_default();
+    let mut groups: Vec<(url::Url, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for (i, j) in jobs.iter().enumerate() {
+        let g = *group_of.entry(j.url.to_string()).or_insert_with(|| {
+            groups.push((j.url.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
     }
+    let total = groups.len() as u64;
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let processed: Vec<Processed> = futures_util::stream::iter(jobs.iter().map(|job| {
-        let cell = by_url[job.url.as_str()].clone();
+    let mut processed: Vec<Option<Processed>> = futures_util::stream::iter(groups.iter().map(|(url, members)| {
         let fetcher = &fetcher;
+        let jobs = &jobs;
         let progress = progress.clone();
         let done = done.clone();
         let store = store.clone();
         async move {
-            let outcome = cell
-                .get_or_init(|| fetcher.fetch(&job.url, &job.cond))
-                .await
-                .clone();
+            // Validators only hold when one rule set watches the URL.
+            let cond = match members.as_slice() {
+                [one] => jobs[*one].cond.clone(),
+                _ => Conditional::default(),
+            };
+            let outcome = fetcher.fetch(url, &cond).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if let Some(p) = &progress {
                 p(n, total);
             }
-            process(job, outcome, store).await
+            let mut out = Vec::with_capacity(members.len());
+            for &m in members {
+                out.push((m, process(&jobs[m], outcome.clone(), store.clone()).await));
+            }
+            out
         }
     }))
-    .buffered(ctx.settings.fetch.concurrency.max(1) * 2)
-    .collect()
+    .buffer_unordered(ctx.settings.fetch.concurrency.max(1) * 2)
+    .fold(
+        (0..jobs.len()).map(|_| None).collect::<Vec<_>>(),
+        |mut acc, results| async move {
+            for (m, p) in results {
+                acc[m] = Some(p);
+            }
+            acc
+        },
+    )
     .await;
+    let processed: Vec<Processed> = processed.iter_mut().map(|p| p.take().expect("every job processed")).collect();
 
     // Store new versions; work out each source's outcome.
     let now = Utc::now();
