@@ -412,6 +412,10 @@ impl Fetcher {
     /// Fetches one URL: retries per [`retry_decision`], within the concurrency limits.
     /// Never panics on a bad server: every failure is [`FetchOutcome::Failed`].
     pub async fn fetch(&self, url: &Url, cond: &Conditional) -> FetchOutcome {
+        if url.scheme() != "http" && url.scheme() != "https" {
+            let detail = format!("unsupported URL scheme `{}` (only http and https)", url.scheme());
+            return self.give_up(url, AttemptFailure::new(FailureKind::Network, detail), 0);
+        }
         let max_attempts = self.shared.settings.retries.saturating_add(1);
         let mut attempt: u32 = 0;
         loop {
@@ -586,6 +590,13 @@ impl Fetcher {
                     FailureKind::TooLarge,
                     format!("body exceeds max_bytes = {max}"),
                 ));
+            }
+            // Grow by doubling but never past `max_bytes`, so the buffer stays within the cap.
+            let need = body.len() + chunk.len();
+            if need > body.capacity() {
+                let cap = usize::try_from(max).unwrap_or(usize::MAX);
+                let target = body.capacity().saturating_mul(2).max(need).min(cap);
+                body.reserve_exact(target - body.len());
             }
             body.extend_from_slice(&chunk);
         }

@@ -409,6 +409,14 @@ async fn connection_refused_is_a_network_failure_after_retries() {
     assert!(f.detail.to_lowercase().contains("refused"), "{}", f.detail);
 }
 
+#[tokio::test]
+async fn a_non_http_url_fails_without_a_request() {
+    let u = Url::parse("ftp://127.0.0.1/file.txt").unwrap();
+    let f = failure(fetcher(settings()).fetch(&u, &Conditional::default()).await);
+    assert_eq!((f.kind, f.attempts), (FailureKind::Network, 0));
+    assert_eq!(f.detail, "unsupported URL scheme `ftp` (only http and https)");
+}
+
 /// A watchlist citing `urls` as [1], [2], …, with fast fetch settings.
 fn workspace(urls: &[String]) -> Workspace {
     let ws = Workspace::new();
