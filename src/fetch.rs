@@ -114,7 +114,7 @@ pub enum FailureKind {
     TooLarge,
     /// Not HTML, plain text or PDF.
     UnsupportedType,
-    /// More than 10 redirects, or a loop.
+    /// More than 10 redirects, a loop, or a redirect to a scheme other than http(s).
     Redirect,
     /// The body could not be decompressed (corrupt gzip, brotli or deflate stream).
     Decode,

@@ -106,6 +106,18 @@ async fn ten_redirects_are_followed_eleven_are_too_many() {
 }
 
 #[tokio::test]
+async fn a_redirect_to_another_scheme_is_refused() {
+    let srv = PageServer::start();
+    srv.set("/ftp", Response::redirect(302, "ftp://127.0.0.1/file"));
+    let f = failure(get(&fetcher(settings()), &srv, "/ftp").await);
+    assert_eq!((f.kind, f.attempts), (FailureKind::Redirect, 1));
+    assert_eq!(
+        f.detail,
+        "redirect to unsupported scheme `ftp`: ftp://127.0.0.1/file"
+    );
+}
+
+#[tokio::test]
 async fn stored_validators_are_sent_and_304_is_not_modified() {
     let srv = PageServer::start();
     let lm = "Wed, 21 Oct 2015 07:28:00 GMT";
