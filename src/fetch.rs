@@ -5,13 +5,54 @@
 //! Expected failures (status, network, timeout, size, content type) are values
 //! ([`FetchOutcome::Failed`]), never errors that stop a run. This module does network I/O and
 //! nothing else: it neither decodes nor extracts text (see [`crate::extract`]).
+//!
+//! # Behaviour
+//! - Limits: [`Fetcher::fetch`] itself holds a per-host permit and then a global one for each
+//!   attempt, so however many tasks call it, at most `concurrency` requests are in flight and
+//!   at most `per_host` go to one host. Permits are released while a retry waits.
+//! - Timeout: `timeout_secs` bounds one attempt, from connecting to the last body byte.
+//! - Retries: the whole policy is [`retry_decision`]; `retries` counts attempts after the first.
+//! - Redirects: at most [`MAX_REDIRECTS`]; revisiting a URL is a loop and fails at once.
+//! - Conditional requests: the stored `ETag` / `Last-Modified` are sent; `304` is
+//!   [`FetchOutcome::NotModified`] and no body is read.
+//! - Body: gzip, brotli and deflate are decompressed; the decompressed body is streamed and
+//!   capped at `max_bytes` (a `Content-Length` above it is refused before reading).
+//! - Proxies: the system proxy settings (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`)
+//!   apply, except to loopback hosts (`127.0.0.0/8`, `::1`, `localhost`), which are always
+//!   reached directly, as Go's `net/http` and the major browsers do.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use url::Url;
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
+use url::{Host, Url};
 
 use crate::settings::FetchSettings;
+
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Longest `Retry-After` honoured. A server asking for more is not retried within the run:
+/// waiting less than it asked would be impolite, waiting longer would stall the run.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Default base of the exponential backoff: the first retry waits 0.5–1 × this.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(500);
+
+/// Longest backoff between two attempts, whatever the attempt number.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// `Accept` header: the types the pipeline can read, anything else as a last resort.
+const ACCEPT: &str = "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.9,*/*;q=0.1";
 
 /// Validators from the stored snapshot, sent as `If-None-Match` / `If-Modified-Since`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +61,12 @@ pub struct Conditional {
     pub etag: Option<String>,
     /// Stored `Last-Modified`.
     pub last_modified: Option<String>,
+}
+
+impl Conditional {
+    fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
 }
 
 /// What one fetch of one URL gave.
@@ -67,8 +114,31 @@ pub enum FailureKind {
     TooLarge,
     /// Not HTML, plain text or PDF.
     UnsupportedType,
-    /// More than 10 redirects, or a loop.
+    /// More than 10 redirects, a loop, or a redirect to a scheme other than http(s).
     Redirect,
+    /// The body could not be decompressed (corrupt gzip, brotli or deflate stream).
+    Decode,
+}
+
+impl FailureKind {
+    /// The snake_case name used in logs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Network => "network",
+            Self::Timeout => "timeout",
+            Self::TooLarge => "too_large",
+            Self::UnsupportedType => "unsupported_type",
+            Self::Redirect => "redirect",
+            Self::Decode => "decode",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A failed fetch, as a value.
@@ -86,110 +156,551 @@ pub struct FetchFailure {
     pub attempts: u32,
 }
 
-/// A reusable HTTP client with the run's limits.
+/// A reusable HTTP client with the run's limits. Cheap to clone; clones share the client,
+/// its connection pool and the concurrency limits.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    shared: Arc<Shared>,
+    backoff_base: Duration,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// Honours the system proxy settings.
+    proxied: reqwest::Client,
+    /// Never uses a proxy: for loopback hosts.
+    direct: reqwest::Client,
     settings: FetchSettings,
+    /// At most `concurrency` requests in flight.
+    global: Semaphore,
+    /// Host → at most `per_host` requests in flight to it.
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Why the redirect policy stopped a chain.
+#[derive(Debug, thiserror::Error)]
+enum RedirectError {
+    #[error("redirect loop: {chain}")]
+    Loop { chain: String },
+    #[error("more than {MAX_REDIRECTS} redirects: {chain}")]
+    TooMany { chain: String },
+    #[error("redirect to unsupported scheme `{scheme}`: {url}")]
+    Scheme { scheme: String, url: String },
+}
+
+fn chain_text(previous: &[Url], next: &Url) -> String {
+    previous
+        .iter()
+        .chain(std::iter::once(next))
+        .map(Url::as_str)
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// Follows at most [`MAX_REDIRECTS`] redirects; a URL already visited in this chain is a loop.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        // `previous` holds the original URL and every URL redirected to so far.
+        let next = attempt.url().clone();
+        if next.scheme() != "http" && next.scheme() != "https" {
+            let e = RedirectError::Scheme {
+                scheme: next.scheme().to_owned(),
+                url: next.to_string(),
+            };
+            return attempt.error(e);
+        }
+        if attempt.previous().contains(&next) {
+            let chain = chain_text(attempt.previous(), &next);
+            return attempt.error(RedirectError::Loop { chain });
+        }
+        if attempt.previous().len() > MAX_REDIRECTS {
+            let chain = chain_text(attempt.previous(), &next);
+            return attempt.error(RedirectError::TooMany { chain });
+        }
+        attempt.follow()
+    })
+}
+
+/// What a successful attempt gave.
+enum Success {
+    Page(FetchedPage),
+    NotModified(Url),
+}
+
+/// What a failed attempt gave: the failure plus what the retry policy needs.
+#[derive(Debug, Clone)]
+pub struct AttemptFailure {
+    /// The kind of failure.
+    pub kind: FailureKind,
+    /// HTTP status, when one was received.
+    pub status: Option<u16>,
+    /// Human-readable detail.
+    pub detail: String,
+    /// URL after redirects, when known.
+    pub final_url: Option<Url>,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl AttemptFailure {
+    fn new(kind: FailureKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            status: None,
+            detail: detail.into(),
+            final_url: None,
+            retry_after: None,
+        }
+    }
+}
+
+/// The retry policy, in one place. `attempt` is the number of the attempt that just failed
+/// (1 for the first). Returns how long to wait before the next attempt, or `None` for "do not
+/// retry". Whether retries are left is the caller's business.
+pub fn retry_decision(f: &AttemptFailure, attempt: u32, backoff_base: Duration) -> Option<Duration> {
+    let backoff = backoff_delay(backoff_base, attempt);
+    match f.kind {
+        // No response in time: the server or the path to it may be briefly overloaded.
+        FailureKind::Timeout => Some(backoff),
+        // Refused, reset, DNS or TLS hiccup: often a restart or a load balancer moving
+        // traffic; cheap to try again.
+        FailureKind::Network => Some(backoff),
+        // Properties of the response itself: the same request gets the same answer.
+        FailureKind::TooLarge
+        | FailureKind::UnsupportedType
+        | FailureKind::Redirect
+        | FailureKind::Decode => None,
+        FailureKind::Status => match f.status.unwrap_or(0) {
+            // 408 Request Timeout: the server gave up waiting for us; a new request is fine.
+            408 => Some(backoff),
+            // 429 Too Many Requests and 503 Service Unavailable: the server says "later";
+            // honour its Retry-After when it gives one, unless it asks for more than we wait
+            // within a run.
+            429 | 503 => match f.retry_after {
+                Some(d) if d > MAX_RETRY_AFTER => None,
+                Some(d) if !d.is_zero() => Some(d),
+                _ => Some(backoff),
+            },
+            // 501 Not Implemented and 505 HTTP Version Not Supported: permanent by definition.
+            501 | 505 => None,
+            // Other 5xx (500, 502, 504, …): server-side trouble, usually transient.
+            500..=599 => Some(backoff),
+            // Other 4xx (404, 410, 403, …): the request or the resource is wrong; repeating it
+            // changes nothing. Anything else (an unfollowed 3xx) is final as well.
+            _ => None,
+        },
+    }
+}
+
+/// Exponential backoff with "equal jitter": half the exponential delay, plus a random part of
+/// up to the other half, so many sources failing together do not retry in lockstep.
+fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let d = exp.min(MAX_BACKOFF);
+    d / 2 + d.mul_f64(rand::random::<f64>() / 2.0)
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date, relative to `now`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Loopback hosts are reached directly, never through a proxy.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// A reqwest error → kind and a detail naming every cause in its chain.
+fn classify(e: &reqwest::Error) -> (FailureKind, String) {
+    // reqwest names the URL in its message; the report shows it already.
+    let mut top = e.to_string();
+    if let Some(u) = e.url() {
+        top = top.replace(&format!(" for url ({u})"), "");
+    }
+    let mut causes: Vec<String> = vec![top];
+    let mut redirect: Option<String> = None;
+    let mut invalid_data = false;
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(r) = s.downcast_ref::<RedirectError>() {
+            redirect = Some(r.to_string());
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::InvalidData
+        {
+            invalid_data = true;
+        }
+        let t = s.to_string();
+        if !causes.iter().any(|c| c.contains(&t)) {
+            causes.push(t);
+        }
+        src = s.source();
+    }
+    if let Some(r) = redirect {
+        return (FailureKind::Redirect, r);
+    }
+    let detail = causes.join(": ");
+    let kind = if e.is_timeout() {
+        FailureKind::Timeout
+    } else if e.is_redirect() {
+        FailureKind::Redirect
+    } else if e.is_decode() && invalid_data {
+        FailureKind::Decode
+    } else {
+        FailureKind::Network
+    };
+    (kind, detail)
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 impl Fetcher {
-    /// Builds the client. Fails only if TLS cannot be initialised.
+    /// Builds the clients. Fails only if TLS cannot be initialised.
     pub fn new(settings: &FetchSettings) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(Duration::from_secs(settings.timeout_secs))
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .build()?;
+        let build = |direct: bool| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+            let mut b = reqwest::Client::builder()
+                .user_agent(settings.user_agent.clone())
+                .default_headers(headers)
+                .redirect(redirect_policy())
+                .connect_timeout(Duration::from_secs(settings.timeout_secs.max(1)));
+            if direct {
+                b = b.no_proxy();
+            }
+            b.build()
+        };
         Ok(Self {
-            client,
-            settings: settings.clone(),
+            shared: Arc::new(Shared {
+                proxied: build(false)?,
+                direct: build(true)?,
+                settings: settings.clone(),
+                global: Semaphore::new(settings.concurrency.max(1)),
+                hosts: Mutex::new(HashMap::new()),
+            }),
+            backoff_base: DEFAULT_BACKOFF_BASE,
         })
     }
 
-    /// Fetches every URL once, at most `concurrency` in flight (and `per_host` per host).
-    /// Results come back in the order of `urls`.
-    pub async fn fetch_all(
-        &self,
-        urls: Vec<(Url, Conditional)>,
-        progress: &(dyn Fn() + Sync),
-    ) -> Vec<FetchOutcome> {
-        use futures_util::StreamExt;
-        let n = self.settings.concurrency.max(1);
-        futures_util::stream::iter(urls.into_iter().map(|(u, c)| async move {
-            let r = self.fetch(&u, &c).await;
-            progress();
-            r
-        }))
-        .buffered(n)
-        .collect()
-        .await
+    /// The same fetcher with another backoff base (default [`DEFAULT_BACKOFF_BASE`]); tests
+    /// shorten it. Retry-After from a server is honoured regardless.
+    pub fn with_backoff_base(mut self, base: Duration) -> Self {
+        self.backoff_base = base;
+        self
     }
 
-    /// Fetches one URL.
+    /// The settings this fetcher was built with.
+    pub fn settings(&self) -> &FetchSettings {
+        &self.shared.settings
+    }
+
+    /// Fetches one URL: retries per [`retry_decision`], within the concurrency limits.
+    /// Never panics on a bad server: every failure is [`FetchOutcome::Failed`].
     pub async fn fetch(&self, url: &Url, cond: &Conditional) -> FetchOutcome {
-        let mut req = self.client.get(url.clone());
-        if let Some(e) = &cond.etag {
-            req = req.header(reqwest::header::IF_NONE_MATCH, e);
+        if url.scheme() != "http" && url.scheme() != "https" {
+            let detail = format!("unsupported URL scheme `{}` (only http and https)", url.scheme());
+            return self.give_up(url, AttemptFailure::new(FailureKind::Network, detail), 0);
         }
-        if let Some(l) = &cond.last_modified {
-            req = req.header(reqwest::header::IF_MODIFIED_SINCE, l);
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                return FetchOutcome::Failed(FetchFailure {
-                    kind: if e.is_timeout() {
-                        FailureKind::Timeout
-                    } else {
-                        FailureKind::Network
-                    },
-                    status: None,
-                    detail: e.to_string(),
-                    final_url: None,
-                    attempts: 1,
-                });
+        let max_attempts = self.shared.settings.retries.saturating_add(1);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let result = {
+                let _permits = self.permits(url).await;
+                self.attempt(url, cond).await
+            };
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let f = match result {
+                Ok(Success::Page(p)) => {
+                    debug!(url = %url, attempt, status = p.status, bytes = p.body.len(), elapsed_ms, final_url = %p.final_url, "fetch attempt ok");
+                    return FetchOutcome::Fetched(p);
+                }
+                Ok(Success::NotModified(final_url)) => {
+                    debug!(url = %url, attempt, status = 304, elapsed_ms, "fetch attempt not modified");
+                    return FetchOutcome::NotModified { final_url };
+                }
+                Err(f) => f,
+            };
+            debug!(url = %url, attempt, kind = %f.kind, status = f.status, elapsed_ms, detail = %f.detail, "fetch attempt failed");
+            let wait = retry_decision(&f, attempt, self.backoff_base);
+            match wait {
+                Some(wait) if attempt < max_attempts => {
+                    debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, "fetch retry scheduled");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return self.give_up(url, f, attempt),
             }
+        }
+    }
+
+    fn give_up(&self, url: &Url, f: AttemptFailure, attempts: u32) -> FetchOutcome {
+        let mut detail = f.detail;
+        if let Some(ra) = f.retry_after
+            && ra > MAX_RETRY_AFTER
+        {
+            detail.push_str(&format!(
+                "; the server asked to retry after {} s, more than the {} s a run waits",
+                ra.as_secs(),
+                MAX_RETRY_AFTER.as_secs()
+            ));
+        }
+        if attempts > 1 {
+            detail.push_str(&format!(" (after {attempts} attempts)"));
+        }
+        warn!(url = %url, kind = %f.kind, status = f.status, attempts, detail = %detail, "fetch failed");
+        FetchOutcome::Failed(FetchFailure {
+            kind: f.kind,
+            status: f.status,
+            detail,
+            final_url: f.final_url.map(|u| u.to_string()),
+            attempts,
+        })
+    }
+
+    /// A permit for the URL's host, then one of the global pool. Host first, so a task
+    /// waiting for a busy host does not sit on a global slot other hosts could use.
+    async fn permits(
+        &self,
+        url: &Url,
+    ) -> (
+        Option<tokio::sync::OwnedSemaphorePermit>,
+        Option<tokio::sync::SemaphorePermit<'_>>,
+    ) {
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let sem = {
+            let mut hosts = self.shared.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.shared.settings.per_host.max(1))))
+                .clone()
         };
+        // The semaphores are never closed, so acquiring cannot fail.
+        let h = sem.acquire_owned().await.ok();
+        let g = self.shared.global.acquire().await.ok();
+        (h, g)
+    }
+
+    /// One attempt, bounded by the timeout from connect to the last body byte.
+    async fn attempt(&self, url: &Url, cond: &Conditional) -> Result<Success, AttemptFailure> {
+        let secs = self.shared.settings.timeout_secs.max(1);
+        match tokio::time::timeout(Duration::from_secs(secs), self.attempt_inner(url, cond)).await {
+            Ok(r) => r,
+            Err(_) => Err(AttemptFailure::new(
+                FailureKind::Timeout,
+                format!("no complete response within {secs} s (timeout_secs = {secs})"),
+            )),
+        }
+    }
+
+    async fn attempt_inner(&self, url: &Url, cond: &Conditional) -> Result<Success, AttemptFailure> {
+        let client = if is_loopback(url) {
+            &self.shared.direct
+        } else {
+            &self.shared.proxied
+        };
+        let mut req = client.get(url.clone());
+        // A stored validator that is not a valid header value is not sent (and the server
+        // answers in full).
+        if let Some(v) = cond.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            req = req.header(header::IF_NONE_MATCH, v);
+        }
+        if let Some(v) = cond
+            .last_modified
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            req = req.header(header::IF_MODIFIED_SINCE, v);
+        }
+        let resp = req.send().await.map_err(|e| {
+            let (kind, detail) = classify(&e);
+            let mut f = AttemptFailure::new(kind, detail);
+            f.final_url = e.url().cloned();
+            f
+        })?;
         let final_url = resp.url().clone();
-        let status = resp.status().as_u16();
-        if status == 304 {
-            return FetchOutcome::NotModified { final_url };
-        }
-        let header = |h| {
-            resp.headers()
-                .get(h)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
+        let status = resp.status();
+        let fail = |kind, detail: String| AttemptFailure {
+            kind,
+            status: Some(status.as_u16()),
+            detail,
+            final_url: Some(final_url.clone()),
+            retry_after: None,
         };
-        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-        let etag = header(reqwest::header::ETAG);
-        let last_modified = header(reqwest::header::LAST_MODIFIED);
-        if !resp.status().is_success() {
-            return FetchOutcome::Failed(FetchFailure {
-                kind: FailureKind::Status,
-                status: Some(status),
-                detail: format!("HTTP {}", resp.status()),
-                final_url: Some(final_url.to_string()),
-                attempts: 1,
-            });
+        if status == StatusCode::NOT_MODIFIED && !cond.is_empty() {
+            return Ok(Success::NotModified(final_url));
         }
-        match resp.bytes().await {
-            Ok(b) => FetchOutcome::Fetched(FetchedPage {
-                final_url,
-                status,
-                content_type,
-                etag,
-                last_modified,
-                body: b.to_vec(),
-            }),
-            Err(e) => FetchOutcome::Failed(FetchFailure {
-                kind: FailureKind::Network,
-                status: Some(status),
-                detail: e.to_string(),
-                final_url: Some(final_url.to_string()),
-                attempts: 1,
-            }),
+        if !status.is_success() {
+            let mut f = fail(FailureKind::Status, format!("HTTP {status}"));
+            if status == StatusCode::NOT_MODIFIED {
+                f.detail.push_str(" to a request that carried no validators");
+            }
+            f.retry_after = header_str(resp.headers(), header::RETRY_AFTER)
+                .and_then(|v| parse_retry_after(&v, SystemTime::now()));
+            return Err(f);
+        }
+        let headers = resp.headers();
+        let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or_default();
+        let etag = header_str(headers, header::ETAG);
+        let last_modified = header_str(headers, header::LAST_MODIFIED);
+        // Refuse unsupported types before reading a byte. An absent or generic type is
+        // decided on the body by the extractor.
+        if crate::extract::doc_kind(&content_type, b"").is_none() {
+            let mime = content_type.split(';').next().unwrap_or("").trim();
+            return Err(fail(
+                FailureKind::UnsupportedType,
+                format!("unsupported content type `{mime}`"),
+            ));
+        }
+        let max = self.shared.settings.max_bytes;
+        if let Some(len) = resp.content_length()
+            && len > max
+        {
+            return Err(fail(
+                FailureKind::TooLarge,
+                format!("body exceeds max_bytes = {max} (Content-Length: {len})"),
+            ));
+        }
+        let initial = resp.content_length().unwrap_or(64 * 1024).min(max);
+        let mut body: Vec<u8> = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                let (kind, detail) = classify(&e);
+                fail(kind, format!("while reading the body: {detail}"))
+            })?;
+            if body.len() as u64 + chunk.len() as u64 > max {
+                // Dropping the stream closes the connection: the rest is never read.
+                return Err(fail(
+                    FailureKind::TooLarge,
+                    format!("body exceeds max_bytes = {max}"),
+                ));
+            }
+            // Grow by doubling but never past `max_bytes`, so the buffer stays within the cap.
+            let need = body.len() + chunk.len();
+            if need > body.capacity() {
+                let cap = usize::try_from(max).unwrap_or(usize::MAX);
+                let target = body.capacity().saturating_mul(2).max(need).min(cap);
+                body.reserve_exact(target - body.len());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Success::Page(FetchedPage {
+            final_url,
+            status: status.as_u16(),
+            content_type,
+            etag,
+            last_modified,
+            body,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, retry_after: Option<Duration>) -> AttemptFailure {
+        AttemptFailure {
+            kind: FailureKind::Status,
+            status: Some(code),
+            detail: String::new(),
+            final_url: None,
+            retry_after,
+        }
+    }
+
+    const BASE: Duration = Duration::from_millis(200);
+
+    #[test]
+    fn retries_transient_failures_only() {
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(retry_decision(&status(code, None), 1, BASE).is_some(), "{code}");
+        }
+        for code in [300, 400, 401, 403, 404, 410, 451, 501, 505] {
+            assert!(retry_decision(&status(code, None), 1, BASE).is_none(), "{code}");
+        }
+        for kind in [FailureKind::Timeout, FailureKind::Network] {
+            assert!(retry_decision(&AttemptFailure::new(kind, ""), 1, BASE).is_some());
+        }
+        for kind in [
+            FailureKind::TooLarge,
+            FailureKind::UnsupportedType,
+            FailureKind::Redirect,
+            FailureKind::Decode,
+        ] {
+            assert!(retry_decision(&AttemptFailure::new(kind, ""), 1, BASE).is_none());
+        }
+    }
+
+    #[test]
+    fn honours_retry_after_within_the_cap() {
+        let three = Duration::from_secs(3);
+        assert_eq!(retry_decision(&status(429, Some(three)), 1, BASE), Some(three));
+        assert_eq!(retry_decision(&status(503, Some(three)), 2, BASE), Some(three));
+        let long = MAX_RETRY_AFTER + Duration::from_secs(1);
+        assert_eq!(retry_decision(&status(429, Some(long)), 1, BASE), None);
+        // Retry-After: 0 (or a date in the past) falls back to the backoff.
+        let d = retry_decision(&status(429, Some(Duration::ZERO)), 1, BASE).expect("retried");
+        assert!(d >= BASE / 2 && d <= BASE, "{d:?}");
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        for attempt in 1..=4 {
+            let full = BASE * (1 << (attempt - 1));
+            for _ in 0..50 {
+                let d = backoff_delay(BASE, attempt);
+                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+            }
+        }
+        assert!(backoff_delay(BASE, 40) <= MAX_BACKOFF);
+    }
+
+    #[test]
+    fn parses_retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn loopback_hosts_bypass_proxies() {
+        for u in [
+            "http://127.0.0.1:8080/",
+            "http://127.1.2.3/",
+            "http://[::1]:9/",
+            "http://localhost/",
+            "http://app.localhost./",
+        ] {
+            assert!(is_loopback(&Url::parse(u).unwrap()), "{u}");
+        }
+        for u in [
+            "http://example.org/",
+            "http://10.0.0.1/",
+            "http://localhost.example.org/",
+        ] {
+            assert!(!is_loopback(&Url::parse(u).unwrap()), "{u}");
         }
     }
 }

@@ -4,3 +4,6 @@ mod support;
 
 /// `check` end to end.
 mod check;
+
+/// `fetch`: retries, limits, redirects, compression, conditional requests.
+mod fetch;

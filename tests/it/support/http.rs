@@ -1,7 +1,11 @@
 //! A real HTTP server on 127.0.0.1 (axum, port 0) serving pages a test can change between
-//! runs, counting requests per path.
+//! runs, counting requests per path and the most requests it had in flight at once.
+//!
+//! Responses can be compressed (gzip, deflate, brotli), streamed in chunks without a
+//! `Content-Length`, streamed forever, or cut off mid-body.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use futures_util::StreamExt;
 
 /// What the server answers for one path.
 #[derive(Clone, Debug)]
@@ -22,6 +27,12 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// Send the body in chunks of this size, without `Content-Length`.
+    pub chunk_size: Option<usize>,
+    /// Repeat the body forever (chunked).
+    pub endless: bool,
+    /// Send this many body bytes (chunked), then break the connection.
+    pub abort_after: Option<usize>,
 }
 
 impl Response {
@@ -32,7 +43,28 @@ impl Response {
             headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
             body: body.as_bytes().to_vec(),
             delay: Duration::ZERO,
+            chunk_size: None,
+            endless: false,
+            abort_after: None,
         }
+    }
+
+    /// A 200 with this `Content-Type` and body.
+    pub fn typed(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+            delay: Duration::ZERO,
+            chunk_size: None,
+            endless: false,
+            abort_after: None,
+        }
+    }
+
+    /// A redirect (`status` 301, 302, 303, 307 or 308) to `location`.
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Self::status(status).header("location", location)
     }
 
     /// A bare status with an empty body.
@@ -42,6 +74,9 @@ impl Response {
             headers: vec![],
             body: vec![],
             delay: Duration::ZERO,
+            chunk_size: None,
+            endless: false,
+            abort_after: None,
         }
     }
 
@@ -56,6 +91,55 @@ impl Response {
         self.delay = d;
         self
     }
+
+    /// Gzip-compresses the body and says so in `Content-Encoding`.
+    pub fn gzip(self) -> Self {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&self.body).expect("gzip");
+        let body = e.finish().expect("gzip");
+        self.encoded("gzip", body)
+    }
+
+    /// Deflate-compresses the body (HTTP `deflate` is the zlib format).
+    pub fn deflate(self) -> Self {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&self.body).expect("deflate");
+        let body = e.finish().expect("deflate");
+        self.encoded("deflate", body)
+    }
+
+    /// Brotli-compresses the body.
+    pub fn brotli(self) -> Self {
+        let mut body = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut body, 4096, 5, 22);
+            w.write_all(&self.body).expect("brotli");
+        }
+        self.encoded("br", body)
+    }
+
+    fn encoded(mut self, encoding: &str, body: Vec<u8>) -> Self {
+        self.body = body;
+        self.header("content-encoding", encoding)
+    }
+
+    /// Streams the body in chunks of `size` bytes, without `Content-Length`.
+    pub fn chunked(mut self, size: usize) -> Self {
+        self.chunk_size = Some(size.max(1));
+        self
+    }
+
+    /// Streams the body again and again, never ending (chunked).
+    pub fn endless(mut self) -> Self {
+        self.endless = true;
+        self
+    }
+
+    /// Sends the first `n` body bytes, then breaks the connection.
+    pub fn abort_after(mut self, n: usize) -> Self {
+        self.abort_after = Some(n);
+        self
+    }
 }
 
 #[derive(Default)]
@@ -64,6 +148,29 @@ struct Inner {
     routes: HashMap<String, Vec<Response>>,
     hits: HashMap<String, usize>,
     requests: Vec<(String, HeaderMap)>,
+    /// Requests being answered now (until the handler returns, delay included).
+    in_flight: usize,
+    /// The most requests ever answered at once.
+    max_in_flight: usize,
+}
+
+/// Counts a request as in flight until dropped (also when the client goes away).
+struct InFlight(Arc<Mutex<Inner>>);
+
+impl InFlight {
+    fn enter(state: &Arc<Mutex<Inner>>) -> Self {
+        let mut g = state.lock().unwrap();
+        g.in_flight += 1;
+        g.max_in_flight = g.max_in_flight.max(g.in_flight);
+        Self(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.in_flight -= 1;
+    }
 }
 
 /// The server; dropped at the end of the test (the runtime thread ends with the process).
@@ -116,6 +223,12 @@ impl PageServer {
         self.inner.lock().unwrap().hits.get(path).copied().unwrap_or(0)
     }
 
+    /// The most requests the server was answering at once (a request counts from arrival
+    /// until its handler returns, so a `delay` keeps it in flight).
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+
     /// Headers of every request to `path`, in order.
     pub fn request_headers(&self, path: &str) -> Vec<HeaderMap> {
         let g = self.inner.lock().unwrap();
@@ -128,6 +241,7 @@ impl PageServer {
 }
 
 async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> impl IntoResponse {
+    let _in_flight = InFlight::enter(&state);
     let path = req.uri().path().to_owned();
     let resp = {
         let mut g = state.lock().unwrap();
@@ -152,10 +266,34 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> impl In
             HeaderValue::from_str(v).expect("header value"),
         );
     }
-    (
-        StatusCode::from_u16(r.status).expect("status"),
-        headers,
-        Body::from(r.body),
-    )
-        .into_response()
+    let status = StatusCode::from_u16(r.status).expect("status");
+    (status, headers, body(r)).into_response()
+}
+
+fn body(r: Response) -> Body {
+    type Chunk = Result<axum::body::Bytes, std::io::Error>;
+    let data = axum::body::Bytes::from(r.body);
+    if r.endless {
+        let s = futures_util::stream::repeat(data).map(Ok::<_, std::io::Error>);
+        return Body::from_stream(s);
+    }
+    if let Some(n) = r.abort_after {
+        let n = n.min(data.len());
+        let chunks: Vec<Chunk> = vec![
+            Ok(data.slice(..n)),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "test: cut off",
+            )),
+        ];
+        return Body::from_stream(futures_util::stream::iter(chunks));
+    }
+    if let Some(size) = r.chunk_size {
+        let chunks: Vec<Chunk> = (0..data.len())
+            .step_by(size)
+            .map(|i| Ok(data.slice(i..(i + size).min(data.len()))))
+            .collect();
+        return Body::from_stream(futures_util::stream::iter(chunks));
+    }
+    Body::from(data)
 }
