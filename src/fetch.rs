@@ -118,6 +118,8 @@ pub enum FailureKind {
     Redirect,
     /// The body could not be decompressed (corrupt gzip, brotli or deflate stream).
     Decode,
+    /// The body was received but no text could be extracted from it (e.g. an unreadable PDF).
+    Extract,
 }
 
 impl FailureKind {
@@ -129,6 +131,7 @@ impl FailureKind {
             Self::Timeout => "timeout",
             Self::TooLarge => "too_large",
             Self::UnsupportedType => "unsupported_type",
+            Self::Extract => "extract",
             Self::Redirect => "redirect",
             Self::Decode => "decode",
         }
@@ -269,7 +272,8 @@ pub fn retry_decision(f: &AttemptFailure, attempt: u32, backoff_base: Duration) 
         FailureKind::TooLarge
         | FailureKind::UnsupportedType
         | FailureKind::Redirect
-        | FailureKind::Decode => None,
+        | FailureKind::Decode
+        | FailureKind::Extract => None,
         FailureKind::Status => match f.status.unwrap_or(0) {
             // 408 Request Timeout: the server gave up waiting for us; a new request is fine.
             408 => Some(backoff),

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use crate::evidence::{self, Verdict};
 use crate::extract::{ExtractedText, Rules};
-use crate::fetch::{Conditional, FetchOutcome, Fetcher};
+use crate::fetch::{Conditional, FailureKind, FetchOutcome, Fetcher};
 use crate::report::{
     ArticleInfo, EvidenceReport, RunReport, SourceOutcome, SourceReport, StatementReport, Summary, Trigger,
 };
@@ -161,6 +161,8 @@ enum Processed {
         final_url: String,
     },
     Failed(crate::fetch::FetchFailure),
+    /// The store could not be written: the run cannot go on.
+    StoreFailed(StoreError),
 }
 
 /// Runs the pipeline once.
@@ -228,42 +230,46 @@ pub async fn run_check(
     }
     let total = groups.len() as u64;
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut processed: Vec<Option<Processed>> = futures_util::stream::iter(groups.iter().map(|(url, members)| {
-        let fetcher = &fetcher;
-        let jobs = &jobs;
-        let progress = progress.clone();
-        let done = done.clone();
-        let store = store.clone();
-        async move {
-            // Validators only hold when one rule set watches the URL.
-            let cond = match members.as_slice() {
-                [one] => jobs[*one].cond.clone(),
-                _ => Conditional::default(),
-            };
-            let outcome = fetcher.fetch(url, &cond).await;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if let Some(p) = &progress {
-                p(n, total);
+    let mut processed: Vec<Option<Processed>> =
+        futures_util::stream::iter(groups.iter().map(|(url, members)| {
+            let fetcher = &fetcher;
+            let jobs = &jobs;
+            let progress = progress.clone();
+            let done = done.clone();
+            let store = store.clone();
+            async move {
+                // Validators only hold when one rule set watches the URL.
+                let cond = match members.as_slice() {
+                    [one] => jobs[*one].cond.clone(),
+                    _ => Conditional::default(),
+                };
+                let outcome = fetcher.fetch(url, &cond).await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if let Some(p) = &progress {
+                    p(n, total);
+                }
+                let mut out = Vec::with_capacity(members.len());
+                for &m in members {
+                    out.push((m, process(&jobs[m], outcome.clone(), store.clone()).await));
+                }
+                out
             }
-            let mut out = Vec::with_capacity(members.len());
-            for &m in members {
-                out.push((m, process(&jobs[m], outcome.clone(), store.clone()).await));
-            }
-            out
-        }
-    }))
-    .buffer_unordered(ctx.settings.fetch.concurrency.max(1) * 2)
-    .fold(
-        (0..jobs.len()).map(|_| None).collect::<Vec<_>>(),
-        |mut acc, results| async move {
-            for (m, p) in results {
-                acc[m] = Some(p);
-            }
-            acc
-        },
-    )
-    .await;
-    let processed: Vec<Processed> = processed.iter_mut().map(|p| p.take().expect("every job processed")).collect();
+        }))
+        .buffer_unordered(ctx.settings.fetch.concurrency.max(1) * 2)
+        .fold(
+            (0..jobs.len()).map(|_| None).collect::<Vec<_>>(),
+            |mut acc, results| async move {
+                for (m, p) in results {
+                    acc[m] = Some(p);
+                }
+                acc
+            },
+        )
+        .await;
+    let processed: Vec<Processed> = processed
+        .iter_mut()
+        .map(|p| p.take().expect("every job processed"))
+        .collect();
 
     // Store new versions; work out each source's outcome.
     let now = Utc::now();
@@ -290,6 +296,7 @@ pub async fn run_check(
                     Some(f.detail.clone()),
                 )
             }
+            Processed::StoreFailed(e) => return Err(RunError::Store(e)),
             Processed::NotModified { final_url } => {
                 if let Some(v) = rec.versions.last_mut() {
                     v.last_seen = now;
@@ -590,9 +597,9 @@ async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Process
                 if same_rules && prev_raw.as_deref() == Some(raw_hash.as_str()) {
                     return Processed::SameRaw { meta, raw_hash };
                 }
-                let failed = |detail: String| {
+                let failed = |kind, detail: String| {
                     Processed::Failed(crate::fetch::FetchFailure {
-                        kind: crate::fetch::FailureKind::UnsupportedType,
+                        kind,
                         status: Some(page.status),
                         detail,
                         final_url: Some(page.final_url.to_string()),
@@ -601,7 +608,13 @@ async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Process
                 };
                 let text = match crate::extract::extract(&page.body, &page.content_type, &rules) {
                     Ok(text) => text,
-                    Err(e) => return failed(e.to_string()),
+                    Err(e) => {
+                        let kind = match e {
+                            crate::extract::ExtractError::Unsupported(_) => FailureKind::UnsupportedType,
+                            _ => FailureKind::Extract,
+                        };
+                        return failed(kind, e.to_string());
+                    }
                 };
                 let stored = store
                     .put_text(&text.to_text())
@@ -616,13 +629,13 @@ async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Process
                             text,
                         }
                     }
-                    Err(e) => failed(format!("cannot store the snapshot: {e}")),
+                    Err(e) => Processed::StoreFailed(e),
                 }
             })
             .await;
             r.unwrap_or_else(|e| {
                 Processed::Failed(crate::fetch::FetchFailure {
-                    kind: crate::fetch::FailureKind::UnsupportedType,
+                    kind: FailureKind::Extract,
                     status: None,
                     detail: format!("extraction panicked: {e}"),
                     final_url: None,

@@ -224,3 +224,18 @@ fn run_killed_midway_leaves_a_usable_store() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(v["statements"][0]["status"], "evidence_changed", "{v:#}");
 }
+
+#[test]
+fn unwritable_store_exits_3() {
+    let ws = Workspace::new();
+    one_source(&ws, "http://127.0.0.1:9/x", "A claim [1].");
+    // A file where the store folder should be (permissions do not stop root).
+    ws.write("snapshots", "not a folder");
+    let out = ws.run(&["check"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("snapshot store"),
+        "{}",
+        show(&out)
+    );
+}
