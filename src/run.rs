@@ -407,9 +407,11 @@ pub async fn run_check(
                 };
                 let failed = failures.get(&key);
                 let existing = index.baselines.get(&bkey).cloned();
-                let needs_new_baseline = existing
-                    .as_ref()
-                    .is_none_or(|b| !b.statement_text.is_empty() && b.statement_text != st.text);
+                // A baseline is (re)taken on first sight, after a source that was never reachable
+                // comes back (empty version), and when the statement's own wording was edited.
+                let needs_new_baseline = existing.as_ref().is_none_or(|b| {
+                    b.version.is_empty() || (!b.statement_text.is_empty() && b.statement_text != st.text)
+                });
                 match (failed, latest_version) {
                     (Some(err), _) => {
                         rep.status = Verdict::SourceUnreachable;
@@ -495,6 +497,30 @@ pub async fn run_check(
                         b.flag = None;
                     }
                 } else if e.status.flagged() {
+                    // Unreachable on first sight: remember the flag (with no version yet) so
+                    // later runs report it as outstanding, not new again.
+                    let Some(src) = a.source(crate::watchlist::CiteNo(e.cite)) else {
+                        continue;
+                    };
+                    let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
+                    index.baselines.insert(
+                        bkey,
+                        Baseline {
+                            statement: st.id.clone(),
+                            cite: crate::watchlist::CiteNo(e.cite),
+                            source: snapshot::source_key(src.url.as_str(), &fp),
+                            version: String::new(),
+                            anchors: Vec::new(),
+                            missing_quotes: Vec::new(),
+                            set_at: now,
+                            set_by: "first-seen".into(),
+                            statement_text: st.text.clone(),
+                            flag: Some(Flag {
+                                since_run: run_id.clone(),
+                                since: now,
+                            }),
+                        },
+                    );
                     new = true;
                 }
             }

@@ -239,3 +239,29 @@ fn unwritable_store_exits_3() {
         show(&out)
     );
 }
+
+#[test]
+fn unreachable_source_is_flagged_once_as_new_then_recovers() {
+    let srv = PageServer::start();
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/gone"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["sources"][0]["outcome"], "error");
+    assert_eq!(v["statements"][0]["status"], "source_unreachable");
+    assert_eq!(v["statements"][0]["new"], true);
+    let (_, v) = ws.check_json();
+    assert_eq!(v["statements"][0]["flagged"], true);
+    assert_eq!(
+        v["statements"][0]["new"], false,
+        "an outstanding flag is not new again"
+    );
+    srv.set("/gone", Response::html(&page(&format!("<p>{TROOPS}</p>"))));
+    let (_, v) = ws.check_json();
+    assert_eq!(v["statements"][0]["status"], "baseline", "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], false);
+}
