@@ -1,12 +1,12 @@
 //! The on-disk store under `snapshots/`: every distinct version of each source's extracted
-//! text (content-addressed), its fetch metadata, the raw body (zstd), the baseline each
+//! text (content-addressed), its fetch metadata, the raw body (LZ4), the baseline each
 //! statement is judged against, and the lock that keeps one run at a time per root.
 //!
 //! Layout:
 //! ```text
 //! snapshots/index.json          the store's state (sources, versions, baselines), replaced atomically
 //! snapshots/text/<hash>.txt     extracted text, one block per line
-//! snapshots/raw/<hash>.zst      raw body, zstd-compressed
+//! snapshots/raw/<hash>.lz4      raw body, LZ4-compressed (fast: a cold run compresses every page)
 //! snapshots/.lock               held while a run or an ack writes the store
 //! ```
 //! Durability: objects are written to a temp file and renamed into place without an fsync
@@ -88,7 +88,7 @@ pub struct SourceRecord {
 pub struct Version {
     /// Hash of the extracted text (names `text/<hash>.txt`).
     pub text: Hash,
-    /// Hash of the raw body (names `raw/<hash>.zst`), absent if the body was not kept.
+    /// Hash of the raw body (names `raw/<hash>.lz4`), absent if the body was not kept.
     pub raw: Option<Hash>,
     /// When this text was first seen.
     pub first_seen: DateTime<Utc>,
@@ -280,7 +280,7 @@ impl Store {
         let hash = Self::raw_hash(body);
         let path = self.raw_path(&hash);
         if !path.exists() {
-            let z = zstd::bulk::compress(body, 1).map_err(io(&path))?;
+            let z = lz4_flex::compress_prepend_size(body);
             write_new(&path, &z)?;
             self.pending.lock().expect("pending list").push(path);
         }
@@ -297,7 +297,8 @@ impl Store {
     pub fn get_raw(&self, hash: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.raw_path(hash);
         let z = fs::read(&path).map_err(io(&path))?;
-        zstd::stream::decode_all(&z[..]).map_err(io(&path))
+        lz4_flex::decompress_size_prepended(&z)
+            .map_err(|e| io(&path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
 
     fn text_path(&self, hash: &str) -> PathBuf {
@@ -305,7 +306,7 @@ impl Store {
     }
 
     fn raw_path(&self, hash: &str) -> PathBuf {
-        self.dir.join("raw").join(format!("{hash}.zst"))
+        self.dir.join("raw").join(format!("{hash}.lz4"))
     }
 
     /// Makes every object written since the last commit durable, then replaces `index.json`
