@@ -214,7 +214,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         (None, None) => (None, path.to_path_buf(), 0),
     };
     if let Some(prose) = &prose {
-        let units = split::statements(prose);
+        let units = split::units(prose);
         for u in units {
             if u.cites.is_empty() {
                 unmarked += 1;
