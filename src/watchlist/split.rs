@@ -142,6 +142,8 @@ struct Block {
     lines: usize,
     /// Starts with a numbered list marker (`1.`), which the plain-text heading rule allows.
     numbered: bool,
+    /// Where the line starts, list marker included.
+    line_start: usize,
     /// A blank line (or the start of the prose) comes before it.
     blank_before: bool,
 }
@@ -179,6 +181,7 @@ fn blocks(prose: &str, lines: &[usize]) -> Vec<Block> {
                 end: text_start + skip + body.len(),
                 lines: 1,
                 numbered: false,
+                line_start: text_start,
                 blank_before: prev_blank,
             });
             blank_after.push(false);
@@ -193,6 +196,7 @@ fn blocks(prose: &str, lines: &[usize]) -> Vec<Block> {
                 end: text_end,
                 lines: 1,
                 numbered,
+                line_start: text_start,
                 blank_before: prev_blank,
             });
             prev_blank = false;
@@ -210,6 +214,7 @@ fn blocks(prose: &str, lines: &[usize]) -> Vec<Block> {
                     end: text_end,
                     lines: 1,
                     numbered: false,
+                    line_start: text_start,
                     blank_before: prev_blank,
                 });
             }
@@ -226,7 +231,9 @@ fn blocks(prose: &str, lines: &[usize]) -> Vec<Block> {
             && after
             && looks_like_heading(&prose[b.start..b.end])
         {
+            // A numbered title keeps its number: "1. U.S. role today".
             b.kind = BlockKind::Heading;
+            b.start = b.line_start;
         }
     }
     out
