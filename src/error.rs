@@ -122,13 +122,75 @@ pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
 }
 
 /// The keys a TOML table may hold, for [`toml_problems`]: each key with the schema of its
-/// sub-table (or of each table of an array of tables), if it has one.
-#[derive(Debug)]
+/// sub-table (or of each table of an array of tables), if it is checked too. Built from the
+/// serde type itself ([`Schema::of`]), so a field added to a settings struct is known here
+/// without a second list to keep in step.
+#[derive(Debug, Clone)]
 pub struct Schema {
     /// How the table is named in messages: `[fetch]`, `[[source]]`, `the top level`.
-    pub name: &'static str,
+    pub name: String,
     /// Allowed keys.
-    pub keys: &'static [(&'static str, Option<&'static Schema>)],
+    pub keys: Vec<(&'static str, Option<Schema>)>,
+}
+
+impl Schema {
+    /// The fields of the serde struct `T` (as named in TOML), none with a sub-schema yet.
+    pub fn of<T: serde::de::DeserializeOwned>(name: &str) -> Schema {
+        Schema {
+            name: name.to_owned(),
+            keys: serde_fields::<T>().iter().map(|k| (*k, None)).collect(),
+        }
+    }
+
+    /// Also checks the keys of the sub-table(s) under `key`.
+    pub fn with(mut self, key: &str, sub: Schema) -> Schema {
+        if let Some(slot) = self.keys.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = Some(sub);
+        }
+        self
+    }
+}
+
+/// The field names serde expects for struct `T`, found by asking `T` to deserialize itself
+/// from a deserializer that only records the names.
+fn serde_fields<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    struct Recorder<'a>(&'a mut &'static [&'static str]);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("field names recorded")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for Recorder<'_> {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            *self.0 = fields;
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Recorder(&mut fields));
+    fields
 }
 
 /// Parses `text` as TOML and checks every key against `schema`. Returns every syntax error
@@ -167,7 +229,7 @@ fn unknown_keys(
             None => {
                 let span = key.span();
                 let (line, col) = line_col(text, span.start);
-                let known: Vec<&str> = schema.keys.iter().map(|(k, _)| *k).collect();
+                let known: Vec<&'static str> = schema.keys.iter().map(|(k, _)| *k).collect();
                 let hint = match closest(name, &known) {
                     Some(k) => format!("did you mean `{k}`?"),
                     None => format!("expected one of: {}", known.join(", ")),
@@ -298,23 +360,45 @@ mod tests {
         assert_eq!(line_col(t, 9), (2, 3));
     }
 
-    const INNER: Schema = Schema {
-        name: "[[source]]",
-        keys: &[("cite", None), ("url", None), ("selector", None)],
-    };
-    const TOP: Schema = Schema {
-        name: "the top level",
-        keys: &[("title", None), ("source", Some(&INNER)), ("fetch", Some(&FETCH))],
-    };
-    const FETCH: Schema = Schema {
-        name: "[fetch]",
-        keys: &[("retries", None)],
-    };
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Top {
+        title: String,
+        source: Vec<Inner>,
+        fetch: Fetch,
+    }
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        cite: u32,
+        url: String,
+        selector: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Fetch {
+        #[serde(default)]
+        retries: u32,
+    }
+
+    fn top() -> Schema {
+        Schema::of::<Top>("the top level")
+            .with("source", Schema::of::<Inner>("[[source]]"))
+            .with("fetch", Schema::of::<Fetch>("[fetch]"))
+    }
+
+    #[test]
+    fn schema_from_serde_fields() {
+        let s = top();
+        let keys: Vec<&str> = s.keys.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["title", "source", "fetch"]);
+        assert!(s.keys[1].1.is_some() && s.keys[0].1.is_none());
+    }
 
     #[test]
     fn every_unknown_key_with_its_position() {
         let t = "title = \"x\"\nbogus = 1\n[[source]]\ncite = 1\nurl = \"u\"\n  selectr = \"a\"\n[fetch]\nretries = 1\nretry = 2\n";
-        let d = toml_problems(Path::new("w.toml"), t, &TOP);
+        let d = toml_problems(Path::new("w.toml"), t, &top());
         let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
@@ -329,7 +413,7 @@ mod tests {
     #[test]
     fn syntax_errors_have_line_and_column() {
         let t = "title = \"x\"\nfoo = [1,\n";
-        let d = toml_problems(Path::new("w.toml"), t, &TOP);
+        let d = toml_problems(Path::new("w.toml"), t, &top());
         assert!(!d.is_empty());
         assert_eq!((d[0].line, d[0].col), (Some(2), Some(10)), "{d:?}");
     }

@@ -16,35 +16,12 @@ use url::Url;
 use super::{Article, ArticleId, CiteNo, Source, Statement, Watchlist, split, statement_id};
 use crate::error::{Diagnostic, Schema, line_col, toml_problems};
 
-/// The keys a watchlist file may hold.
-const ARTICLE_SCHEMA: Schema = Schema {
-    name: "the article",
-    keys: &[
-        ("id", None),
-        ("title", None),
-        ("checked", None),
-        ("schedule", None),
-        ("article", None),
-        ("article_file", None),
-        ("source", Some(&SOURCE_SCHEMA)),
-        ("statement", Some(&STATEMENT_SCHEMA)),
-    ],
-};
-
-const SOURCE_SCHEMA: Schema = Schema {
-    name: "[[source]]",
-    keys: &[
-        ("cite", None),
-        ("url", None),
-        ("selector", None),
-        ("ignore", None),
-    ],
-};
-
-const STATEMENT_SCHEMA: Schema = Schema {
-    name: "[[statement]]",
-    keys: &[("text", None), ("cites", None), ("evidence", None)],
-};
+/// The keys a watchlist file may hold, taken from the `Raw*` types below.
+fn article_schema() -> Schema {
+    Schema::of::<RawArticle>("the article")
+        .with("source", Schema::of::<RawSource>("[[source]]"))
+        .with("statement", Schema::of::<RawStatement>("[[statement]]"))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,7 +110,7 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
     (Watchlist { articles }, diags)
 }
 
-/// Where the prose came from, to turn a byte offset in it into `FILE:LINE[:COL]`.
+/// Where the prose came from, to turn a byte offset in it into `FILE:LINE:COL`.
 struct ProseMap<'a> {
     /// The file messages name: the `.md` file, or the watchlist file for inline prose.
     file: PathBuf,
@@ -141,33 +118,34 @@ struct ProseMap<'a> {
     file_text: &'a str,
     /// Byte offset of the prose's first character in `file_text`.
     start: usize,
-    /// The prose appears verbatim in the file (no escapes), so columns are exact.
-    verbatim: bool,
+    /// For prose written with escapes: the offset (from `start`) in the file of each byte of
+    /// the prose. `None` when the prose appears verbatim.
+    offsets: Option<Vec<usize>>,
 }
 
 impl ProseMap<'_> {
-    /// 1-based (line, column) of prose offset `at`; no column when escapes shift it.
-    fn position(&self, prose: &str, at: usize) -> (usize, Option<usize>) {
-        if self.verbatim {
-            let (l, c) = line_col(self.file_text, self.start + at);
-            (l, Some(c))
-        } else {
-            let (l, _) = line_col(self.file_text, self.start);
-            (l + prose[..at].matches('\n').count(), None)
-        }
+    /// 1-based (line, column) in the file of prose offset `at`.
+    fn position(&self, at: usize) -> (usize, Option<usize>) {
+        let raw = match &self.offsets {
+            None => at,
+            Some(map) => map.get(at).copied().unwrap_or(0),
+        };
+        let (l, c) = line_col(self.file_text, self.start + raw);
+        (l, Some(c))
     }
 }
 
-/// The map for an inline `article = """..."""` string whose token spans `span`.
+/// The map for an inline `article = ...` string whose token spans `span`.
 fn inline_map<'a>(path: &Path, text: &'a str, span: Range<usize>, value: &str) -> ProseMap<'a> {
     let raw = &text[span.clone()];
+    let literal = raw.starts_with('\'');
     let delim = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
         3
     } else {
         1
     };
     let mut start = span.start + delim;
-    // TOML drops a newline right after an opening `"""`.
+    // TOML drops a newline right after the opening delimiter of a multi-line string.
     if delim == 3 {
         if text[start..].starts_with("\r\n") {
             start += 2;
@@ -176,17 +154,83 @@ fn inline_map<'a>(path: &Path, text: &'a str, span: Range<usize>, value: &str) -
         }
     }
     let end = span.end.saturating_sub(delim).max(start);
+    let content = &text[start..end];
+    let offsets = if literal || content == value {
+        None
+    } else {
+        match unescape_with_offsets(content, delim == 3) {
+            Some((unescaped, map)) if unescaped == value => Some(map),
+            // Should not happen; point at the string's start rather than somewhere wrong.
+            _ => Some(Vec::new()),
+        }
+    };
     ProseMap {
         file: path.to_path_buf(),
         file_text: text,
         start,
-        verbatim: text.get(start..end) == Some(value),
+        offsets,
     }
+}
+
+/// Decodes the escapes of a TOML basic string, keeping for every output byte the offset of
+/// the source text it came from. `None` on an escape TOML would have rejected.
+fn unescape_with_offsets(raw: &str, multiline: bool) -> Option<(String, Vec<usize>)> {
+    let mut out = String::with_capacity(raw.len());
+    let mut map = Vec::with_capacity(raw.len());
+    let mut push = |out: &mut String, c: char, at: usize| {
+        out.push(c);
+        map.resize(out.len(), at);
+    };
+    let mut it = raw.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c != '\\' {
+            push(&mut out, c, i);
+            continue;
+        }
+        let (_, e) = it.next()?;
+        let simple = match e {
+            'b' => Some('\u{8}'),
+            't' => Some('\t'),
+            'n' => Some('\n'),
+            'f' => Some('\u{c}'),
+            'r' => Some('\r'),
+            'e' => Some('\u{1b}'),
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            push(&mut out, ch, i);
+            continue;
+        }
+        match e {
+            'u' | 'U' | 'x' => {
+                let n = match e {
+                    'u' => 4,
+                    'U' => 8,
+                    _ => 2,
+                };
+                let mut hex = String::new();
+                for _ in 0..n {
+                    hex.push(it.next()?.1);
+                }
+                push(&mut out, char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?, i);
+            }
+            // A line-ending backslash eats the newline and the white space after it.
+            w if multiline && w.is_whitespace() => {
+                while it.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+                    it.next();
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some((out, map))
 }
 
 /// Parses and checks one watchlist file. Returns the article when it has no errors.
 pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) {
-    let problems = toml_problems(path, text, &ARTICLE_SCHEMA);
+    let problems = toml_problems(path, text, &article_schema());
     if !problems.is_empty() {
         return (None, problems);
     }
@@ -278,7 +322,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
                             file: p,
                             file_text: &file_text,
                             start: 0,
-                            verbatim: true,
+                            offsets: None,
                         },
                     ))
                 }
@@ -315,7 +359,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
             for m in &u.markers {
                 for c in &m.cites {
                     if !has_source(*c) {
-                        let (l, col) = map.position(prose, m.offset);
+                        let (l, col) = map.position(m.offset);
                         diags.push(
                             Diagnostic::error(
                                 &map.file,
@@ -332,7 +376,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
                 text: u.text.clone(),
                 cites: u.cites.clone(),
                 quotes: Vec::new(),
-                line: Some(map.position(prose, u.offset).0),
+                line: Some(map.position(u.offset).0),
             });
         }
     }
@@ -517,4 +561,103 @@ fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
 /// White space folded to single spaces, trimmed.
 fn fold(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Option<Article>, Vec<String>) {
+        let (a, d) = load_file(Path::new("w/k.toml"), text);
+        (a, d.iter().map(ToString::to_string).collect())
+    }
+
+    const SOURCES: &str = "\n[[source]]\ncite = 1\nurl = \"https://a.example/\"\n[[source]]\ncite = 2\nurl = \"https://b.example/\"\n";
+
+    fn article(prose: &str) -> String {
+        format!("title = \"T\"\narticle = \"\"\"\n{prose}\"\"\"\n{SOURCES}")
+    }
+
+    fn ids(a: &Article) -> Vec<(String, String)> {
+        a.statements
+            .iter()
+            .map(|s| (s.text.clone(), s.id.0.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_stable_across_runs_and_edits_elsewhere() {
+        let before = article("Troops serve in KFOR [1]. NATO leads it [2]. Camp Bondsteel is the base [1].");
+        let (a1, d) = load(&before);
+        assert!(d.is_empty(), "{d:?}");
+        let a1 = a1.unwrap();
+        let (a2, _) = load(&before);
+        assert_eq!(ids(&a1), ids(&a2.unwrap()));
+        // Edit the middle statement, add one in front, change cites and spacing elsewhere.
+        let after = article(
+            "New opening claim [2].\n\nTroops   serve in KFOR [2]. NATO commands it [2]. Camp Bondsteel is the base [1].",
+        );
+        let (a3, d) = load(&after);
+        assert!(d.is_empty(), "{d:?}");
+        let a3 = a3.unwrap();
+        let id_of = |a: &Article, t: &str| a.statements.iter().find(|s| s.text == t).unwrap().id.clone();
+        for kept in ["Troops serve in KFOR.", "Camp Bondsteel is the base."] {
+            assert_eq!(id_of(&a1, kept), id_of(&a3, kept), "{kept}");
+        }
+        assert_ne!(id_of(&a1, "NATO leads it."), id_of(&a3, "NATO commands it."));
+        assert!(a1.statements[0].id.0.starts_with("k:"), "id uses the file stem");
+    }
+
+    #[test]
+    fn duplicate_statements_get_suffixes() {
+        let (a, d) = load(&article(
+            "KFOR keeps the peace [1]. Other text [2].\n\nKFOR keeps the peace [2].",
+        ));
+        assert!(d.is_empty(), "{d:?}");
+        let a = a.unwrap();
+        let first = &a.statements[0].id.0;
+        assert_eq!(a.statements[2].id.0, format!("{first}-2"));
+    }
+
+    #[test]
+    fn statement_table_restating_a_sentence_adds_quotes() {
+        let text = format!(
+            "title = \"T\"\narticle = \"Troops serve in KFOR [1].\"\n{SOURCES}\n[[statement]]\ntext = \"Troops serve in KFOR.\"\ncites = [2]\nevidence = [\"600 troops\"]\n"
+        );
+        let (a, d) = load(&text);
+        assert!(d.is_empty(), "{d:?}");
+        let a = a.unwrap();
+        assert_eq!(a.statements.len(), 1);
+        assert_eq!(a.statements[0].cites, [CiteNo(1), CiteNo(2)]);
+        assert_eq!(a.statements[0].quotes, ["600 troops"]);
+    }
+
+    #[test]
+    fn inline_markers_are_located_in_the_toml() {
+        // Line 3 of the file is the first prose line (the newline after """ is dropped).
+        let (a, d) = load(&article("Fine [1].\nTroops serve [2] and [7]."));
+        assert!(a.is_none());
+        assert_eq!(d, ["w/k.toml:4:22: marker [7] has no [[source]] with cite = 7"]);
+        // Prose on the line of the opening quotes.
+        let text = format!("title = \"T\"\narticle = \"\"\"Fine [1]. Bad [9][2].\"\"\"\n{SOURCES}");
+        let (_, d) = load(&text);
+        assert_eq!(d, ["w/k.toml:2:28: marker [9] has no [[source]] with cite = 9"]);
+        // Escapes are decoded to find the place in the file.
+        let text = format!("title = \"T\"\narticle = \"Fine [1]. \\u00e9\\nBad [9] [2].\"\n{SOURCES}");
+        let (_, d) = load(&text);
+        assert_eq!(d, ["w/k.toml:2:34: marker [9] has no [[source]] with cite = 9"]);
+        let text = format!(
+            "title = \"T\"\narticle = \"\"\"\nFine [1], \\\n   \\\"quoted\\\" [2].\n\\tBad [9].\"\"\"\n{SOURCES}"
+        );
+        let (_, d) = load(&text);
+        assert_eq!(d, ["w/k.toml:5:7: marker [9] has no [[source]] with cite = 9"]);
+    }
+
+    #[test]
+    fn counts_unmarked_sentences_not_headings() {
+        let (a, _) = load(&article(
+            "# Heading\n\nCited [1]. Not cited. Also cited [2].\n\n- A list item.\n",
+        ));
+        assert_eq!(a.unwrap().unmarked_sentences, 2);
+    }
 }

@@ -445,3 +445,231 @@ fn marker_re() -> &'static regex::Regex {
             .expect("static regex")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed fact-check as the repository keeps it.
+    const SEED: &str = include_str!("../../watchlist/us-military-kosovo.md");
+
+    fn cites(ns: &[u32]) -> Vec<CiteNo> {
+        ns.iter().copied().map(CiteNo).collect()
+    }
+
+    fn texts(prose: &str) -> Vec<String> {
+        units(prose).into_iter().map(|u| u.text).collect()
+    }
+
+    fn find<'a>(us: &'a [Unit], start: &str) -> &'a Unit {
+        us.iter()
+            .find(|u| u.text.starts_with(start))
+            .unwrap_or_else(|| panic!("no unit starts with {start:?}"))
+    }
+
+    #[test]
+    fn seed_counts() {
+        let us = units(SEED);
+        let statements = us.iter().filter(|u| u.is_statement()).count();
+        let unmarked = us.iter().filter(|u| u.is_unmarked_sentence()).count();
+        let headings = us.iter().filter(|u| u.kind == UnitKind::Heading).count();
+        assert_eq!(statements, 15);
+        assert_eq!(unmarked, 3);
+        assert_eq!(headings, 9);
+        assert_eq!(us.len(), 27);
+    }
+
+    #[test]
+    fn seed_sentences_and_their_cites() {
+        let us = units(SEED);
+        let first = find(&us, "U.S. forces in Kosovo currently serve");
+        assert_eq!(first.cites, cites(&[1, 2, 3]));
+        assert!(
+            first
+                .text
+                .contains("roughly ~600 U.S. personnel were reported in KFOR")
+        );
+        assert!(
+            first.text.ends_with("exercises like DEFENDER 25."),
+            "{}",
+            first.text
+        );
+        assert_eq!(first.line, 2);
+
+        let quote = find(&us, "Public reporting places the U.S. contribution");
+        assert_eq!(quote.cites, cites(&[1, 7]));
+        assert!(
+            quote
+                .text
+                .contains("one account cites “about 600 soldiers” as part of KFOR as of 2025")
+        );
+
+        let base = find(&us, "Camp Bondsteel remains the largest U.S. facility");
+        assert_eq!(
+            base.text,
+            "Camp Bondsteel remains the largest U.S. facility in the Balkans and a hub for U.S. troops \
+             participating in KFOR activities."
+        );
+        assert_eq!(base.cites, cites(&[6, 8]));
+
+        let exercise = find(&us, "In 2025 the U.S. Army’s DEFENDER 25 program");
+        assert_eq!(exercise.cites, cites(&[2, 3]));
+        assert!(
+            exercise
+                .text
+                .contains("about 180 personnel from the Pennsylvania National Guard")
+        );
+
+        // "(e.g., special operations ...)" stays inside its sentence.
+        let limits = find(&us, "Available sources do not provide exhaustive");
+        assert!(limits.cites.is_empty());
+        assert!(
+            limits
+                .text
+                .contains("(e.g., special operations or classified advisory roles) in Kosovo;")
+        );
+        assert!(limits.text.ends_with("(not found in current reporting)."));
+
+        let last = us.last().unwrap();
+        assert!(last.text.starts_with("Conversely, periodic media pieces"));
+        assert_eq!(last.cites, cites(&[1, 10]));
+        assert!(!last.text.contains('['));
+    }
+
+    #[test]
+    fn seed_headings_are_units_of_their_own() {
+        let us = units(SEED);
+        let h: Vec<&str> = us
+            .iter()
+            .filter(|u| u.kind == UnitKind::Heading)
+            .map(|u| u.text.as_str())
+            .collect();
+        assert_eq!(h[0], "Executive summary");
+        assert_eq!(h[1], "1. U.S. role today: peacekeepers inside a NATO-led mission");
+        assert_eq!(h[8], "8. Competing perspectives and hidden signals");
+    }
+
+    /// The seed as published: plain text, section titles as short unpunctuated lines.
+    #[test]
+    fn plain_text_section_titles_are_headings() {
+        let prose = "Executive summary\n\nU.S. forces serve in KFOR [1]. NATO leads it [4].\n\n\
+                     1. U.S. role today: peacekeepers inside a NATO-led mission\n\n\
+                     The United States does not operate a standalone mission in Kosovo [4].\n";
+        let us = units(prose);
+        let kinds: Vec<UnitKind> = us.iter().map(|u| u.kind).collect();
+        use UnitKind::*;
+        assert_eq!(kinds, [Heading, Sentence, Sentence, Heading, Sentence]);
+        assert_eq!(
+            us[3].text,
+            "1. U.S. role today: peacekeepers inside a NATO-led mission"
+        );
+        assert_eq!(us[3].line, 4);
+        // A short line that ends like a sentence is a sentence.
+        let us = units("Troops stay.\n\nMore text here [1].\n");
+        assert_eq!(us[0].kind, Sentence);
+        assert!(us[0].is_unmarked_sentence());
+    }
+
+    #[test]
+    fn marker_forms() {
+        for (prose, want) in [
+            ("Troops serve in KFOR [1] [2].", &[1, 2][..]),
+            ("Troops serve in KFOR [1][2].", &[1, 2]),
+            ("Troops serve in KFOR [1, 2].", &[1, 2]),
+            ("Troops serve in KFOR [2;1].", &[1, 2]),
+            ("Troops serve in KFOR. [1] [2]", &[1, 2]),
+            ("Troops serve in KFOR.[1][2]", &[1, 2]),
+            ("Troops [3] serve in KFOR [1].", &[1, 3]),
+            ("Troops serve in KFOR [3-5].", &[3, 4, 5]),
+            ("Troops serve in KFOR [1] [1].", &[1]),
+        ] {
+            let us = units(prose);
+            assert_eq!(us.len(), 1, "{prose}: {us:?}");
+            assert_eq!(us[0].cites, cites(want), "{prose}");
+            assert_eq!(us[0].text, "Troops serve in KFOR.", "{prose}");
+        }
+    }
+
+    #[test]
+    fn markers_after_the_full_stop_attach_to_the_sentence_before() {
+        let us =
+            units("About 600 U.S. soldiers serve in KFOR. [1] NATO leads KFOR. [2][3] It began in 1999.");
+        assert_eq!(us.len(), 3, "{us:?}");
+        assert_eq!(us[0].text, "About 600 U.S. soldiers serve in KFOR.");
+        assert_eq!(us[0].cites, cites(&[1]));
+        assert_eq!(us[1].text, "NATO leads KFOR.");
+        assert_eq!(us[1].cites, cites(&[2, 3]));
+        assert_eq!(us[2].text, "It began in 1999.");
+        assert!(us[2].cites.is_empty());
+        // Also when the markers open the next line of the paragraph.
+        let us = units("Camp Bondsteel is the base.\n[4] The U.S. leads RC-East.");
+        assert_eq!(us[0].cites, cites(&[4]));
+        assert_eq!(us[1].text, "The U.S. leads RC-East.");
+        assert!(us[1].cites.is_empty());
+    }
+
+    #[test]
+    fn abbreviations_numbers_and_quotes_stay_inside() {
+        for one in [
+            "The U.S. Army Europe and Africa led it [1].",
+            "Allies, e.g. Italy and Hungary, send troops [1].",
+            "Resolution No. 1244 set the mandate [1].",
+            "The share fell to 2.5 percent of the force [1].",
+            "Roughly ~600 U.S. personnel serve [1].",
+            "He said “No. It is not planned.” at the briefing [1].",
+            "Gen. Smith and Dr. Jones visited Camp Bondsteel [1].",
+            "Lt. Col. Doe briefed at approx. 3 p.m. in Pristina [1].",
+            "It ended on Jan. 5 after talks [1].",
+        ] {
+            assert_eq!(texts(one).len(), 1, "{one}: {:?}", texts(one));
+        }
+        assert_eq!(
+            texts("It is based in the U.S. The mission continues [1]."),
+            ["It is based in the U.S.", "The mission continues."]
+        );
+    }
+
+    #[test]
+    fn lists_and_markdown_headings() {
+        let prose = "# Troops in Kosovo #\n\nKey points:\n- About 600 U.S. troops serve [1].\n- Camp Bondsteel is\n  the main base [2]. It is large.\n* NATO leads [3]\n1. First point [4].\n2) Second point.\n";
+        let us = units(prose);
+        let got: Vec<(UnitKind, &str, Vec<u32>)> = us
+            .iter()
+            .map(|u| (u.kind, u.text.as_str(), u.cites.iter().map(|c| c.0).collect()))
+            .collect();
+        use UnitKind::*;
+        assert_eq!(
+            got,
+            [
+                (Heading, "Troops in Kosovo", vec![]),
+                (Sentence, "Key points:", vec![]),
+                (ListItem, "About 600 U.S. troops serve.", vec![1]),
+                (ListItem, "Camp Bondsteel is the main base.", vec![2]),
+                (ListItem, "It is large.", vec![]),
+                (ListItem, "NATO leads", vec![3]),
+                (ListItem, "First point.", vec![4]),
+                (ListItem, "Second point.", vec![]),
+            ]
+        );
+        assert_eq!(us[3].line, 4);
+    }
+
+    #[test]
+    fn marker_offsets_point_at_the_bracket() {
+        let prose = "First line.\nTroops serve [1]. More [12, 3].\n";
+        let us = units(prose);
+        let m = &us[1].markers[0];
+        assert_eq!(&prose[m.offset..m.offset + 3], "[1]");
+        assert_eq!(us[1].line, 1);
+        let m = &us[2].markers[0];
+        assert_eq!(&prose[m.offset..m.offset + 4], "[12,");
+        assert_eq!(m.cites, cites(&[12, 3]));
+    }
+
+    #[test]
+    fn not_markers() {
+        let (text, c) = strip_markers("See [1-500] and [a] and [^1] here [2].");
+        assert_eq!(text, "See [1-500] and [a] and [^1] here.");
+        assert_eq!(c, cites(&[2]));
+    }
+}
