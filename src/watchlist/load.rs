@@ -528,7 +528,9 @@ fn check_sources(path: &Path, text: &str, raw: &[RawSource], diags: &mut Vec<Dia
         for re in &s.ignore {
             if let Err(e) = regex::Regex::new(re.get_ref()) {
                 ok = false;
-                let why = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                // regex's message ends with a line "error: <what>"; keep just the what.
+                let last = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                let why = last.strip_prefix("error: ").unwrap_or(&last).to_owned();
                 diags.push(err(
                     re.span(),
                     format!("bad ignore regex `{}`: {why}", re.get_ref()),

@@ -4,3 +4,6 @@ mod support;
 
 /// `check` end to end.
 mod check;
+
+/// `validate`: every settings and watchlist problem with its file, line and column.
+mod validate;
