@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Schema, toml_problems};
 
-/// Default cron expression: every day at 06:00 (local time of the daemon).
+/// Default cron expression: every day at 06:00 UTC.
 pub const DEFAULT_CRON: &str = "0 0 6 * * *";
 /// Default overall number of requests in flight.
 pub const DEFAULT_CONCURRENCY: usize = 16;

@@ -77,7 +77,14 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    // Article id → (file, line of its `id` key) of the first file that uses it.
+    if files.is_empty() {
+        diags.push(Diagnostic::warning(
+            dir,
+            None,
+            "no watchlist files (*.toml) here: nothing to check",
+        ));
+    }
+    // Article id → the first file that uses it.
     let mut ids: BTreeMap<ArticleId, PathBuf> = BTreeMap::new();
     for file in files {
         let text = match std::fs::read_to_string(&file) {

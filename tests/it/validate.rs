@@ -457,3 +457,15 @@ fn repository_watchlist_validates() {
     );
     assert!(stdout.contains("evidence: \"more than 600 troops\""), "{stdout}");
 }
+
+#[test]
+fn empty_watchlist_is_a_warning() {
+    let ws = Workspace::new();
+    let out = validate(&ws);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let want = format!(
+        "{}: warning: no watchlist files (*.toml) here: nothing to check",
+        ws.root().join("watchlist").display()
+    );
+    assert_eq!(stderr_lines(&out), [want]);
+}
