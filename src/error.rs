@@ -135,6 +135,8 @@ pub struct Schema {
 
 impl Schema {
     /// The fields of the serde struct `T` (as named in TOML), none with a sub-schema yet.
+    /// A type that does not deserialize as a struct gives no keys, and then its table is not
+    /// checked here (serde still is).
     pub fn of<T: serde::de::DeserializeOwned>(name: &str) -> Schema {
         Schema {
             name: name.to_owned(),
@@ -223,6 +225,11 @@ fn unknown_keys(
     schema: &Schema,
     out: &mut Vec<(usize, Diagnostic)>,
 ) {
+    // No field names known (a type serde reads as a map, e.g. with `flatten`): leave the
+    // table to serde's own unknown-field check rather than reject every key.
+    if schema.keys.is_empty() {
+        return;
+    }
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         match schema.keys.iter().find(|(k, _)| *k == name) {

@@ -1,5 +1,5 @@
 //! Cron expressions → next due times. Accepts the `cron` crate's seconds-first form (6 or 7
-//! fields: second minute hour day month weekday [year]), the usual 5-field crontab line
+//! fields: second minute hour day month weekday \[year\]), the usual 5-field crontab line
 //! (minute hour day month weekday), and the shorthands `@hourly`, `@daily`, `@weekly`,
 //! `@monthly`, `@yearly`. Times are UTC.
 //!
