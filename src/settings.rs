@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, Schema, toml_problems};
 
-/// Default cron expression: every day at 06:00 (local time of the daemon).
+/// Default cron expression: every day at 06:00 UTC.
 pub const DEFAULT_CRON: &str = "0 0 6 * * *";
 /// Default overall number of requests in flight.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -175,8 +175,23 @@ impl Settings {
         Self::parse(path, &text)
     }
 
-    /// Parses settings text; `path` is only used in messages.
+    /// The keys the settings file may hold, taken from the serde types.
+    pub fn schema() -> Schema {
+        Schema::of::<Settings>("the top level")
+            .with("schedule", Schema::of::<ScheduleSettings>("[schedule]"))
+            .with("fetch", Schema::of::<FetchSettings>("[fetch]"))
+            .with("store", Schema::of::<StoreSettings>("[store]"))
+            .with("email", Schema::of::<EmailSettings>("[email]"))
+            .with("control", Schema::of::<ControlSettings>("[control]"))
+    }
+
+    /// Parses settings text; `path` is only used in messages. Reports every syntax error
+    /// and unknown key at once, then the first type error, then every failed value check.
     pub fn parse(path: &Path, text: &str) -> Result<Settings, Vec<Diagnostic>> {
+        let problems = toml_problems(path, text, &Self::schema());
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let settings: Settings =
             toml::from_str(text).map_err(|e| vec![Diagnostic::from_toml(path, text, &e)])?;
         let problems = settings.validate(path, text);
@@ -186,52 +201,47 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Cross-field and value checks; each message names the key.
+    /// Value checks; each message names the key and points at its value's line and column.
     pub fn validate(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        let at = |key: &str| crate::error::find_key_line(text, key);
+        let err = |keys: &[&str], msg: String| {
+            let (line, col) = match crate::error::value_position(text, keys) {
+                Some((l, c)) => (Some(l), Some(c)),
+                None => (
+                    keys.last().and_then(|k| crate::error::find_key_line(text, k)),
+                    None,
+                ),
+            };
+            Diagnostic::error(path, line, msg).with_col(col)
+        };
         if let Err(e) = crate::schedule::parse_cron(&self.schedule.cron) {
-            out.push(Diagnostic::error(
-                path,
-                at("cron"),
-                format!("[schedule].cron: {e}"),
-            ));
+            out.push(err(&["schedule", "cron"], format!("[schedule].cron: {e}")));
         }
-        if self.fetch.concurrency == 0 {
-            out.push(Diagnostic::error(
-                path,
-                at("concurrency"),
-                "[fetch].concurrency must be at least 1",
-            ));
+        let at_least_one = [
+            ("concurrency", self.fetch.concurrency as u64),
+            ("per_host", self.fetch.per_host as u64),
+            ("timeout_secs", self.fetch.timeout_secs),
+            ("max_bytes", self.fetch.max_bytes),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                out.push(err(&["fetch", key], format!("[fetch].{key} must be at least 1")));
+            }
         }
-        if self.fetch.per_host == 0 {
-            out.push(Diagnostic::error(
-                path,
-                at("per_host"),
-                "[fetch].per_host must be at least 1",
-            ));
-        }
-        if self.fetch.timeout_secs == 0 {
-            out.push(Diagnostic::error(
-                path,
-                at("timeout_secs"),
-                "[fetch].timeout_secs must be at least 1",
-            ));
-        }
-        if self.fetch.max_bytes == 0 {
-            out.push(Diagnostic::error(
-                path,
-                at("max_bytes"),
-                "[fetch].max_bytes must be at least 1",
+        if self.fetch.user_agent.trim().is_empty()
+            || reqwest::header::HeaderValue::from_str(&self.fetch.user_agent).is_err()
+        {
+            out.push(err(
+                &["fetch", "user_agent"],
+                "[fetch].user_agent must be a non-empty line of visible ASCII text".to_owned(),
             ));
         }
         if let Some(email) = &self.email {
             out.extend(crate::notify::validate_email_settings(email, path, text));
         }
         if self.control.listen.parse::<std::net::SocketAddr>().is_err() {
-            out.push(Diagnostic::error(
-                path,
-                at("listen"),
+            out.push(err(
+                &["control", "listen"],
                 format!(
                     "[control].listen: `{}` is not an address such as 127.0.0.1:8787",
                     self.control.listen
@@ -239,5 +249,114 @@ impl Settings {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../citewatch.example.toml");
+
+    fn parse(text: &str) -> Result<Settings, Vec<String>> {
+        Settings::parse(Path::new("citewatch.toml"), text)
+            .map_err(|d| d.iter().map(ToString::to_string).collect())
+    }
+
+    /// The example with every `#key = ...` and `#[table]` line switched on.
+    fn uncommented(text: &str) -> String {
+        text.lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn example_documents_the_defaults() {
+        assert_eq!(parse(EXAMPLE).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn example_with_everything_switched_on_parses() {
+        let s = parse(&uncommented(EXAMPLE)).unwrap();
+        let email = s.email.expect("[email] switched on");
+        assert_eq!(email.to, ["fact-check-desk@example.org"]);
+        assert_eq!(email.password_env.as_deref(), Some("CITEWATCH_SMTP_PASSWORD"));
+        assert_eq!(email.send, SendWhen::Flagged);
+        assert_eq!(s.control.token_env.as_deref(), Some("CITEWATCH_TOKEN"));
+        assert!(s.fetch.user_agent.starts_with("citewatch/"));
+    }
+
+    #[test]
+    fn example_mentions_every_setting() {
+        let on = uncommented(EXAMPLE);
+        let schema = Settings::schema();
+        for (table, sub) in &schema.keys {
+            assert!(
+                on.contains(&format!("[{table}]")),
+                "[{table}] missing from the example"
+            );
+            for (key, _) in &sub.as_ref().expect("every table has a schema").keys {
+                assert!(
+                    on.lines().any(|l| l.starts_with(&format!("{key} = "))),
+                    "[{table}].{key} missing from the example"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn missing_file_gives_defaults() {
+        let s = Settings::load(Path::new("/nonexistent/citewatch.toml")).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_all_reported_with_positions() {
+        let e = parse("[fetch]\nconcurency = 3\n\n[schedul]\ncron = \"x\"\n").unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "citewatch.toml:2:1: unknown key `concurency` in [fetch]; did you mean `concurrency`?",
+                "citewatch.toml:4:2: unknown key `schedul` in the top level; did you mean `schedule`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_and_type_errors_have_positions() {
+        let e = parse("[fetch]\nretries = \n").unwrap_err();
+        assert!(e[0].starts_with("citewatch.toml:2:"), "{e:?}");
+        let e = parse("[fetch]\nretries = \"two\"\n").unwrap_err();
+        assert!(e[0].starts_with("citewatch.toml:2:11: "), "{e:?}");
+    }
+
+    #[test]
+    fn value_checks_point_at_the_value() {
+        let text = "[schedule]\ncron = \"0 9 * *\"\n[fetch]\nper_host = 0\nuser_agent = \"\"\n[control]\nlisten = \"localhost\"\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(
+            e[0].starts_with("citewatch.toml:2:8: [schedule].cron: `0 9 * *` has 4 fields"),
+            "{e:?}"
+        );
+        assert_eq!(e[1], "citewatch.toml:4:12: [fetch].per_host must be at least 1");
+        assert!(
+            e[2].starts_with("citewatch.toml:5:14: [fetch].user_agent"),
+            "{e:?}"
+        );
+        assert!(
+            e[3].starts_with("citewatch.toml:7:10: [control].listen: `localhost`"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn five_field_cron_accepted() {
+        let s = parse("[schedule]\ncron = \"30 6 * * MON-FRI\"\n").unwrap();
+        assert_eq!(s.schedule.cron, "30 6 * * MON-FRI");
     }
 }

@@ -1,19 +1,28 @@
-//! `citewatch validate`.
+//! `citewatch validate`: loads `citewatch.toml` and every watchlist file, lists each
+//! article's statements with their cites, shows what each cron expression means (with its
+//! next due times), and prints every problem as `FILE:LINE[:COL]: message` on stderr.
+//! Exit 0 when there are no errors (warnings allowed), 2 otherwise. Reads files only.
 
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::error::{CommandError, Diagnostic, Exit};
 use crate::run::Paths;
 use crate::settings::Settings;
-use crate::watchlist::Watchlist;
+use crate::watchlist::{Article, Watchlist};
+
+/// How many due times are shown per cron expression.
+const SHOW_DUE: usize = 3;
 
 /// Checks settings and watchlist; lists statements; exit 2 on any error.
 pub fn validate(root: &Path) -> Result<Exit, CommandError> {
     let paths = Paths::new(root);
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let settings = match Settings::load(&paths.settings()) {
+    let settings_path = paths.settings();
+    let settings = match Settings::load(&settings_path) {
         Ok(s) => Some(s),
         Err(d) => {
             diags.extend(d);
@@ -22,37 +31,108 @@ pub fn validate(root: &Path) -> Result<Exit, CommandError> {
     };
     let (wl, d) = Watchlist::load_dir(&paths.watchlist());
     diags.extend(d);
-    if let Some(s) = &settings
-        && let Ok(c) = crate::schedule::parse_cron(&s.schedule.cron)
-    {
-        let next: Vec<String> = c.upcoming(Utc::now(), 3).iter().map(|t| t.to_rfc3339()).collect();
-        println!("schedule `{}`: next runs {}", s.schedule.cron, next.join(", "));
+
+    let now = Utc::now();
+    let mut out = String::new();
+    match &settings {
+        Some(s) => {
+            let state = if settings_path.exists() {
+                "loaded"
+            } else {
+                "not found, using the defaults"
+            };
+            let _ = writeln!(out, "settings: {} ({state})", shown(&settings_path));
+            schedule_lines(&mut out, "", "[schedule].cron", &s.schedule.cron, now);
+        }
+        None => {
+            let _ = writeln!(out, "settings: {} has errors (see below)", shown(&settings_path));
+        }
     }
     for a in &wl.articles {
-        println!(
-            "{} — {} ({} statements, {} sources, {} sentences without a marker)",
-            a.id,
-            a.title,
-            a.statements.len(),
-            a.sources.len(),
-            a.unmarked_sentences
-        );
-        if let Some(s) = &a.schedule
-            && let Ok(c) = crate::schedule::parse_cron(s)
-        {
-            let next: Vec<String> = c.upcoming(Utc::now(), 3).iter().map(|t| t.to_rfc3339()).collect();
-            println!("  schedule `{s}`: next runs {}", next.join(", "));
-        }
-        for st in &a.statements {
-            let cites: Vec<String> = st.cites.iter().map(|c| format!("[{c}]")).collect();
-            println!("  {} {} {}", st.id, cites.join(""), st.text);
-        }
+        out.push('\n');
+        article_lines(&mut out, a, now);
     }
+    let statements: usize = wl.articles.iter().map(|a| a.statements.len()).sum();
+    let urls: BTreeSet<&str> = wl
+        .articles
+        .iter()
+        .flat_map(|a| a.sources.iter().map(|s| s.url.as_str()))
+        .collect();
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let _ = writeln!(
+        out,
+        "\n{} article{}, {statements} statement{}, {} distinct source URL{}; {errors} error{}, {warnings} warning{}",
+        wl.articles.len(),
+        plural(wl.articles.len()),
+        plural(statements),
+        urls.len(),
+        plural(urls.len()),
+        plural(errors),
+        plural(warnings),
+    );
+    print!("{out}");
     for d in &diags {
         eprintln!("{d}");
     }
-    if diags.iter().any(Diagnostic::is_error) {
-        return Ok(Exit::Usage);
+    Ok(if errors > 0 { Exit::Usage } else { Exit::Ok })
+}
+
+fn article_lines(out: &mut String, a: &Article, now: DateTime<Utc>) {
+    let _ = writeln!(out, "{} — {}", a.id, a.title);
+    let checked = a
+        .checked
+        .as_ref()
+        .map(|c| format!(", checked {c}"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  file: {}{checked}", shown(&a.file));
+    let _ = writeln!(
+        out,
+        "  {} statement{}, {} source{}, {} sentence{} without a marker",
+        a.statements.len(),
+        plural(a.statements.len()),
+        a.sources.len(),
+        plural(a.sources.len()),
+        a.unmarked_sentences,
+        plural(a.unmarked_sentences),
+    );
+    if let Some(s) = &a.schedule {
+        schedule_lines(out, "  ", "schedule", s, now);
     }
-    Ok(Exit::Ok)
+    let _ = writeln!(out, "  sources:");
+    for s in &a.sources {
+        let _ = writeln!(out, "    [{}] {}", s.cite, s.url);
+    }
+    let _ = writeln!(out, "  statements:");
+    for st in &a.statements {
+        let cites: String = st.cites.iter().map(|c| format!("[{c}]")).collect();
+        let _ = writeln!(out, "    {} {cites} {}", st.id, st.text);
+        for q in &st.quotes {
+            let _ = writeln!(out, "        evidence: \"{q}\"");
+        }
+    }
+}
+
+/// "schedule `EXPR`: what it means" and the next due times; nothing for an invalid
+/// expression (its diagnostic says why).
+fn schedule_lines(out: &mut String, indent: &str, what: &str, expr: &str, now: DateTime<Utc>) {
+    let Ok(c) = crate::schedule::parse_cron(expr) else {
+        return;
+    };
+    let _ = writeln!(out, "{indent}{what} `{expr}`: {}", c.describe());
+    let next: Vec<String> = c
+        .upcoming(now, SHOW_DUE)
+        .iter()
+        .map(|t| t.format("%a %Y-%m-%d %H:%M:%S UTC").to_string())
+        .collect();
+    let _ = writeln!(out, "{indent}  next due: {}", next.join(", "));
+}
+
+/// A path as shown to the user: without a leading `./`.
+fn shown(p: &Path) -> String {
+    p.strip_prefix(".").unwrap_or(p).display().to_string()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

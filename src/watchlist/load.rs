@@ -1,21 +1,34 @@
 //! Reading and checking one watchlist file.
+//!
+//! Two passes over the TOML: [`toml_problems`] first (every syntax error and every unknown
+//! key, each with its line and column), then serde into the `Raw*` types, whose `Spanned`
+//! fields give the position of every value a later check rejects. Markers in the prose are
+//! reported at their own line and column, in the `.md` file when `article_file` is used.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
 use super::{Article, ArticleId, CiteNo, Source, Statement, Watchlist, split, statement_id};
-use crate::error::{Diagnostic, line_col};
+use crate::error::{Diagnostic, Schema, line_col, toml_problems};
+
+/// The keys a watchlist file may hold, taken from the `Raw*` types below.
+fn article_schema() -> Schema {
+    Schema::of::<RawArticle>("the article")
+        .with("source", Schema::of::<RawSource>("[[source]]"))
+        .with("statement", Schema::of::<RawStatement>("[[statement]]"))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawArticle {
     id: Option<Spanned<String>>,
     title: Spanned<String>,
-    checked: Option<toml::Value>,
+    checked: Option<Spanned<toml::Value>>,
     schedule: Option<Spanned<String>>,
     article: Option<Spanned<String>>,
     article_file: Option<Spanned<String>>,
@@ -64,48 +77,193 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    for file in files {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => {
-                let (article, d) = load_file(&file, &text);
-                diags.extend(d);
-                if let Some(a) = article {
-                    articles.push(a);
-                }
-            }
-            Err(e) => diags.push(Diagnostic::error(&file, None, format!("cannot read: {e}"))),
-        }
+    if files.is_empty() {
+        diags.push(Diagnostic::warning(
+            dir,
+            None,
+            "no watchlist files (*.toml) here: nothing to check",
+        ));
     }
-    let mut seen = BTreeSet::new();
-    for a in &articles {
-        if !seen.insert(a.id.clone()) {
+    // Article id → the first file that uses it.
+    let mut ids: BTreeMap<ArticleId, PathBuf> = BTreeMap::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::error(&file, None, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let (article, d) = load_file(&file, &text);
+        diags.extend(d);
+        let Some(a) = article else { continue };
+        if let Some(first) = ids.get(&a.id) {
+            let line = crate::error::find_key_line(&text, "id").or(Some(1));
             diags.push(Diagnostic::error(
-                &a.file,
-                None,
-                format!("article id `{}` is used by another file too", a.id),
+                &file,
+                line,
+                format!(
+                    "article id `{}` is already used by {}; ids must be unique",
+                    a.id,
+                    first.display()
+                ),
             ));
+            continue;
         }
+        ids.insert(a.id.clone(), file.clone());
+        articles.push(a);
     }
     articles.sort_by(|a, b| a.id.cmp(&b.id));
     (Watchlist { articles }, diags)
 }
 
-fn line_of(text: &str, span: std::ops::Range<usize>) -> (Option<usize>, Option<usize>) {
-    let (l, c) = line_col(text, span.start);
-    (Some(l), Some(c))
+/// Where the prose came from, to turn a byte offset in it into `FILE:LINE:COL`.
+struct ProseMap<'a> {
+    /// The file messages name: the `.md` file, or the watchlist file for inline prose.
+    file: PathBuf,
+    /// That file's text.
+    file_text: &'a str,
+    /// Byte offset of the prose's first character in `file_text`.
+    start: usize,
+    /// For prose written with escapes: the offset (from `start`) in the file of each byte of
+    /// the prose. `None` when the prose appears verbatim.
+    offsets: Option<Vec<usize>>,
+}
+
+impl ProseMap<'_> {
+    /// 1-based (line, column) in the file of prose offset `at`.
+    fn position(&self, at: usize) -> (usize, Option<usize>) {
+        let raw = match &self.offsets {
+            None => at,
+            Some(map) => map.get(at).copied().unwrap_or(0),
+        };
+        let (l, c) = line_col(self.file_text, self.start + raw);
+        (l, Some(c))
+    }
+}
+
+/// The map for an inline `article = ...` string whose token spans `span`.
+fn inline_map<'a>(path: &Path, text: &'a str, span: Range<usize>, value: &str) -> ProseMap<'a> {
+    let raw = &text[span.clone()];
+    let literal = raw.starts_with('\'');
+    let delim = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+        3
+    } else {
+        1
+    };
+    let mut start = span.start + delim;
+    // TOML drops a newline right after the opening delimiter of a multi-line string.
+    if delim == 3 {
+        if text[start..].starts_with("\r\n") {
+            start += 2;
+        } else if text[start..].starts_with('\n') {
+            start += 1;
+        }
+    }
+    let end = span.end.saturating_sub(delim).max(start);
+    let content = &text[start..end];
+    let offsets = if literal || content == value {
+        None
+    } else {
+        match unescape_with_offsets(content, delim == 3) {
+            Some((unescaped, map)) if unescaped == value => Some(map),
+            // Should not happen; point at the string's start rather than somewhere wrong.
+            _ => Some(Vec::new()),
+        }
+    };
+    ProseMap {
+        file: path.to_path_buf(),
+        file_text: text,
+        start,
+        offsets,
+    }
+}
+
+/// Decodes the escapes of a TOML basic string, keeping for every output byte the offset of
+/// the source text it came from. `None` on an escape TOML would have rejected.
+fn unescape_with_offsets(raw: &str, multiline: bool) -> Option<(String, Vec<usize>)> {
+    let mut out = String::with_capacity(raw.len());
+    let mut map = Vec::with_capacity(raw.len());
+    let mut push = |out: &mut String, c: char, at: usize| {
+        out.push(c);
+        map.resize(out.len(), at);
+    };
+    let mut it = raw.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c != '\\' {
+            push(&mut out, c, i);
+            continue;
+        }
+        let (_, e) = it.next()?;
+        let simple = match e {
+            'b' => Some('\u{8}'),
+            't' => Some('\t'),
+            'n' => Some('\n'),
+            'f' => Some('\u{c}'),
+            'r' => Some('\r'),
+            'e' => Some('\u{1b}'),
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            push(&mut out, ch, i);
+            continue;
+        }
+        match e {
+            'u' | 'U' | 'x' => {
+                let n = match e {
+                    'u' => 4,
+                    'U' => 8,
+                    _ => 2,
+                };
+                let mut hex = String::new();
+                for _ in 0..n {
+                    hex.push(it.next()?.1);
+                }
+                push(&mut out, char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?, i);
+            }
+            // A line-ending backslash eats the newline and the white space after it.
+            w if multiline && w.is_whitespace() => {
+                while it.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+                    it.next();
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some((out, map))
 }
 
 /// Parses and checks one watchlist file. Returns the article when it has no errors.
 pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
+    let problems = toml_problems(path, text, &article_schema());
+    if !problems.is_empty() {
+        return (None, problems);
+    }
     let raw: RawArticle = match toml::from_str(text) {
         Ok(r) => r,
-        Err(e) => return (None, vec![Diagnostic::from_toml(path, text, &e)]),
+        Err(e) => {
+            let mut d = Diagnostic::from_toml(path, text, &e);
+            if d.message == "missing field `title`" {
+                d.message = "missing `title`: every watchlist file needs one, such as \
+                             title = \"What is the current US military role in Kosovo?\""
+                    .into();
+            }
+            return (None, vec![d]);
+        }
     };
-    let err = |span: std::ops::Range<usize>, msg: String| {
-        let (l, c) = line_of(text, span);
-        Diagnostic::error(path, l, msg).with_col(c)
+    let mut diags = Vec::new();
+    let at = |span: Range<usize>| {
+        let (l, c) = line_col(text, span.start);
+        (Some(l), Some(c))
     };
+    let err = |span: Range<usize>, msg: String| error_at(path, text, span, msg);
+
+    let title = fold(raw.title.get_ref());
+    if title.is_empty() {
+        diags.push(err(raw.title.span(), "`title` is empty".into()));
+    }
     let id = match &raw.id {
         Some(id) => {
             let v = id.get_ref();
@@ -129,122 +287,110 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
     {
         diags.push(err(s.span(), format!("schedule: {e}")));
     }
-    let checked = raw.checked.as_ref().map(|v| match v {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
+    let checked = match raw.checked.as_ref() {
+        None => None,
+        Some(v) => match v.get_ref() {
+            toml::Value::String(s) => Some(s.clone()),
+            toml::Value::Datetime(d) => Some(d.to_string()),
+            _ => {
+                diags.push(err(
+                    v.span(),
+                    "`checked` must be a date such as \"2025-11-26\"".into(),
+                ));
+                None
+            }
+        },
+    };
 
-    // Sources.
-    let mut sources: Vec<Source> = Vec::new();
-    let mut source_spans = Vec::new();
-    for s in &raw.source {
-        let cite = CiteNo(*s.cite.get_ref());
-        if sources.iter().any(|x| x.cite == cite) {
-            diags.push(err(
-                s.cite.span(),
-                format!("duplicate cite number {cite}: another [[source]] has it"),
-            ));
-            continue;
-        }
-        let url = match Url::parse(s.url.get_ref()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-            Ok(u) => {
-                diags.push(err(
-                    s.url.span(),
-                    format!("url `{u}`: only http and https are supported"),
-                ));
-                continue;
-            }
-            Err(e) => {
-                diags.push(err(s.url.span(), format!("bad url `{}`: {e}", s.url.get_ref())));
-                continue;
-            }
-        };
-        if let Some(sel) = &s.selector
-            && let Err(e) = scraper::Selector::parse(sel.get_ref())
-        {
-            diags.push(err(
-                sel.span(),
-                format!("bad CSS selector `{}`: {e}", sel.get_ref()),
-            ));
-        }
-        for re in &s.ignore {
-            if let Err(e) = regex::Regex::new(re.get_ref()) {
-                let first = e.to_string().lines().last().unwrap_or_default().to_owned();
-                diags.push(err(
-                    re.span(),
-                    format!("bad ignore regex `{}`: {first}", re.get_ref()),
-                ));
-            }
-        }
-        source_spans.push((cite, s.cite.span()));
-        sources.push(Source {
-            cite,
-            url,
-            selector: s.selector.as_ref().map(|s| s.get_ref().clone()),
-            ignore: s.ignore.iter().map(|s| s.get_ref().clone()).collect(),
-        });
-    }
+    let sources = check_sources(path, text, &raw.source, &mut diags);
+    let has_source = |c: CiteNo| raw.source.iter().any(|s| *s.cite.get_ref() == c.0);
 
     // Statements from the prose.
     let mut statements = Vec::new();
     let mut unmarked = 0;
-    let (prose, prose_path, prose_offset_line) = match (&raw.article, &raw.article_file) {
+    let file_text;
+    let prose: Option<(String, ProseMap<'_>)> = match (&raw.article, &raw.article_file) {
         (Some(_), Some(f)) => {
             diags.push(err(
                 f.span(),
                 "give either `article` or `article_file`, not both".into(),
             ));
-            (None, path.to_path_buf(), 0)
+            None
         }
-        (Some(a), None) => {
-            let (l, _) = line_col(text, a.span().start);
-            (Some(a.get_ref().clone()), path.to_path_buf(), l.saturating_sub(1))
-        }
+        (Some(a), None) => Some((a.get_ref().clone(), inline_map(path, text, a.span(), a.get_ref()))),
         (None, Some(f)) => {
             let p = path.parent().unwrap_or(Path::new(".")).join(f.get_ref());
             match std::fs::read_to_string(&p) {
-                Ok(t) => (Some(t), p, 0),
+                Ok(t) => {
+                    file_text = t;
+                    Some((
+                        file_text.clone(),
+                        ProseMap {
+                            file: p,
+                            file_text: &file_text,
+                            start: 0,
+                            offsets: None,
+                        },
+                    ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    diags.push(err(f.span(), format!("article_file `{}` not found", p.display())));
+                    None
+                }
                 Err(e) => {
                     diags.push(err(f.span(), format!("article_file `{}`: {e}", p.display())));
-                    (None, p, 0)
+                    None
                 }
             }
         }
-        (None, None) => (None, path.to_path_buf(), 0),
+        (None, None) => {
+            if raw.statement.is_empty() {
+                diags.push(Diagnostic::error(
+                    path,
+                    Some(1),
+                    "nothing to check: give `article` (prose with [n] markers), `article_file`, \
+                     or [[statement]] tables",
+                ));
+            }
+            None
+        }
     };
-    if let Some(prose) = &prose {
-        let units = split::statements(prose);
-        for u in units {
-            if u.cites.is_empty() {
+    if let Some((prose, map)) = &prose {
+        for u in split::units(prose) {
+            if u.is_unmarked_sentence() {
                 unmarked += 1;
+            }
+            if !u.is_statement() {
                 continue;
             }
-            let line = prose_offset_line + u.line;
-            for c in &u.cites {
-                if !sources.iter().any(|s| s.cite == *c)
-                    && !raw.source.iter().any(|s| *s.cite.get_ref() == c.0)
-                {
-                    diags.push(Diagnostic::error(
-                        &prose_path,
-                        Some(line),
-                        format!("marker [{c}] has no [[source]] with cite = {c}"),
-                    ));
+            for m in &u.markers {
+                for c in &m.cites {
+                    if !has_source(*c) {
+                        let (l, col) = map.position(m.offset);
+                        diags.push(
+                            Diagnostic::error(
+                                &map.file,
+                                Some(l),
+                                format!("marker [{c}] has no [[source]] with cite = {c}"),
+                            )
+                            .with_col(col),
+                        );
+                    }
                 }
             }
             statements.push(Statement {
                 id: statement_id(&id, &u.text),
-                text: u.text,
-                cites: u.cites,
+                text: u.text.clone(),
+                cites: u.cites.clone(),
                 quotes: Vec::new(),
-                line: Some(line),
+                line: Some(map.position(u.offset).0),
             });
         }
     }
 
     // Explicit statements.
     for s in &raw.statement {
-        let stext = s.text.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+        let stext = fold(s.text.get_ref());
         if stext.is_empty() {
             diags.push(err(s.text.span(), "statement text is empty".into()));
             continue;
@@ -256,7 +402,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
             diags.push(err(s.cites.span(), "a statement needs at least one cite".into()));
         }
         for c in &cites {
-            if !raw.source.iter().any(|x| *x.cite.get_ref() == c.0) {
+            if !has_source(*c) {
                 diags.push(err(
                     s.cites.span(),
                     format!("cite {c} has no [[source]] with cite = {c}"),
@@ -265,9 +411,12 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         }
         let mut quotes = Vec::new();
         for q in &s.evidence {
-            let norm = q.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+            let norm = fold(q.get_ref());
             if norm.is_empty() {
-                diags.push(err(q.span(), "evidence quote is empty".into()));
+                diags.push(err(
+                    q.span(),
+                    "evidence quote is empty: give the exact words from the source, or remove it".into(),
+                ));
             } else {
                 quotes.push(norm);
             }
@@ -282,6 +431,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
                     existing.cites.push(c);
                 }
             }
+            existing.cites.sort();
             continue;
         }
         statements.push(Statement {
@@ -293,8 +443,8 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         });
     }
 
-    // Duplicate ids within the article (the same sentence twice): suffix them.
-    let mut seen = BTreeSet::new();
+    // The same sentence twice in one article: the second is `<id>-2`, and so on.
+    let mut seen = std::collections::BTreeSet::new();
     for st in &mut statements {
         let mut n = 1;
         let base = st.id.0.clone();
@@ -304,9 +454,14 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         }
     }
 
-    for (cite, span) in &source_spans {
-        if !statements.iter().any(|s| s.cites.contains(cite)) {
-            let (l, c) = line_of(text, span.clone());
+    let mut warned = std::collections::BTreeSet::new();
+    for s in &raw.source {
+        let cite = CiteNo(*s.cite.get_ref());
+        if sources.iter().any(|x| x.cite == cite)
+            && !statements.iter().any(|st| st.cites.contains(&cite))
+            && warned.insert(cite)
+        {
+            let (l, c) = at(s.cite.span());
             diags.push(
                 Diagnostic::warning(path, l, format!("source [{cite}] is not cited by any statement"))
                     .with_col(c),
@@ -317,12 +472,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
     let ok = !diags.iter().any(Diagnostic::is_error);
     let article = Article {
         id,
-        title: raw
-            .title
-            .get_ref()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
+        title,
         checked,
         schedule: raw.schedule.map(|s| s.into_inner()),
         file: path.to_path_buf(),
@@ -331,4 +481,192 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         unmarked_sentences: unmarked,
     };
     (ok.then_some(article), diags)
+}
+
+/// An error at the position of `span` in `text`.
+fn error_at(path: &Path, text: &str, span: Range<usize>, msg: String) -> Diagnostic {
+    let (l, c) = line_col(text, span.start);
+    Diagnostic::error(path, Some(l), msg).with_col(Some(c))
+}
+
+/// Checks every `[[source]]`; returns the usable ones (first of each cite number).
+fn check_sources(path: &Path, text: &str, raw: &[RawSource], diags: &mut Vec<Diagnostic>) -> Vec<Source> {
+    let err = |span: Range<usize>, msg: String| error_at(path, text, span, msg);
+    let mut sources: Vec<Source> = Vec::new();
+    let mut first_line: BTreeMap<u32, usize> = BTreeMap::new();
+    for s in raw {
+        let cite = CiteNo(*s.cite.get_ref());
+        if let Some(first) = first_line.get(&cite.0) {
+            diags.push(err(
+                s.cite.span(),
+                format!("duplicate cite number {cite}: the [[source]] at line {first} has it too"),
+            ));
+            continue;
+        }
+        first_line.insert(cite.0, line_col(text, s.cite.span().start).0);
+        let mut ok = true;
+        let url = match Url::parse(s.url.get_ref().trim()) {
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+                diags.push(err(
+                    s.url.span(),
+                    format!("url `{u}`: only http and https are supported"),
+                ));
+                None
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                diags.push(err(s.url.span(), format!("url `{u}` has no host")));
+                None
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                diags.push(err(s.url.span(), format!("bad url `{}`: {e}", s.url.get_ref())));
+                None
+            }
+        };
+        if let Some(sel) = &s.selector
+            && let Err(e) = scraper::Selector::parse(sel.get_ref())
+        {
+            ok = false;
+            diags.push(err(
+                sel.span(),
+                format!("bad CSS selector `{}`: {}", sel.get_ref(), selector_error(&e)),
+            ));
+        }
+        for re in &s.ignore {
+            if let Err(e) = regex::Regex::new(re.get_ref()) {
+                ok = false;
+                // regex's message ends with a line "error: <what>"; keep just the what.
+                let last = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                let why = last.strip_prefix("error: ").unwrap_or(&last).to_owned();
+                diags.push(err(
+                    re.span(),
+                    format!("bad ignore regex `{}`: {why}", re.get_ref()),
+                ));
+            }
+        }
+        if let (Some(url), true) = (url, ok) {
+            sources.push(Source {
+                cite,
+                url,
+                selector: s.selector.as_ref().map(|s| s.get_ref().clone()),
+                ignore: s.ignore.iter().map(|s| s.get_ref().clone()).collect(),
+            });
+        }
+    }
+    sources
+}
+
+/// scraper's selector error in one short phrase (its catch-all variant asks the reader to
+/// report a bug, which is not the user's problem here).
+fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
+    use scraper::error::SelectorErrorKind as K;
+    match e {
+        K::UnexpectedSelectorParseError(_) => "not valid CSS selector syntax".to_owned(),
+        K::EndOfLine => "it ends too early".to_owned(),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// White space folded to single spaces, trimmed.
+fn fold(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Option<Article>, Vec<String>) {
+        let (a, d) = load_file(Path::new("w/k.toml"), text);
+        (a, d.iter().map(ToString::to_string).collect())
+    }
+
+    const SOURCES: &str = "\n[[source]]\ncite = 1\nurl = \"https://a.example/\"\n[[source]]\ncite = 2\nurl = \"https://b.example/\"\n";
+
+    fn article(prose: &str) -> String {
+        format!("title = \"T\"\narticle = \"\"\"\n{prose}\"\"\"\n{SOURCES}")
+    }
+
+    fn ids(a: &Article) -> Vec<(String, String)> {
+        a.statements
+            .iter()
+            .map(|s| (s.text.clone(), s.id.0.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_stable_across_runs_and_edits_elsewhere() {
+        let before = article("Troops serve in KFOR [1]. NATO leads it [2]. Camp Bondsteel is the base [1].");
+        let (a1, d) = load(&before);
+        assert!(d.is_empty(), "{d:?}");
+        let a1 = a1.unwrap();
+        let (a2, _) = load(&before);
+        assert_eq!(ids(&a1), ids(&a2.unwrap()));
+        // Edit the middle statement, add one in front, change cites and spacing elsewhere.
+        let after = article(
+            "New opening claim [2].\n\nTroops   serve in KFOR [2]. NATO commands it [2]. Camp Bondsteel is the base [1].",
+        );
+        let (a3, d) = load(&after);
+        assert!(d.is_empty(), "{d:?}");
+        let a3 = a3.unwrap();
+        let id_of = |a: &Article, t: &str| a.statements.iter().find(|s| s.text == t).unwrap().id.clone();
+        for kept in ["Troops serve in KFOR.", "Camp Bondsteel is the base."] {
+            assert_eq!(id_of(&a1, kept), id_of(&a3, kept), "{kept}");
+        }
+        assert_ne!(id_of(&a1, "NATO leads it."), id_of(&a3, "NATO commands it."));
+        assert!(a1.statements[0].id.0.starts_with("k:"), "id uses the file stem");
+    }
+
+    #[test]
+    fn duplicate_statements_get_suffixes() {
+        let (a, d) = load(&article(
+            "KFOR keeps the peace [1]. Other text [2].\n\nKFOR keeps the peace [2].",
+        ));
+        assert!(d.is_empty(), "{d:?}");
+        let a = a.unwrap();
+        let first = &a.statements[0].id.0;
+        assert_eq!(a.statements[2].id.0, format!("{first}-2"));
+    }
+
+    #[test]
+    fn statement_table_restating_a_sentence_adds_quotes() {
+        let text = format!(
+            "title = \"T\"\narticle = \"Troops serve in KFOR [1].\"\n{SOURCES}\n[[statement]]\ntext = \"Troops serve in KFOR.\"\ncites = [2]\nevidence = [\"600 troops\"]\n"
+        );
+        let (a, d) = load(&text);
+        assert!(d.is_empty(), "{d:?}");
+        let a = a.unwrap();
+        assert_eq!(a.statements.len(), 1);
+        assert_eq!(a.statements[0].cites, [CiteNo(1), CiteNo(2)]);
+        assert_eq!(a.statements[0].quotes, ["600 troops"]);
+    }
+
+    #[test]
+    fn inline_markers_are_located_in_the_toml() {
+        // Line 3 of the file is the first prose line (the newline after """ is dropped).
+        let (a, d) = load(&article("Fine [1].\nTroops serve [2] and [7]."));
+        assert!(a.is_none());
+        assert_eq!(d, ["w/k.toml:4:22: marker [7] has no [[source]] with cite = 7"]);
+        // Prose on the line of the opening quotes.
+        let text = format!("title = \"T\"\narticle = \"\"\"Fine [1]. Bad [9][2].\"\"\"\n{SOURCES}");
+        let (_, d) = load(&text);
+        assert_eq!(d, ["w/k.toml:2:28: marker [9] has no [[source]] with cite = 9"]);
+        // Escapes are decoded to find the place in the file.
+        let text = format!("title = \"T\"\narticle = \"Fine [1]. \\u00e9\\nBad [9] [2].\"\n{SOURCES}");
+        let (_, d) = load(&text);
+        assert_eq!(d, ["w/k.toml:2:34: marker [9] has no [[source]] with cite = 9"]);
+        let text = format!(
+            "title = \"T\"\narticle = \"\"\"\nFine [1], \\\n   \\\"quoted\\\" [2].\n\\tBad [9].\"\"\"\n{SOURCES}"
+        );
+        let (_, d) = load(&text);
+        assert_eq!(d, ["w/k.toml:5:7: marker [9] has no [[source]] with cite = 9"]);
+    }
+
+    #[test]
+    fn counts_unmarked_sentences_not_headings() {
+        let (a, _) = load(&article(
+            "# Heading\n\nCited [1]. Not cited. Also cited [2].\n\n- A list item.\n",
+        ));
+        assert_eq!(a.unwrap().unmarked_sentences, 2);
+    }
 }

@@ -7,3 +7,6 @@ mod check;
 
 /// `fetch`: retries, limits, redirects, compression, conditional requests.
 mod fetch;
+
+/// `validate`: every settings and watchlist problem with its file, line and column.
+mod validate;

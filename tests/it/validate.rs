@@ -1,0 +1,471 @@
+//! `citewatch validate` on broken settings and watchlist files: the exit code, and one
+//! `FILE:LINE[:COL]: message` line per problem on stderr.
+
+use std::process::{Command, Output};
+
+use crate::support::{Workspace, workspace::show};
+
+/// Two sources and prose citing both: a valid base to break one thing at a time.
+const SOURCES: &str = r#"
+[[source]]
+cite = 1
+url = "https://a.example/page"
+
+[[source]]
+cite = 2
+url = "https://b.example/page"
+"#;
+
+fn valid(prose: &str) -> String {
+    format!("title = \"Kosovo\"\narticle = \"\"\"\n{prose}\n\"\"\"\n{SOURCES}")
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts the exit code and that stderr is exactly one line per expected problem, each
+/// `ROOT/FILE:POS: ` followed by a message containing the given words.
+fn assert_problems(ws: &Workspace, out: &Output, code: i32, expected: &[(&str, &str, &str)]) {
+    assert_eq!(out.status.code(), Some(code), "{}", show(out));
+    let lines = stderr_lines(out);
+    assert_eq!(lines.len(), expected.len(), "{}", show(out));
+    for (line, (file, pos, words)) in lines.iter().zip(expected) {
+        let prefix = format!("{}:{pos}: ", ws.root().join(file).display());
+        assert!(line.starts_with(&prefix), "expected {prefix:?}…\n{}", show(out));
+        assert!(
+            line.contains(words),
+            "expected {words:?} in {line:?}\n{}",
+            show(out)
+        );
+    }
+}
+
+fn validate(ws: &Workspace) -> Output {
+    ws.run(&["validate"])
+}
+
+#[test]
+fn valid_watchlist_lists_statements() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &valid("About 600 U.S. soldiers serve in KFOR. [1] NATO leads it [2]. It began in 1999."),
+    );
+    let out = validate(&ws);
+    assert_problems(&ws, &out, 0, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("k — Kosovo"), "{}", show(&out));
+    assert!(
+        stdout.contains("2 statements, 2 sources, 1 sentence without a marker"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[1] About 600 U.S. soldiers serve in KFOR.\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[2] NATO leads it.\n"), "{stdout}");
+    // The default schedule, spelled out, with three due times.
+    assert!(
+        stdout.contains("[schedule].cron `0 0 6 * * *`: at 06:00 UTC, every day"),
+        "{stdout}"
+    );
+    let due = stdout
+        .lines()
+        .find(|l| l.contains("next due:"))
+        .expect("due times");
+    assert_eq!(due.matches(" 06:00:00 UTC").count(), 3, "{due}");
+}
+
+#[test]
+fn toml_syntax_error() {
+    let ws = Workspace::new();
+    ws.watchlist("k.toml", "title = \"Kosovo\"\narticle = \"unterminated\n");
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[("watchlist/k.toml", "2:24", "invalid basic string")],
+    );
+}
+
+#[test]
+fn unknown_keys_each_with_line_and_column() {
+    let ws = Workspace::new();
+    let text = valid("Troops [1] [2].").replace("cite = 2\n", "cite = 2\n  selectr = \"main\"\n")
+        + "\n[[statement]]\ntext = \"x\"\ncites = [1]\nquote = [\"y\"]\n";
+    let text = text.replacen("title", "titel = \"typo\"\ntitle", 1);
+    ws.watchlist("k.toml", &text);
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[
+            (
+                "watchlist/k.toml",
+                "1:1",
+                "unknown key `titel` in the article; did you mean `title`?",
+            ),
+            (
+                "watchlist/k.toml",
+                "13:3",
+                "unknown key `selectr` in [[source]]; did you mean `selector`?",
+            ),
+            (
+                "watchlist/k.toml",
+                "19:1",
+                "unknown key `quote` in [[statement]]; expected one of",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn marker_without_source_inline() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &valid("Troops serve [1].\nNATO leads [2]. Camp Bondsteel [3]."),
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.toml",
+            "4:32",
+            "marker [3] has no [[source]] with cite = 3",
+        )],
+    );
+}
+
+#[test]
+fn marker_without_source_in_article_file() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &format!("title = \"Kosovo\"\narticle_file = \"k.md\"\n{SOURCES}"),
+    );
+    ws.watchlist(
+        "k.md",
+        "# Kosovo\n\nTroops serve [1].\n\nNATO leads [2] and [4, 1].\n",
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.md",
+            "5:20",
+            "marker [4] has no [[source]] with cite = 4",
+        )],
+    );
+}
+
+#[test]
+fn duplicate_cite_number() {
+    let ws = Workspace::new();
+    let text = valid("Troops [1] [2].") + "\n[[source]]\ncite = 2\nurl = \"https://c.example/\"\n";
+    ws.watchlist("k.toml", &text);
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.toml",
+            "15:8",
+            "duplicate cite number 2: the [[source]] at line 11 has it too",
+        )],
+    );
+}
+
+#[test]
+fn uncited_source_is_a_warning() {
+    let ws = Workspace::new();
+    ws.watchlist("k.toml", &valid("Troops serve [1]."));
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        0,
+        &[(
+            "watchlist/k.toml",
+            "11:8",
+            "warning: source [2] is not cited by any statement",
+        )],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 1 warning"));
+}
+
+#[test]
+fn bad_url() {
+    let ws = Workspace::new();
+    let text = valid("Troops [1] [2].")
+        .replace("https://a.example/page", "not a url")
+        .replace("https://b.example/page", "ftp://b.example/file");
+    ws.watchlist("k.toml", &text);
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[
+            ("watchlist/k.toml", "8:7", "bad url `not a url`"),
+            ("watchlist/k.toml", "12:7", "only http and https are supported"),
+        ],
+    );
+}
+
+#[test]
+fn bad_cron_in_article() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &valid("Troops [1] [2].").replacen("title", "schedule = \"0 9 * * 8\"\ntitle", 1),
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.toml",
+            "1:12",
+            "schedule: `0 9 * * 8`: weekday field `8`: `8` is not a weekday",
+        )],
+    );
+}
+
+#[test]
+fn bad_cron_in_settings() {
+    let ws = Workspace::new();
+    ws.watchlist("k.toml", &valid("Troops [1] [2]."));
+    ws.write(
+        "citewatch.toml",
+        "[schedule]\n# every morning\ncron = \"0 6 * *\"\n",
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "citewatch.toml",
+            "3:8",
+            "[schedule].cron: `0 6 * *` has 4 fields; expected 5",
+        )],
+    );
+}
+
+#[test]
+fn article_cron_is_spelled_out() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &valid("Troops [1] [2].").replacen("title", "schedule = \"30 9 * * 1-5\"\ntitle", 1),
+    );
+    let out = validate(&ws);
+    assert_problems(&ws, &out, 0, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("schedule `30 9 * * 1-5`: at 09:30 UTC, on Mon-Fri"),
+        "{stdout}"
+    );
+    let due = stdout
+        .lines()
+        .skip_while(|l| !l.contains("schedule `30 9"))
+        .nth(1)
+        .expect("due line");
+    assert_eq!(due.matches("09:30:00 UTC").count(), 3, "{due}");
+    assert!(!due.contains("Sat") && !due.contains("Sun"), "{due}");
+}
+
+#[test]
+fn unknown_settings_key() {
+    let ws = Workspace::new();
+    ws.watchlist("k.toml", &valid("Troops [1] [2]."));
+    ws.write("citewatch.toml", "[fetch]\nconcurrency = 4\n  per_hots = 1\n");
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "citewatch.toml",
+            "3:3",
+            "unknown key `per_hots` in [fetch]; did you mean `per_host`?",
+        )],
+    );
+}
+
+#[test]
+fn bad_regex() {
+    let ws = Workspace::new();
+    let text = valid("Troops [1] [2].").replace(
+        "url = \"https://b.example/page\"",
+        "url = \"https://b.example/page\"\nignore = [\"^ok$\", \"(unclosed\"]",
+    );
+    ws.watchlist("k.toml", &text);
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.toml",
+            "13:19",
+            "bad ignore regex `(unclosed`: unclosed group",
+        )],
+    );
+}
+
+#[test]
+fn bad_css_selector() {
+    let ws = Workspace::new();
+    let text = valid("Troops [1] [2].").replace(
+        "url = \"https://a.example/page\"",
+        "url = \"https://a.example/page\"\nselector = \"main >> [\"",
+    );
+    ws.watchlist("k.toml", &text);
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[("watchlist/k.toml", "9:12", "bad CSS selector `main >> [`")],
+    );
+}
+
+#[test]
+fn empty_evidence_quote() {
+    let ws = Workspace::new();
+    let text = valid("Troops [1] [2].")
+        + "\n[[statement]]\ntext = \"About 600 soldiers serve.\"\ncites = [1]\nevidence = [\"about 600 soldiers\", \"  \"]\n";
+    ws.watchlist("k.toml", &text);
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[("watchlist/k.toml", "17:35", "evidence quote is empty")],
+    );
+}
+
+#[test]
+fn missing_title() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &valid("Troops [1] [2].").replacen("title = \"Kosovo\"\n", "", 1),
+    );
+    let out = validate(&ws);
+    assert_problems(&ws, &out, 2, &[("watchlist/k.toml", "1:1", "missing `title`")]);
+}
+
+#[test]
+fn article_file_not_found() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &format!("title = \"Kosovo\"\narticle_file = \"missing.md\"\n{SOURCES}"),
+    );
+    let out = validate(&ws);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let lines = stderr_lines(&out);
+    let prefix = format!(
+        "{}:2:16: article_file `",
+        ws.root().join("watchlist/k.toml").display()
+    );
+    assert!(
+        lines[0].starts_with(&prefix) && lines[0].ends_with("missing.md` not found"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn duplicate_article_id() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "a.toml",
+        &valid("Troops [1] [2].").replacen("title", "id = \"kosovo\"\ntitle", 1),
+    );
+    ws.watchlist(
+        "b.toml",
+        &valid("NATO [1] [2].").replacen("title", "\nid = \"kosovo\"\ntitle", 1),
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[("watchlist/b.toml", "2", "article id `kosovo` is already used by")],
+    );
+}
+
+#[test]
+fn problems_in_several_files_are_all_reported() {
+    let ws = Workspace::new();
+    ws.watchlist("a.toml", &valid("Troops [1] [2] [5]."));
+    ws.watchlist("b.toml", "title = \n");
+    ws.write("citewatch.toml", "[fetch]\nper_host = 0\n");
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[
+            ("citewatch.toml", "2:12", "[fetch].per_host must be at least 1"),
+            ("watchlist/a.toml", "3:16", "marker [5]"),
+            ("watchlist/b.toml", "1:9", "string values must be quoted"),
+        ],
+    );
+}
+
+/// The repository's own watchlist (the seed fact-check) is valid and lists its statements.
+#[test]
+fn repository_watchlist_validates() {
+    let out = Command::new(env!("CARGO_BIN_EXE_citewatch"))
+        .arg("--root")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg("validate")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run citewatch");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(out.stderr.is_empty(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("us-military-kosovo — What is the current US military role in Kosovo?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("19 statements, 10 sources, 3 sentences without a marker"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[6][8] Camp Bondsteel remains the largest U.S. facility in the Balkans"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("evidence: \"more than 600 troops\""), "{stdout}");
+}
+
+#[test]
+fn empty_watchlist_is_a_warning() {
+    let ws = Workspace::new();
+    let out = validate(&ws);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let want = format!(
+        "{}: warning: no watchlist files (*.toml) here: nothing to check",
+        ws.root().join("watchlist").display()
+    );
+    assert_eq!(stderr_lines(&out), [want]);
+}
