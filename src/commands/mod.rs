@@ -5,6 +5,7 @@ use crate::error::{CommandError, Exit};
 
 mod ack;
 mod check;
+mod outbox;
 mod validate;
 
 pub use check::check;
@@ -16,7 +17,8 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Check(args) => runtime()?.block_on(check::check(&root, &args)),
         Command::Validate => validate::validate(&root),
         Command::Ack(args) => ack::ack(&root, &args),
-        Command::Demo(_) | Command::Daemon | Command::Trigger(_) | Command::Outbox(_) => {
+        Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
+        Command::Demo(_) | Command::Daemon | Command::Trigger(_) => {
             Err(CommandError::Usage("this command is not built yet".into()))
         }
     }
