@@ -18,9 +18,6 @@ pub async fn outbox(root: &Path, args: &OutboxArgs) -> Result<Exit, CommandError
     if args.send {
         let summary = notify::flush_outbox_all(&paths, &settings).await;
         println!("{summary}");
-        for e in &summary.errors {
-            println!("  error: {e}");
-        }
     }
     let items = notify::list_outbox(&paths).map_err(CommandError::Other)?;
     print_items(&items);
@@ -46,7 +43,10 @@ fn print_items(items: &[OutboxItem]) {
         );
         println!("  file: {}", i.eml.display());
         if let Some(t) = i.meta.last_attempt_at {
-            println!("  last attempt: {}", t.to_rfc3339());
+            println!(
+                "  last attempt: {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
         }
         if let Some(e) = &i.meta.last_error {
             println!("  last error: {e}");

@@ -98,13 +98,16 @@ pub fn subject(report: &RunReport) -> String {
     if articles.len() > 3 {
         let _ = write!(named, ", +{} more", articles.len() - 3);
     }
-    let n = flagged.len();
-    let (noun, verb) = if n == 1 {
-        ("statement", "needs")
+    header_safe(&format!("citewatch: {} ({named})", need_line(flagged.len())))
+}
+
+/// `1 statement needs re-check`, `3 statements need re-check`.
+fn need_line(n: usize) -> String {
+    if n == 1 {
+        "1 statement needs re-check".to_owned()
     } else {
-        ("statements", "need")
-    };
-    header_safe(&format!("citewatch: {n} {noun} {verb} re-check ({named})"))
+        format!("{n} statements need re-check")
+    }
 }
 
 /// The plain-text part: changed words marked `[-old-]{+new+}`.
@@ -115,8 +118,8 @@ pub fn text_body(report: &RunReport) -> String {
     let _ = writeln!(out, "citewatch re-check report, run {}", report.run_id);
     let _ = writeln!(
         out,
-        "{} statements need re-check: {} new, {} still outstanding.",
-        s.flagged,
+        "{}: {} new, {} still outstanding.",
+        need_line(s.flagged),
         s.new_flags,
         s.flagged - s.new_flags.min(s.flagged)
     );
@@ -139,9 +142,9 @@ pub fn text_body(report: &RunReport) -> String {
                 out,
                 "{}",
                 if st.new {
-                    "== NEW: statements to re-check =="
+                    "NEW: statements to re-check\n---------------------------"
                 } else {
-                    "== Still outstanding from earlier runs =="
+                    "Still outstanding from earlier runs\n-----------------------------------"
                 }
             );
         }
@@ -153,7 +156,10 @@ pub fn text_body(report: &RunReport) -> String {
         .filter(|s| s.outcome == SourceOutcome::Error)
         .collect();
     if !failed.is_empty() {
-        let _ = writeln!(out, "\n== Sources that could not be fetched ==");
+        let _ = writeln!(
+            out,
+            "\nSources that could not be fetched\n---------------------------------"
+        );
         for src in failed {
             let _ = writeln!(
                 out,
@@ -225,9 +231,9 @@ pub fn html_body(report: &RunReport) -> String {
     let _ = write!(
         out,
         "<h1 style=\"font-size:20px;margin:0 0 8px\">citewatch re-check report</h1>\
-         <p style=\"margin:0 0 4px\"><strong>{} statements need re-check</strong>: {} new, {} still outstanding.</p>\
+         <p style=\"margin:0 0 4px\"><strong>{}</strong>: {} new, {} still outstanding.</p>\
          <p style=\"margin:0 0 12px;color:#666;font-size:13px\">Run {} · {} statements, {} sources ({} changed, {} failed) · {}</p>",
-        s.flagged,
+        need_line(s.flagged),
         s.new_flags,
         s.flagged - s.new_flags.min(s.flagged),
         escape_html(&report.run_id),

@@ -111,6 +111,8 @@ pub struct Failure {
 /// A configured transport.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// `host:port`, for messages.
+    server: String,
 }
 
 /// Builds the transport from `[email]`; `root` resolves a relative `ca_file`. Reads the CA
@@ -156,8 +158,17 @@ pub fn mailer(email: &EmailSettings, root: &Path) -> Result<Mailer, String> {
         b = b.credentials(Credentials::new(user, password));
     }
     let timeout = Duration::from_secs(email.timeout_secs.max(1));
+    let port = url::Url::parse(&email.smtp_url)
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(match parsed.tls {
+            TlsMode::None => 25,
+            TlsMode::Opportunistic | TlsMode::Required => 587,
+            TlsMode::Wrapper => 465,
+        });
     Ok(Mailer {
         transport: b.timeout(Some(timeout)).build(),
+        server: format!("{}:{port}", parsed.host),
     })
 }
 
@@ -182,7 +193,7 @@ impl Mailer {
             Err(e) => Err(Failure {
                 permanent: e.is_permanent(),
                 unreachable: !e.is_permanent() && !e.is_transient(),
-                message: e.to_string(),
+                message: format!("{}: {e}", self.server),
             }),
         }
     }

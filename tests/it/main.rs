@@ -4,3 +4,6 @@ mod support;
 
 /// `check` end to end.
 mod check;
+
+/// The re-check report by email: outbox, SMTP (plain, STARTTLS), refusals, `outbox`.
+mod notify;
