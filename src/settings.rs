@@ -22,7 +22,7 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RETRIES: u32 = 2;
 /// Default cap on a response body (10 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
-/// Default SMTP timeout (connect and each command).
+/// Default limit for one SMTP delivery attempt, seconds.
 pub const DEFAULT_SMTP_TIMEOUT_SECS: u64 = 30;
 /// Default control endpoint address of the daemon.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -132,7 +132,8 @@ pub struct EmailSettings {
     /// A PEM file with an extra CA certificate to trust for TLS (e.g. a self-signed server);
     /// a relative path is taken from the root folder.
     pub ca_file: Option<PathBuf>,
-    /// Timeout for connecting and for each SMTP command, seconds.
+    /// Limit for one delivery attempt (connecting through the server's answer to the
+    /// message), seconds.
     pub timeout_secs: u64,
 }
 

@@ -113,6 +113,8 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     /// `host:port`, for messages.
     server: String,
+    /// Limit for one delivery attempt.
+    timeout: Duration,
 }
 
 /// Builds the transport from `[email]`; `root` resolves a relative `ca_file`. Reads the CA
@@ -169,6 +171,7 @@ pub fn mailer(email: &EmailSettings, root: &Path) -> Result<Mailer, String> {
     Ok(Mailer {
         transport: b.timeout(Some(timeout)).build(),
         server: format!("{}:{port}", parsed.host),
+        timeout,
     })
 }
 
@@ -188,19 +191,26 @@ impl Mailer {
             .map(|t| t.parse().map_err(|e| bad(format!("recipient `{t}`: {e}"))))
             .collect::<Result<_, _>>()?;
         let envelope = Envelope::new(Some(from), to).map_err(|e| bad(e.to_string()))?;
-        match self.transport.send_raw(&envelope, bytes).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(Failure {
+        // lettre's own timeout covers only the TCP connect; this one covers the whole
+        // conversation, so a server that accepts and then stalls cannot hold a run.
+        match tokio::time::timeout(self.timeout, self.transport.send_raw(&envelope, bytes)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Failure {
                 permanent: e.is_permanent(),
                 unreachable: !e.is_permanent() && !e.is_transient(),
                 message: format!("{}: {e}", self.server),
+            }),
+            Err(_) => Err(Failure {
+                permanent: false,
+                unreachable: true,
+                message: format!("{}: no answer within {} s", self.server, self.timeout.as_secs()),
             }),
         }
     }
 
     /// Closes pooled connections politely (QUIT).
     pub async fn close(&self) {
-        self.transport.shutdown().await;
+        let _ = tokio::time::timeout(self.timeout, self.transport.shutdown()).await;
     }
 }
 

@@ -33,10 +33,15 @@ fn workspace(srv: &PageServer, smtp_url: &str, extra: &str) -> Workspace {
 }
 
 fn settings(ws: &Workspace, smtp_url: &str, extra: &str) {
+    let timeout = if extra.contains("timeout_secs") {
+        ""
+    } else {
+        "timeout_secs = 5\n"
+    };
     ws.write(
         "citewatch.toml",
         &format!(
-            "[email]\nsmtp_url = \"{smtp_url}\"\nfrom = \"citewatch <cw@example.org>\"\nto = [\"desk@example.org\"]\ntimeout_secs = 5\n{extra}"
+            "[email]\nsmtp_url = \"{smtp_url}\"\nfrom = \"citewatch <cw@example.org>\"\nto = [\"desk@example.org\"]\n{timeout}{extra}"
         ),
     );
 }
@@ -321,6 +326,67 @@ fn starttls_to_a_self_signed_server_trusting_the_ca_file() {
     assert_eq!(
         Mail::parse(&got[0].data).header("subject").as_deref(),
         Some(SUBJECT)
+    );
+}
+
+#[test]
+fn implicit_tls_smtps_with_the_ca_file() {
+    let ca = TestCa::new();
+    let smtp = SmtpServer::start_implicit_tls(&ca);
+    let srv = PageServer::start();
+    let ws = workspace(
+        &srv,
+        &format!("smtps://127.0.0.1:{}", smtp.port()),
+        "ca_file = \"ca.pem\"\n",
+    );
+    ws.write("ca.pem", &ca.ca_pem);
+    let v = baseline_then_flag(&srv, &ws, "");
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to "), "{v:#}");
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+}
+
+#[test]
+fn a_silent_server_times_out_and_the_message_waits() {
+    let smtp = SmtpServer::start();
+    smtp.set_mode(Mode::Silent);
+    let srv = PageServer::start();
+    let ws = workspace(&srv, &format!("smtp://127.0.0.1:{}", smtp.port()), "");
+    settings(
+        &ws,
+        &format!("smtp://127.0.0.1:{}", smtp.port()),
+        "timeout_secs = 1\n",
+    );
+    let started = std::time::Instant::now();
+    let v = baseline_then_flag(&srv, &ws, "");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let mail = v["mail"].as_str().unwrap();
+    assert!(
+        mail.starts_with("queued in ") && mail.contains("no answer within 1 s"),
+        "{mail}"
+    );
+    assert_eq!(emls(&ws.root().join("reports/outbox")).len(), 1);
+}
+
+#[test]
+fn send_always_mails_a_run_without_flags() {
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    let ws = workspace(
+        &srv,
+        &format!("smtp://127.0.0.1:{}", smtp.port()),
+        "send = \"always\"\n",
+    );
+    srv.set("/a", page("", "600"));
+    let v = check(&ws);
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to "), "{v:#}");
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    let subject = Mail::parse(&got[0].data).header("subject").unwrap();
+    assert!(
+        subject.starts_with("citewatch: no statements need re-check (1 checked"),
+        "{subject}"
     );
 }
 

@@ -21,6 +21,8 @@ pub enum Mode {
     Refuse4xx,
     /// `550 5.7.1` at MAIL: refused for good.
     Refuse5xx,
+    /// Accepts the connection and never says a word (for timeouts).
+    Silent,
 }
 
 /// One message the server accepted.
@@ -109,6 +111,15 @@ impl SmtpServer {
 
     /// A server on `port` (0: random), offering STARTTLS when `tls` is given.
     pub fn start_with(port: u16, tls: Option<&TestCa>) -> Self {
+        Self::spawn(port, tls, false)
+    }
+
+    /// A server speaking TLS from the first byte (`smtps://`).
+    pub fn start_implicit_tls(ca: &TestCa) -> Self {
+        Self::spawn(0, Some(ca), true)
+    }
+
+    fn spawn(port: u16, tls: Option<&TestCa>, implicit: bool) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             mode: Mode::Accept,
             received: Vec::new(),
@@ -131,10 +142,32 @@ impl SmtpServer {
                     let Ok((tcp, _)) = listener.accept().await else {
                         continue;
                     };
-                    state.lock().unwrap().connections += 1;
+                    let silent = {
+                        let mut g = state.lock().unwrap();
+                        g.connections += 1;
+                        g.mode == Mode::Silent
+                    };
                     let state = state.clone();
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
+                        if silent {
+                            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                            drop(tcp);
+                            return;
+                        }
+                        if implicit {
+                            let acc = acceptor.expect("implicit TLS needs a certificate");
+                            let Ok(tls) = acc.accept(tcp).await else {
+                                return;
+                            };
+                            let mut tls = BufReader::new(tls);
+                            let greeting = "220 127.0.0.1 ESMTP citewatch-test\r\n";
+                            if reply(&mut tls, greeting).await.is_err() {
+                                return;
+                            }
+                            session(&mut tls, &state, true, false).await;
+                            return;
+                        }
                         let mut plain = BufReader::new(tcp);
                         if reply(&mut plain, "220 127.0.0.1 ESMTP citewatch-test\r\n")
                             .await
@@ -238,6 +271,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Mode::Refuse4xx => "451 4.3.0 mail system busy, try again later\r\n".into(),
                 Mode::Refuse5xx => "550 5.7.1 sender not allowed here\r\n".into(),
+                Mode::Silent => "421 4.3.2 going silent\r\n".into(),
             }
         } else if upper.starts_with("RCPT TO:") {
             to.push(addr_of(&cmd["RCPT TO:".len()..]));
