@@ -477,10 +477,10 @@ pub fn validate_email_settings(email: &EmailSettings, path: &Path, text: &str) -
                     ));
                 }
             }
-            None if email.username.is_some() && !u.has_password => {
+            None if has_user && !u.has_password => {
                 out.push(Diagnostic::error(
                     path,
-                    at("username"),
+                    at("username").or(at("smtp_url")),
                     "[email].username needs a password: set `password_env` to the name of the environment variable holding it",
                 ));
             }
@@ -581,6 +581,8 @@ mod tests {
                 .iter()
                 .any(|d| d.is_error() && d.message.contains("no username"))
         );
+        let text = "[email]\nsmtp_url = \"smtps://user@mail.example.org\"\nto = [\"d@example.org\"]\n";
+        assert!(problems(text).iter().any(|d| d.is_error() && d.line == Some(2)));
         let text = "[email]\nsmtp_url = \"smtp://127.0.0.1:25?tls=sometimes\"\nto = [\"d@example.org\"]\n";
         assert!(problems(text).iter().any(|d| d.is_error() && d.line == Some(2)));
     }

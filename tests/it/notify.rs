@@ -391,6 +391,65 @@ fn send_always_mails_a_run_without_flags() {
 }
 
 #[test]
+fn smtp_auth_with_the_password_from_the_environment() {
+    const VAR: &str = "CITEWATCH_IT_SMTP_PASSWORD";
+    let smtp = SmtpServer::start();
+    smtp.require_auth("desk-bot", "s3cret pass");
+    let srv = PageServer::start();
+    let ws = workspace(
+        &srv,
+        &format!("smtp://127.0.0.1:{}", smtp.port()),
+        &format!("username = \"desk-bot\"\npassword_env = \"{VAR}\"\n"),
+    );
+    // The variable is not set for this run: queued, saying which variable is missing.
+    let v = baseline_then_flag(&srv, &ws, "");
+    let mail = v["mail"].as_str().unwrap();
+    assert!(mail.starts_with("queued in ") && mail.contains(VAR), "{mail}");
+    assert_eq!(smtp.connections(), 0);
+
+    // A wrong password is a permanent refusal (535).
+    let out = ws.cmd(&["outbox", "--send"]).env(VAR, "wrong").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("535"),
+        "{}",
+        show(&out)
+    );
+    assert!(smtp.received().is_empty());
+
+    let out = ws
+        .cmd(&["outbox", "--send"])
+        .env(VAR, "s3cret pass")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].user.as_deref(), Some("desk-bot"));
+}
+
+#[test]
+fn bad_email_settings_are_reported_with_file_and_line() {
+    let ws = Workspace::new();
+    ws.write(
+        "citewatch.toml",
+        "[email]\nsmtp_url = \"smtp://127.0.0.1:25?tls=maybe\"\nfrom = \"citewatch\"\nto = []\n",
+    );
+    let out = ws.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = ws.root().join("citewatch.toml");
+    for line in [2, 3, 4] {
+        assert!(
+            err.contains(&format!("{}:{line}: [email].", file.display())),
+            "{err}"
+        );
+    }
+    let out = ws.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+}
+
+#[test]
 fn without_email_settings_the_message_is_an_eml_file() {
     let srv = PageServer::start();
     let ws = workspace(&srv, "smtp://127.0.0.1:1", "");

@@ -36,6 +36,8 @@ pub struct Received {
     pub data: String,
     /// Whether it came over TLS.
     pub tls: bool,
+    /// The user that authenticated (AUTH PLAIN), if any.
+    pub user: Option<String>,
 }
 
 struct Inner {
@@ -43,6 +45,8 @@ struct Inner {
     received: Vec<Received>,
     mail_commands: usize,
     connections: usize,
+    /// When set, AUTH PLAIN is advertised and required with this user and password.
+    auth: Option<(String, String)>,
 }
 
 /// A CA and a certificate for 127.0.0.1 signed by it.
@@ -125,6 +129,7 @@ impl SmtpServer {
             received: Vec::new(),
             mail_commands: 0,
             connections: 0,
+            auth: None,
         }));
         let acceptor = tls.map(|ca| TlsAcceptor::from(ca.config.clone()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -201,6 +206,11 @@ impl SmtpServer {
         self.inner.lock().unwrap().mode = mode;
     }
 
+    /// Requires AUTH PLAIN with this user and password from now on.
+    pub fn require_auth(&self, user: &str, password: &str) {
+        self.inner.lock().unwrap().auth = Some((user.to_owned(), password.to_owned()));
+    }
+
     /// Messages accepted so far.
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
@@ -235,6 +245,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Next {
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
+    let mut user: Option<String> = None;
     loop {
         let mut line = String::new();
         match s.read_line(&mut line).await {
@@ -245,6 +256,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         let upper = cmd.to_ascii_uppercase();
         let answer: String = if upper.starts_with("EHLO") {
             let mut a = String::from("250-127.0.0.1 hello\r\n250-8BITMIME\r\n");
+            if state.lock().unwrap().auth.is_some() {
+                a.push_str("250-AUTH PLAIN\r\n");
+            }
             if offer_tls && !tls {
                 a.push_str("250-STARTTLS\r\n");
             }
@@ -257,13 +271,26 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 return Next::Close;
             }
             return Next::StartTls;
+        } else if upper.starts_with("AUTH PLAIN ") {
+            let expected = state.lock().unwrap().auth.clone();
+            let given = base64_decode(cmd["AUTH PLAIN ".len()..].trim());
+            let mut fields = given.split(|b| *b == 0).skip(1);
+            let (u, p) = (fields.next().unwrap_or(b""), fields.next().unwrap_or(b""));
+            match expected {
+                Some((eu, ep)) if eu.as_bytes() == u && ep.as_bytes() == p => {
+                    user = Some(eu);
+                    "235 2.7.0 authentication successful\r\n".into()
+                }
+                _ => "535 5.7.8 authentication credentials invalid\r\n".into(),
+            }
         } else if upper.starts_with("MAIL FROM:") {
-            let mode = {
+            let (mode, needs_auth) = {
                 let mut g = state.lock().unwrap();
                 g.mail_commands += 1;
-                g.mode
+                (g.mode, g.auth.is_some())
             };
             match mode {
+                _ if needs_auth && user.is_none() => "530 5.7.0 authentication required\r\n".into(),
                 Mode::Accept => {
                     from = addr_of(&cmd["MAIL FROM:".len()..]);
                     to.clear();
@@ -301,6 +328,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     to: std::mem::take(&mut to),
                     data,
                     tls,
+                    user: user.clone(),
                 });
                 "250 2.0.0 queued\r\n".into()
             }
@@ -320,6 +348,26 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             return Next::Close;
         }
     }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+            continue;
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 fn addr_of(arg: &str) -> String {
