@@ -485,6 +485,8 @@ pub async fn run_check(
         mail: None,
     };
     report.write(&ctx.paths.reports())?;
+    // The store is done with; do not hold its lock through a slow SMTP server.
+    drop(_lock);
     let mail = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, &report).await {
         Ok(outcome) => outcome.to_string(),
         Err(e) => {
