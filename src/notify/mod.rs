@@ -86,7 +86,7 @@ pub struct OutboxSummary {
     pub delivered: usize,
     /// Messages refused permanently in this pass (moved to `outbox/failed/`).
     pub refused: usize,
-    /// Messages still waiting after the pass.
+    /// Messages still waiting after the pass (those another process is sending included).
     pub waiting: usize,
     /// Messages kept in `outbox/failed/` after the pass.
     pub failed: usize,
@@ -366,11 +366,7 @@ async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> Outb
         }
     }
     if let Ok(left) = dirs.list() {
-        summary.waiting = left
-            .iter()
-            .filter(|i| i.state == outbox::State::Waiting)
-            .count()
-            .saturating_sub(summary.busy);
+        summary.waiting = left.iter().filter(|i| i.state == outbox::State::Waiting).count();
         summary.failed = left.iter().filter(|i| i.state == outbox::State::Failed).count();
     }
     if summary.delivered > 0 || !summary.errors.is_empty() {
