@@ -40,6 +40,10 @@ pub struct RunReport {
     /// Article titles by id, for rendering.
     #[serde(default)]
     pub articles: Vec<ArticleInfo>,
+    /// What became of the run's email (sent, queued in the outbox, refused, written as
+    /// `.eml`, or none); set after delivery was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
 }
 
 /// An article's id and title.

@@ -173,6 +173,8 @@ pub async fn run_check(
 ) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
+    // Messages of earlier runs first; a mail problem never stops the run.
+    let flushed = crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await;
     let articles: Vec<&Article> = select_articles(&ctx.watchlist, &req.only)?;
 
     let store_dir = ctx.paths.snapshots();
@@ -554,7 +556,7 @@ pub async fn run_check(
             .filter(|s| s.outcome == SourceOutcome::Error)
             .count(),
     };
-    let report = RunReport {
+    let mut report = RunReport {
         run_id,
         trigger: req.trigger,
         started_at,
@@ -569,8 +571,26 @@ pub async fn run_check(
                 title: a.title.clone(),
             })
             .collect(),
+        mail: None,
     };
     report.write(&ctx.paths.reports())?;
+    // The store is done with; do not hold its lock through a slow SMTP server.
+    drop(_lock);
+    let mail = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, &report).await {
+        Ok(outcome) => outcome.to_string(),
+        Err(e) => {
+            tracing::warn!("report message not written: {e:#}");
+            format!("not written: {e:#}")
+        }
+    };
+    report.mail = Some(if flushed.is_quiet() {
+        mail
+    } else {
+        format!("{mail}; {flushed}")
+    });
+    if let Err(e) = report.write(&ctx.paths.reports()) {
+        tracing::warn!("cannot add the mail status to the report: {e:#}");
+    }
     Ok(report)
 }
 

@@ -22,6 +22,8 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RETRIES: u32 = 2;
 /// Default cap on a response body (10 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Default limit for one SMTP delivery attempt, seconds.
+pub const DEFAULT_SMTP_TIMEOUT_SECS: u64 = 30;
 /// Default control endpoint address of the daemon.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -127,8 +129,12 @@ pub struct EmailSettings {
     pub username: Option<String>,
     /// Name of the environment variable holding the SMTP password.
     pub password_env: Option<String>,
-    /// A PEM file with an extra CA certificate to trust for TLS (e.g. a self-signed server).
+    /// A PEM file with an extra CA certificate to trust for TLS (e.g. a self-signed server);
+    /// a relative path is taken from the root folder.
     pub ca_file: Option<PathBuf>,
+    /// Limit for one delivery attempt (connecting through the server's answer to the
+    /// message), seconds.
+    pub timeout_secs: u64,
 }
 
 impl Default for EmailSettings {
@@ -141,6 +147,7 @@ impl Default for EmailSettings {
             username: None,
             password_env: None,
             ca_file: None,
+            timeout_secs: DEFAULT_SMTP_TIMEOUT_SECS,
         }
     }
 }

@@ -49,6 +49,9 @@ pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> 
     match args.format {
         Format::Text => {
             print!("{}", report.to_text());
+            if let Some(m) = &report.mail {
+                println!("mail: {m}");
+            }
             println!(
                 "report: {}",
                 report.dir(&ctx.paths.reports()).join("report.html").display()

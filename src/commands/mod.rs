@@ -6,6 +6,7 @@ use crate::error::{CommandError, Exit};
 mod ack;
 mod check;
 mod demo;
+mod outbox;
 mod validate;
 
 pub use check::check;
@@ -18,7 +19,8 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Validate => validate::validate(&root),
         Command::Ack(args) => ack::ack(&root, &args),
         Command::Demo(args) => runtime()?.block_on(demo::demo(&args)),
-        Command::Daemon | Command::Trigger(_) | Command::Outbox(_) => {
+        Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
+        Command::Daemon | Command::Trigger(_) => {
             Err(CommandError::Usage("this command is not built yet".into()))
         }
     }

@@ -10,3 +10,6 @@ mod fetch;
 
 /// `validate`: every settings and watchlist problem with its file, line and column.
 mod validate;
+
+/// The re-check report by email: outbox, SMTP (plain, STARTTLS), refusals, `outbox`.
+mod notify;

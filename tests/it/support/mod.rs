@@ -1,8 +1,9 @@
-//! Test support: a temp workspace and a loopback page server.
+//! Test support: a temp workspace, a loopback page server and a loopback SMTP server.
 
 #![allow(dead_code)]
 
 pub mod http;
+pub mod smtp;
 pub mod workspace;
 
 pub use http::{PageServer, Response};

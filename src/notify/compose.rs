@@ -1,0 +1,504 @@
+//! [`RunReport`] → the re-check message: subject, plain-text part, HTML part (inline styles,
+//! no scripts, no external images, every piece of source text escaped), headers. Pure.
+
+use std::fmt::Write as _;
+
+use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+
+use crate::diff::{escape_html, marked_html, marked_text};
+use crate::report::{RunReport, SourceOutcome, StatementReport};
+use crate::settings::SendWhen;
+
+/// The `X-Citewatch-Run` header: the run id, so a desk can find the report of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitewatchRun(pub String);
+
+impl Header for CitewatchRun {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Citewatch-Run")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(header_safe(s)))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), header_safe(&self.0))
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so auto-responders stay quiet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+/// Whether a run warrants a message: with `send = "flagged"` only runs that raised new
+/// flags (flags still outstanding from earlier runs are listed in the next message that
+/// goes out, not re-sent on their own every run); with `send = "always"` every run.
+pub fn wants_message(report: &RunReport, send: SendWhen) -> bool {
+    match send {
+        SendWhen::Flagged => report.summary.new_flags > 0,
+        SendWhen::Always => true,
+    }
+}
+
+/// Folds a value for a header: every control character (CR and LF included) becomes a
+/// space, runs of whitespace collapse, so no value can start a new header line.
+pub fn header_safe(s: &str) -> String {
+    let spaced: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Plain text made safe to show: control characters other than newline and tab (e.g.
+/// terminal escape sequences in a source page) become U+FFFD.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `citewatch: 3 statements need re-check (us-military-kosovo)`; article ids of the flagged
+/// statements, new flags first, at most three named.
+pub fn subject(report: &RunReport) -> String {
+    let flagged = report.flagged();
+    if flagged.is_empty() {
+        return header_safe(&format!(
+            "citewatch: no statements need re-check ({} checked, run {})",
+            report.summary.statements, report.run_id
+        ));
+    }
+    let mut articles: Vec<&str> = Vec::new();
+    for st in &flagged {
+        if !articles.contains(&st.article.as_str()) {
+            articles.push(&st.article);
+        }
+    }
+    let mut named = articles.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    if articles.len() > 3 {
+        let _ = write!(named, ", +{} more", articles.len() - 3);
+    }
+    header_safe(&format!("citewatch: {} ({named})", need_line(flagged.len())))
+}
+
+/// `1 statement needs re-check`, `3 statements need re-check`.
+fn need_line(n: usize) -> String {
+    if n == 1 {
+        "1 statement needs re-check".to_owned()
+    } else {
+        format!("{n} statements need re-check")
+    }
+}
+
+/// The plain-text part: changed words marked `[-old-]{+new+}`.
+pub fn text_body(report: &RunReport) -> String {
+    let s = &report.summary;
+    let flagged = report.flagged();
+    let mut out = String::new();
+    let _ = writeln!(out, "citewatch re-check report, run {}", report.run_id);
+    let _ = writeln!(
+        out,
+        "{}: {} new, {} still outstanding.",
+        need_line(s.flagged),
+        s.new_flags,
+        s.flagged - s.new_flags.min(s.flagged)
+    );
+    let _ = writeln!(
+        out,
+        "Checked {} statements against {} sources ({} changed, {} failed), {} to {}.",
+        s.statements,
+        s.sources,
+        s.sources_changed,
+        s.sources_failed,
+        report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        report.finished_at.format("%H:%M:%S UTC")
+    );
+    let mut section = None;
+    for st in flagged {
+        if section != Some(st.new) {
+            section = Some(st.new);
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "{}",
+                if st.new {
+                    "NEW: statements to re-check\n---------------------------"
+                } else {
+                    "Still outstanding from earlier runs\n-----------------------------------"
+                }
+            );
+        }
+        statement_text(&mut out, report, st);
+    }
+    let failed: Vec<_> = report
+        .sources
+        .iter()
+        .filter(|s| s.outcome == SourceOutcome::Error)
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSources that could not be fetched\n---------------------------------"
+        );
+        for src in failed {
+            let _ = writeln!(
+                out,
+                "- {} : {}",
+                clean(&src.url),
+                clean(src.error.as_deref().unwrap_or("error"))
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Accept a new wording with `citewatch ack STATEMENT_ID`. Full report: reports/{}/report.html",
+        report.run_id
+    );
+    out
+}
+
+fn statement_text(out: &mut String, report: &RunReport, st: &StatementReport) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "* {} ({})",
+        header_safe(report.title_of(&st.article)),
+        header_safe(&st.article)
+    );
+    let _ = writeln!(out, "  Statement: {}", clean(&st.text));
+    let _ = writeln!(out, "  Verdict:   {}", st.status.as_str());
+    let _ = writeln!(out, "  Id:        {}", clean(&st.id));
+    for e in &st.evidence {
+        let _ = writeln!(out, "  [{}] {} : {}", e.cite, clean(&e.url), e.status.as_str());
+        match (&e.before, &e.after) {
+            (Some(b), Some(a)) if b != a => {
+                let _ = writeln!(out, "      before: {}", clean(b));
+                let _ = writeln!(out, "      after:  {}", clean(a));
+                let _ = writeln!(out, "      change: {}", clean(&marked_text(b, a)));
+            }
+            (Some(b), None) if e.status.flagged() => {
+                let _ = writeln!(out, "      before: {}", clean(b));
+                let _ = writeln!(out, "      after:  (gone)");
+            }
+            _ => {}
+        }
+        if !e.facts.is_empty() {
+            let f: Vec<String> = e.facts.iter().map(|f| clean(&f.to_string())).collect();
+            let _ = writeln!(out, "      facts:  {}", f.join("; "));
+        }
+        if let Some(n) = &e.note {
+            let _ = writeln!(out, "      note:   {}", clean(n));
+        }
+    }
+}
+
+const FONT: &str = "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif";
+const DEL: &str = "background:#fdd;color:#8b0000;text-decoration:line-through";
+const INS: &str = "background:#dfd;color:#05570b;text-decoration:none";
+
+/// The HTML part: inline styles only, no scripts, no images, every value escaped.
+pub fn html_body(report: &RunReport) -> String {
+    let s = &report.summary;
+    let mut out = String::new();
+    out.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width\">");
+    let _ = write!(out, "<title>{}</title></head>", escape_html(&subject(report)));
+    let _ = write!(
+        out,
+        "<body style=\"margin:0;padding:0;background:#f6f6f6\"><div style=\"{FONT};font-size:15px;line-height:1.5;color:#222;max-width:680px;margin:0 auto;padding:16px;background:#fff\">"
+    );
+    let _ = write!(
+        out,
+        "<h1 style=\"font-size:20px;margin:0 0 8px\">citewatch re-check report</h1>\
+         <p style=\"margin:0 0 4px\"><strong>{}</strong>: {} new, {} still outstanding.</p>\
+         <p style=\"margin:0 0 12px;color:#666;font-size:13px\">Run {} · {} statements, {} sources ({} changed, {} failed) · {}</p>",
+        need_line(s.flagged),
+        s.new_flags,
+        s.flagged - s.new_flags.min(s.flagged),
+        escape_html(&report.run_id),
+        s.statements,
+        s.sources,
+        s.sources_changed,
+        s.sources_failed,
+        escape_html(&report.started_at.format("%Y-%m-%d %H:%M UTC").to_string())
+    );
+    let mut section = None;
+    for st in report.flagged() {
+        if section != Some(st.new) {
+            section = Some(st.new);
+            let _ = write!(
+                out,
+                "<h2 style=\"font-size:17px;margin:20px 0 8px\">{}</h2>",
+                if st.new {
+                    "New: statements to re-check"
+                } else {
+                    "Still outstanding from earlier runs"
+                }
+            );
+        }
+        statement_html(&mut out, report, st);
+    }
+    let failed: Vec<_> = report
+        .sources
+        .iter()
+        .filter(|s| s.outcome == SourceOutcome::Error)
+        .collect();
+    if !failed.is_empty() {
+        out.push_str("<h2 style=\"font-size:17px;margin:20px 0 8px\">Sources that could not be fetched</h2><ul style=\"padding-left:20px\">");
+        for src in failed {
+            let _ = write!(
+                out,
+                "<li style=\"word-break:break-all\">{} <span style=\"color:#666\">({})</span></li>",
+                link(&src.url),
+                escape_html(src.error.as_deref().unwrap_or("error"))
+            );
+        }
+        out.push_str("</ul>");
+    }
+    let _ = writeln!(
+        out,
+        "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">Accept a new wording with <code>citewatch ack STATEMENT_ID</code>. Full report: <code>reports/{}/report.html</code></p></div></body></html>",
+        escape_html(&report.run_id)
+    );
+    out
+}
+
+fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
+    let color = if st.new { "#c0392b" } else { "#e67e22" };
+    let _ = write!(
+        out,
+        "<div style=\"border:1px solid #ddd;border-left:6px solid {color};border-radius:4px;padding:10px 14px;margin:12px 0\">\
+         <p style=\"margin:0;font-size:13px;color:#555\"><strong style=\"color:{color}\">{}</strong> · <code>{}</code> · {}</p>\
+         <p style=\"margin:6px 0;font-weight:bold\">{}</p>\
+         <blockquote style=\"margin:6px 0;padding:2px 0 2px 10px;border-left:3px solid #ccc;color:#333\">{}</blockquote>\
+         <p style=\"margin:0 0 6px;font-size:12px;color:#777\">id <code>{}</code></p>\
+         <ul style=\"margin:0;padding-left:20px\">",
+        if st.new { "NEW" } else { "STILL FLAGGED" },
+        st.status.as_str(),
+        escape_html(&st.article),
+        escape_html(report.title_of(&st.article)),
+        escape_html(&st.text),
+        escape_html(&st.id)
+    );
+    for e in &st.evidence {
+        let _ = write!(
+            out,
+            "<li style=\"margin:4px 0\"><span style=\"word-break:break-all\">[{}] {}</span> · <code>{}</code>",
+            e.cite,
+            link(&e.url),
+            e.status.as_str()
+        );
+        match (&e.before, &e.after) {
+            (Some(b), Some(a)) if b != a => {
+                let _ = write!(
+                    out,
+                    "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">before:</span> {}</div>\
+                     <div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">after:</span> {}</div>\
+                     <div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">change:</span> {}</div>",
+                    escape_html(b),
+                    escape_html(a),
+                    marked_html(b, a, DEL, INS)
+                );
+            }
+            (Some(b), None) if e.status.flagged() => {
+                let _ = write!(
+                    out,
+                    "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">removed:</span> <del style=\"{DEL}\">{}</del></div>",
+                    escape_html(b)
+                );
+            }
+            _ => {}
+        }
+        if !e.facts.is_empty() {
+            let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
+            let _ = write!(
+                out,
+                "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">facts:</span> <strong>{}</strong></div>",
+                escape_html(&f.join("; "))
+            );
+        }
+        if let Some(n) = &e.note {
+            let _ = write!(
+                out,
+                "<div style=\"margin:4px 0;font-size:13px;color:#666\">{}</div>",
+                escape_html(n)
+            );
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul></div>");
+}
+
+/// An escaped link for http(s) URLs; anything else is shown as escaped text only.
+fn link(url: &str) -> String {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        format!(
+            "<a href=\"{0}\" style=\"color:#1a5fb4\">{0}</a>",
+            escape_html(url)
+        )
+    } else {
+        escape_html(url)
+    }
+}
+
+/// The whole message. `Date` is set by lettre; `Message-ID` is
+/// `<citewatch.RUN_ID.RANDOM@FROM-DOMAIN>`; `X-Citewatch-Run` carries the run id. Both parts
+/// are quoted-printable, so every line stays short and 7-bit whatever the sources contain.
+pub fn build(report: &RunReport, from: &Mailbox, to: &[Mailbox]) -> anyhow::Result<Message> {
+    let run = header_safe(&report.run_id);
+    let id_part: String = run
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let message_id = format!(
+        "<citewatch.{id_part}.{:08x}@{}>",
+        rand::random::<u32>(),
+        from.email.domain()
+    );
+    let mut b = Message::builder()
+        .from(from.clone())
+        .subject(subject(report))
+        .message_id(Some(message_id))
+        .header(CitewatchRun(run))
+        .header(AutoSubmitted);
+    for m in to {
+        b = b.to(m.clone());
+    }
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentTransferEncoding::QuotedPrintable)
+        .body(text_body(report));
+    let html = SinglePart::builder()
+        .header(ContentType::TEXT_HTML)
+        .header(ContentTransferEncoding::QuotedPrintable)
+        .body(html_body(report));
+    Ok(b.multipart(MultiPart::alternative().singlepart(text).singlepart(html))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{FactChange, Verdict};
+    use crate::report::{ArticleInfo, EvidenceReport, Summary, Trigger};
+
+    fn report(article: &str, title: &str, passage_after: &str) -> RunReport {
+        let st = StatementReport {
+            id: "k-1".into(),
+            article: article.into(),
+            text: "About 600 U.S. soldiers serve in KFOR.".into(),
+            cites: vec![1],
+            status: Verdict::EvidenceChanged,
+            flagged: true,
+            new: true,
+            evidence: vec![EvidenceReport {
+                cite: 1,
+                url: "https://example.org/a".into(),
+                status: Verdict::EvidenceChanged,
+                before: Some("About 600 soldiers serve.".into()),
+                after: Some(passage_after.into()),
+                facts: vec![FactChange {
+                    kind: "number".into(),
+                    before: "600".into(),
+                    after: Some("350".into()),
+                }],
+                note: None,
+            }],
+        };
+        RunReport {
+            run_id: "20260101T000000Z-abcd".into(),
+            trigger: Trigger::Manual,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            summary: Summary {
+                statements: 1,
+                flagged: 1,
+                new_flags: 1,
+                sources: 1,
+                sources_changed: 1,
+                sources_failed: 0,
+            },
+            statements: vec![st],
+            sources: vec![],
+            articles: vec![ArticleInfo {
+                id: article.into(),
+                title: title.into(),
+            }],
+            mail: None,
+        }
+    }
+
+    #[test]
+    fn subject_counts_and_names_articles() {
+        let r = report("us-military-kosovo", "Kosovo", "About 350 soldiers serve.");
+        assert_eq!(
+            subject(&r),
+            "citewatch: 1 statement needs re-check (us-military-kosovo)"
+        );
+    }
+
+    #[test]
+    fn no_value_can_inject_a_header() {
+        let r = report(
+            "evil\r\nBcc: victim@example.org",
+            "Title\nX-Evil: 1",
+            "About 350 soldiers serve.",
+        );
+        let from: Mailbox = "citewatch <c@example.org>".parse().unwrap();
+        let to: Mailbox = "desk@example.org".parse().unwrap();
+        let m = build(&r, &from, &[to]).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        let head = raw.split("\r\n\r\n").next().unwrap();
+        assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
+        assert!(!head.lines().any(|l| l.starts_with("X-Evil:")), "{head}");
+        assert!(head.contains("X-Citewatch-Run: 20260101T000000Z-abcd"));
+        assert!(head.contains("Message-ID: <citewatch.20260101T000000Z-abcd."));
+    }
+
+    #[test]
+    fn html_escapes_source_text_and_marks_changes() {
+        let r = report(
+            "k",
+            "<b>Kosovo</b>",
+            "About 350 <script>alert(1)</script> soldiers serve.",
+        );
+        let h = html_body(&r);
+        assert!(!h.contains("<script") && !h.contains("<b>Kosovo"), "{h}");
+        assert!(h.contains("&lt;script&gt;"));
+        assert!(h.contains("<del style=") && h.contains("<ins style="));
+        let t = text_body(&r);
+        assert!(t.contains("[-600-]{+350"), "{t}");
+        assert!(t.contains("600 → 350"));
+    }
+
+    #[test]
+    fn send_policy() {
+        let mut r = report("k", "K", "About 350 soldiers serve.");
+        assert!(wants_message(&r, SendWhen::Flagged));
+        r.summary.new_flags = 0;
+        r.statements[0].new = false;
+        assert!(!wants_message(&r, SendWhen::Flagged));
+        assert!(wants_message(&r, SendWhen::Always));
+    }
+}

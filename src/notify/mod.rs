@@ -1,0 +1,381 @@
+//! [`RunReport`] → email: compose, write to the outbox, deliver over SMTP, move to `sent/`.
+//! Without `[email]`, messages are written as `.eml` files under `reports/mail/`.
+//!
+//! Nothing is lost: a message is on disk in `reports/outbox/` before any delivery attempt and
+//! leaves it only by rename, to `reports/sent/` once a server accepted it or to
+//! `reports/outbox/failed/` when a server refused it permanently (5xx). Transient failures
+//! (4xx, connection refused, timeout, TLS) leave it waiting; [`flush_outbox`] retries it at
+//! the start of every run and from the daemon.
+//!
+//! - [`compose`]: report → message (pure).
+//! - [`outbox`]: the on-disk queue.
+//! - [`smtp`]: settings → checks and transport; one delivery.
+
+pub mod compose;
+pub mod outbox;
+pub mod smtp;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use lettre::message::Mailbox;
+
+use crate::report::RunReport;
+use crate::run::Paths;
+use crate::settings::{EmailSettings, Settings};
+
+pub use outbox::{Item as OutboxItem, State as OutboxState};
+pub use smtp::validate_email_settings;
+
+/// What became of a run's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// The run had nothing to send (`send = "flagged"` and no new flags).
+    Skipped,
+    /// No `[email]`: written to `reports/mail/<run-id>.eml`.
+    Written(PathBuf),
+    /// Accepted by the server; now in `reports/sent/`.
+    Sent {
+        /// The message file in `reports/sent/`.
+        path: PathBuf,
+        /// Recipients.
+        to: Vec<String>,
+    },
+    /// Not delivered yet; waiting in `reports/outbox/` for the next attempt.
+    Queued {
+        /// The message file in `reports/outbox/`.
+        path: PathBuf,
+        /// Why it is waiting.
+        error: String,
+    },
+    /// Refused permanently; kept in `reports/outbox/failed/`, not retried automatically.
+    Failed {
+        /// The message file in `reports/outbox/failed/`.
+        path: PathBuf,
+        /// The server's refusal.
+        error: String,
+    },
+}
+
+impl fmt::Display for MailOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MailOutcome::Skipped => write!(f, "none (no new flags in this run)"),
+            MailOutcome::Written(p) => write!(f, "written to {} (no [email] settings)", p.display()),
+            MailOutcome::Sent { path, to } => {
+                write!(f, "sent to {} ({})", to.join(", "), path.display())
+            }
+            MailOutcome::Queued { path, error } => write!(
+                f,
+                "queued in {} ({error}); retried by the next run or `citewatch outbox --send`",
+                path.display()
+            ),
+            MailOutcome::Failed { path, error } => write!(
+                f,
+                "refused permanently ({error}); kept in {}, see `citewatch outbox`",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxSummary {
+    /// Messages accepted by the server in this pass.
+    pub delivered: usize,
+    /// Messages refused permanently in this pass (moved to `outbox/failed/`).
+    pub refused: usize,
+    /// Messages still waiting after the pass (those another process is sending included).
+    pub waiting: usize,
+    /// Messages kept in `outbox/failed/` after the pass.
+    pub failed: usize,
+    /// Messages skipped because another process was sending them.
+    pub busy: usize,
+    /// What went wrong, one line per problem.
+    pub errors: Vec<String>,
+}
+
+impl OutboxSummary {
+    /// True when the pass had nothing to do and nothing waits.
+    pub fn is_quiet(&self) -> bool {
+        *self == OutboxSummary::default()
+    }
+}
+
+impl fmt::Display for OutboxSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "outbox: {} delivered, {} waiting, {} refused permanently",
+            self.delivered, self.waiting, self.failed
+        )?;
+        if self.busy > 0 {
+            write!(f, ", {} being sent by another process", self.busy)?;
+        }
+        if let Some(e) = self.errors.last() {
+            write!(f, " (last error: {e})")?;
+        }
+        Ok(())
+    }
+}
+
+fn dirs(paths: &Paths) -> outbox::Dirs {
+    outbox::Dirs::new(&paths.reports())
+}
+
+/// The sender and recipients of `[email]`, or the built-in ones for `.eml` files.
+fn envelope(email: Option<&EmailSettings>) -> anyhow::Result<(Mailbox, Vec<Mailbox>)> {
+    let default = EmailSettings::default();
+    let email = email.unwrap_or(&default);
+    let from: Mailbox = email
+        .from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("[email].from `{}`: {e}", email.from))?;
+    let mut to = Vec::new();
+    for t in &email.to {
+        to.push(
+            t.parse::<Mailbox>()
+                .map_err(|e| anyhow::anyhow!("[email].to `{t}`: {e}"))?,
+        );
+    }
+    if to.is_empty() {
+        to.push(from.clone());
+    }
+    Ok((from, to))
+}
+
+/// Composes the run's message if it warrants one, writes it to `reports/outbox/` (or, without
+/// `[email]`, to `reports/mail/<run-id>.eml`), then tries to deliver it. An `Err` means the
+/// message could not even be written; delivery failures are [`MailOutcome::Queued`] or
+/// [`MailOutcome::Failed`].
+pub async fn deliver_report(
+    paths: &Paths,
+    settings: &Settings,
+    report: &RunReport,
+) -> anyhow::Result<MailOutcome> {
+    let email = settings.email.as_ref();
+    let send = email.map(|e| e.send).unwrap_or_default();
+    if !compose::wants_message(report, send) {
+        return Ok(MailOutcome::Skipped);
+    }
+    let (from, to) = envelope(email)?;
+    let message = compose::build(report, &from, &to)?;
+    let bytes = message.formatted();
+    let Some(email) = email else {
+        let name = outbox_name(&report.run_id);
+        let path = paths.reports().join("mail").join(format!("{name}.eml"));
+        crate::snapshot::atomic_write(&path, &bytes)?;
+        tracing::info!("report message written to {}", path.display());
+        return Ok(MailOutcome::Written(path));
+    };
+    let dirs = dirs(paths);
+    let meta = outbox::Meta {
+        run_id: report.run_id.clone(),
+        subject: compose::subject(report),
+        from: from.email.to_string(),
+        to: to.iter().map(|m| m.email.to_string()).collect(),
+        created_at: chrono::Utc::now(),
+        attempts: 0,
+        last_attempt_at: None,
+        last_error: None,
+        delivered_at: None,
+    };
+    let eml = dirs.enqueue(&bytes, &meta)?;
+    let mut item = outbox::Item {
+        eml,
+        meta,
+        state: outbox::State::Waiting,
+    };
+    let mailer = match smtp::mailer(email, &paths.root) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("report message queued, not sent: {e}");
+            dirs.record_note(&mut item, &e)?;
+            return Ok(MailOutcome::Queued {
+                path: item.eml,
+                error: e,
+            });
+        }
+    };
+    let outcome = match send_one(&dirs, &mailer, email, &mut item).await {
+        Sent::Delivered(path) => MailOutcome::Sent {
+            path,
+            to: item.meta.to.clone(),
+        },
+        Sent::Waiting(f) => MailOutcome::Queued {
+            path: item.eml.clone(),
+            error: f.message,
+        },
+        Sent::Refused(path, error) => MailOutcome::Failed { path, error },
+        Sent::Busy => MailOutcome::Queued {
+            path: item.eml.clone(),
+            error: "being sent by another process".into(),
+        },
+    };
+    mailer.close().await;
+    Ok(outcome)
+}
+
+fn outbox_name(run_id: &str) -> String {
+    run_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+enum Sent {
+    Delivered(PathBuf),
+    Waiting(smtp::Failure),
+    Refused(PathBuf, String),
+    Busy,
+}
+
+/// One attempt at one queued message, under its claim; the outcome is recorded on disk.
+async fn send_one(
+    dirs: &outbox::Dirs,
+    mailer: &smtp::Mailer,
+    email: &EmailSettings,
+    item: &mut outbox::Item,
+) -> Sent {
+    let Some(_claim) = outbox::claim(&item.eml) else {
+        return Sent::Busy;
+    };
+    let bytes = match std::fs::read(&item.eml) {
+        Ok(b) => b,
+        Err(e) => {
+            return Sent::Waiting(smtp::Failure {
+                permanent: false,
+                unreachable: false,
+                message: format!("cannot read {}: {e}", item.eml.display()),
+            });
+        }
+    };
+    // Envelope as composed; a message queued without a sidecar takes today's settings.
+    let (from, to) = if item.meta.to.is_empty() {
+        match envelope(Some(email)) {
+            Ok((f, t)) => (
+                f.email.to_string(),
+                t.iter().map(|m| m.email.to_string()).collect(),
+            ),
+            Err(e) => {
+                return Sent::Waiting(smtp::Failure {
+                    permanent: false,
+                    unreachable: false,
+                    message: e.to_string(),
+                });
+            }
+        }
+    } else {
+        (item.meta.from.clone(), item.meta.to.clone())
+    };
+    item.meta.from.clone_from(&from);
+    item.meta.to.clone_from(&to);
+    match mailer.send(&from, &to, &bytes).await {
+        Ok(()) => match dirs.mark_sent(item) {
+            Ok(p) => {
+                tracing::info!(run_id = %item.meta.run_id, "report message delivered: {}", p.display());
+                Sent::Delivered(p)
+            }
+            Err(e) => {
+                // Delivered but not moved: it would be sent again; say so loudly.
+                tracing::error!(
+                    "delivered {} but could not move it to sent/: {e:#}",
+                    item.eml.display()
+                );
+                Sent::Delivered(item.eml.clone())
+            }
+        },
+        Err(f) if f.permanent => {
+            tracing::warn!(run_id = %item.meta.run_id, "report message refused permanently: {}", f.message);
+            match dirs.mark_failed(item, &f.message) {
+                Ok(p) => Sent::Refused(p, f.message),
+                Err(e) => {
+                    tracing::warn!("cannot move {} to failed/: {e:#}", item.eml.display());
+                    Sent::Refused(item.eml.clone(), f.message)
+                }
+            }
+        }
+        Err(f) => {
+            tracing::warn!(run_id = %item.meta.run_id, "report message not delivered, kept in the outbox: {}", f.message);
+            if let Err(e) = dirs.record_failure(item, &f.message) {
+                tracing::warn!("cannot update {}: {e:#}", item.eml.display());
+            }
+            Sent::Waiting(f)
+        }
+    }
+}
+
+/// Retries every message waiting in `reports/outbox/` (not the permanently refused ones).
+/// Called first by every run and every few minutes by the daemon. Never fails: problems are
+/// in the summary and the log.
+pub async fn flush_outbox(paths: &Paths, settings: &Settings) -> OutboxSummary {
+    flush(paths, settings, false).await
+}
+
+/// Like [`flush_outbox`], and also retries the messages in `reports/outbox/failed/`
+/// (`citewatch outbox --send`: a person asked, e.g. after fixing an address).
+pub async fn flush_outbox_all(paths: &Paths, settings: &Settings) -> OutboxSummary {
+    flush(paths, settings, true).await
+}
+
+async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> OutboxSummary {
+    let dirs = dirs(paths);
+    let mut summary = OutboxSummary::default();
+    let items = match dirs.list() {
+        Ok(i) => i,
+        Err(e) => {
+            summary.errors.push(format!("{e:#}"));
+            return summary;
+        }
+    };
+    let mut todo: Vec<outbox::Item> = items
+        .into_iter()
+        .filter(|i| include_failed || i.state == outbox::State::Waiting)
+        .collect();
+    if !todo.is_empty() {
+        match &settings.email {
+            None => summary.errors.push(format!(
+                "no [email] settings: {} message(s) wait in {}",
+                todo.len(),
+                dirs.outbox.display()
+            )),
+            Some(email) => match smtp::mailer(email, &paths.root) {
+                Err(e) => summary.errors.push(e),
+                Ok(mailer) => {
+                    for item in &mut todo {
+                        match send_one(&dirs, &mailer, email, item).await {
+                            Sent::Delivered(_) => summary.delivered += 1,
+                            Sent::Refused(_, e) => {
+                                summary.refused += 1;
+                                summary.errors.push(e);
+                            }
+                            Sent::Busy => summary.busy += 1,
+                            Sent::Waiting(f) => {
+                                let stop = f.unreachable;
+                                summary.errors.push(f.message);
+                                if stop {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    mailer.close().await;
+                }
+            },
+        }
+    }
+    if let Ok(left) = dirs.list() {
+        summary.waiting = left.iter().filter(|i| i.state == outbox::State::Waiting).count();
+        summary.failed = left.iter().filter(|i| i.state == outbox::State::Failed).count();
+    }
+    if summary.delivered > 0 || !summary.errors.is_empty() {
+        tracing::info!("{summary}");
+    }
+    summary
+}
+
+/// Everything waiting and everything refused, for `citewatch outbox` and the daemon.
+pub fn list_outbox(paths: &Paths) -> anyhow::Result<Vec<OutboxItem>> {
+    dirs(paths).list()
+}
