@@ -101,10 +101,20 @@ pub struct SmtpServer {
     inner: Arc<Mutex<Inner>>,
 }
 
-/// A free port on 127.0.0.1 with nothing listening on it (for "server absent").
+/// A free port on 127.0.0.1 with nothing listening on it (for "server absent"), taken below
+/// Linux's ephemeral range (32768–60999) so that no outgoing connection of a parallel test can
+/// occupy it before the test starts its server there.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 10_000) as u16;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 2_000;
+        let port = base + offset;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl SmtpServer {
