@@ -22,6 +22,10 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RETRIES: u32 = 2;
 /// Default cap on a response body (10 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Default grace period for the run in progress when the daemon is stopped.
+pub const DEFAULT_GRACE_SECS: u64 = 30;
+/// Default interval between the daemon's outbox delivery retries (5 minutes).
+pub const DEFAULT_OUTBOX_RETRY_SECS: u64 = 300;
 /// Default control endpoint address of the daemon.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -49,6 +53,11 @@ pub struct ScheduleSettings {
     pub cron: String,
     /// Up to this many seconds of random delay before a scheduled run.
     pub jitter_secs: u64,
+    /// On SIGTERM/SIGINT the daemon lets the run in progress finish for up to this many
+    /// seconds, then abandons it (the store keeps its last committed state).
+    pub grace_secs: u64,
+    /// How often the daemon retries delivering the email outbox, seconds.
+    pub outbox_retry_secs: u64,
 }
 
 impl Default for ScheduleSettings {
@@ -56,6 +65,8 @@ impl Default for ScheduleSettings {
         Self {
             cron: DEFAULT_CRON.to_owned(),
             jitter_secs: 0,
+            grace_secs: DEFAULT_GRACE_SECS,
+            outbox_retry_secs: DEFAULT_OUTBOX_RETRY_SECS,
         }
     }
 }
@@ -195,6 +206,13 @@ impl Settings {
                 path,
                 at("cron"),
                 format!("[schedule].cron: {e}"),
+            ));
+        }
+        if self.schedule.outbox_retry_secs == 0 {
+            out.push(Diagnostic::error(
+                path,
+                at("outbox_retry_secs"),
+                "[schedule].outbox_retry_secs must be at least 1",
             ));
         }
         if self.fetch.concurrency == 0 {

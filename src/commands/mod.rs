@@ -5,6 +5,8 @@ use crate::error::{CommandError, Exit};
 
 mod ack;
 mod check;
+mod daemon;
+mod trigger;
 mod validate;
 
 pub use check::check;
@@ -16,7 +18,9 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Check(args) => runtime()?.block_on(check::check(&root, &args)),
         Command::Validate => validate::validate(&root),
         Command::Ack(args) => ack::ack(&root, &args),
-        Command::Demo(_) | Command::Daemon | Command::Trigger(_) | Command::Outbox(_) => {
+        Command::Daemon => daemon::daemon(&root),
+        Command::Trigger(args) => runtime()?.block_on(trigger::trigger(&root, &args)),
+        Command::Demo(_) | Command::Outbox(_) => {
             Err(CommandError::Usage("this command is not built yet".into()))
         }
     }
