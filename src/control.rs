@@ -343,16 +343,23 @@ pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunRe
                 .collect()
         })
         .unwrap_or_default();
+    // Ids sort by their start second; within a second, by the report's own times.
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids.truncate(n);
-    ids.into_iter()
+    let mut out: Vec<(String, Option<RunReport>)> = ids
+        .into_iter()
         .map(|id| {
             let report = std::fs::read(reports_dir.join(&id).join("report.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<RunReport>(&b).ok());
             (id, report)
         })
-        .collect()
+        .collect();
+    out.sort_by(|(ia, ra), (ib, rb)| {
+        let key = |id: &str, r: &Option<RunReport>| (id[..16].to_owned(), r.as_ref().map(|r| r.finished_at));
+        key(ib, rb).cmp(&key(ia, ra)).then_with(|| ib.cmp(ia))
+    });
+    out
 }
 
 /// What the page shows, read from disk off the async threads.

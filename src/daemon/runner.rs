@@ -410,6 +410,19 @@ impl<P: Pipeline> Loop<P> {
     }
 
     fn recheck(&mut self, only: Vec<String>, reply: oneshot::Sender<RunResult>) {
+        let unknown = |ctx: &Context| {
+            only.iter()
+                .find(|id| ctx.watchlist.article(id).is_none())
+                .cloned()
+        };
+        if unknown(&self.ctx).is_some() {
+            // Perhaps just added on disk: look again before refusing.
+            self.reload(false);
+            if let Some(id) = unknown(&self.ctx) {
+                let _ = reply.send(Err(RunFailure::from_run_error(&RunError::UnknownArticle(id))));
+                return;
+            }
+        }
         let work = Work::Manual { only };
         if let Some(run) = self.current.as_mut().filter(|r| r.work == work) {
             tracing::info!("re-check requested: joining the manual run in progress");
@@ -492,9 +505,14 @@ impl<P: Pipeline> Loop<P> {
                 Ok(Arc::new(report))
             }
             Ok(Err(e)) => {
-                tracing::error!("run failed: {e:#}");
                 let f = RunFailure::from_run_error(&e);
-                self.record_error(&f.message);
+                if f.kind == FailureKind::UnknownArticle {
+                    // The request's mistake, not the daemon's: no error state.
+                    tracing::warn!("run refused: {e:#}");
+                } else {
+                    tracing::error!("run failed: {e:#}");
+                    self.record_error(&f.message);
+                }
                 Err(f)
             }
             Err(panic) => {
@@ -857,12 +875,16 @@ mod tests {
         })
         .await;
         let calls = fake.calls();
-        assert_eq!(calls.len(), 4, "{calls:?}");
+        assert_eq!(
+            calls.len(),
+            3,
+            "an unknown article is refused without a run: {calls:?}"
+        );
         assert_eq!(calls[1].only, ["a"]);
         assert!(calls[2].only.is_empty());
         // Serialised: each run starts when the previous one ends.
+        assert_near(calls[1].at, calls[0].at + chrono::Duration::seconds(2));
         assert_near(calls[2].at, calls[1].at + chrono::Duration::seconds(2));
-        assert_near(calls[3].at, calls[2].at + chrono::Duration::seconds(2));
     }
 
     #[tokio::test(start_paused = true)]

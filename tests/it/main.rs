@@ -4,3 +4,6 @@ mod support;
 
 /// `check` end to end.
 mod check;
+
+/// `daemon`, `trigger` and the control endpoint as real processes.
+mod daemon;
