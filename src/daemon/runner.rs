@@ -26,6 +26,9 @@ use crate::report::{RunReport, Summary, Trigger};
 use crate::run::{Context, RunError, RunRequest};
 use crate::snapshot::StoreError;
 
+/// The longest the loop sleeps before looking at the clock again.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
 /// What the loop runs and how it (re)loads its configuration. [`super::RealPipeline`] calls
 /// [`crate::run::load_context`] and [`crate::run::run_check`].
 pub trait Pipeline: Send + Sync + 'static {
@@ -340,7 +343,11 @@ impl<P: Pipeline> Loop<P> {
                 self.start_next();
             }
             self.publish(stop_at.is_some());
-            let fire = self.sched.next_fire().map(|t| self.clock.instant_at(t));
+            // Wake at least every minute, so a wall-clock step is noticed.
+            let fire = self
+                .sched
+                .next_fire()
+                .map(|t| self.clock.instant_at(t).min(Instant::now() + MAX_SLEEP));
             let grace_deadline = stop_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;

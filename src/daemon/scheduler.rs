@@ -10,24 +10,32 @@ use chrono::{DateTime, Utc};
 use crate::run::Context;
 use crate::schedule::{CronSchedule, parse_cron};
 
-/// "Now" for the daemon: a UTC time fixed at a tokio [`Instant`](tokio::time::Instant),
-/// advanced by tokio's monotonic clock. Under `tokio::time::pause()` it moves only when the
-/// test advances time, so the scheduler can be tested without waiting.
+/// "Now" for the daemon. The system clock reads the wall clock (so a clock step or a
+/// suspended machine is caught up on at the next wake-up); a virtual clock reads a UTC time
+/// fixed at a tokio [`Instant`](tokio::time::Instant), advanced by tokio's clock, so under
+/// `tokio::time::pause()` the scheduler is tested without waiting.
 #[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    base_instant: tokio::time::Instant,
-    base_utc: DateTime<Utc>,
+pub enum Clock {
+    /// The wall clock.
+    System,
+    /// `base_utc` at `base_instant`, moving with tokio's clock.
+    Virtual {
+        /// The tokio instant at which the clock read `base_utc`.
+        base_instant: tokio::time::Instant,
+        /// The time then.
+        base_utc: DateTime<Utc>,
+    },
 }
 
 impl Clock {
-    /// A clock that reads the system time now.
+    /// The wall clock.
     pub fn system() -> Self {
-        Self::starting_at(Utc::now())
+        Self::System
     }
 
-    /// A clock that reads `utc` at the current tokio instant.
+    /// A virtual clock that reads `utc` at the current tokio instant.
     pub fn starting_at(utc: DateTime<Utc>) -> Self {
-        Self {
+        Self::Virtual {
             base_instant: tokio::time::Instant::now(),
             base_utc: utc,
         }
@@ -35,8 +43,16 @@ impl Clock {
 
     /// The current UTC time.
     pub fn now(&self) -> DateTime<Utc> {
-        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.base_instant);
-        self.base_utc + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
+        match self {
+            Self::System => Utc::now(),
+            Self::Virtual {
+                base_instant,
+                base_utc,
+            } => {
+                let elapsed = tokio::time::Instant::now().saturating_duration_since(*base_instant);
+                *base_utc + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
+            }
+        }
     }
 
     /// The tokio instant at which the clock reads `at` (now, if `at` is in the past).
