@@ -67,6 +67,7 @@ pub async fn serve(
     token: Option<String>,
 ) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
+    let abandon = CancellationToken::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -79,23 +80,28 @@ pub async fn serve(
         shutdown.clone(),
         LoopOptions {
             lock_wait: DAEMON_LOCK_WAIT,
+            abandon: abandon.clone(),
         },
     );
 
     let signals = {
         let shutdown = shutdown.clone();
         let handle = handle.clone();
+        // The first SIGTERM/SIGINT stops taking work; a second one abandons the run now.
+        let stop = move |name: &str| {
+            if shutdown.is_cancelled() {
+                tracing::info!("{name} received again");
+                abandon.cancel();
+            } else {
+                tracing::info!("{name} received");
+                shutdown.cancel();
+            }
+        };
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = term.recv() => {
-                        tracing::info!("SIGTERM received");
-                        shutdown.cancel();
-                    }
-                    _ = int.recv() => {
-                        tracing::info!("SIGINT received");
-                        shutdown.cancel();
-                    }
+                    _ = term.recv() => stop("SIGTERM"),
+                    _ = int.recv() => stop("SIGINT"),
                     _ = hup.recv() => {
                         tracing::info!("SIGHUP received");
                         handle.reload().await;

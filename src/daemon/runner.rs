@@ -188,6 +188,9 @@ pub struct LastError {
 pub struct LoopOptions {
     /// How long a daemon run waits for the store lock (e.g. held by a CLI `check`).
     pub lock_wait: Duration,
+    /// Once shutdown has begun, cancelling this abandons the run in progress without
+    /// waiting for the rest of the grace period (a second SIGTERM/SIGINT).
+    pub abandon: CancellationToken,
 }
 
 /// How the rest of the daemon talks to the loop.
@@ -366,13 +369,11 @@ impl<P: Pipeline> Loop<P> {
                     }
                 }
                 () = sleep_until(grace_deadline), if stop_at.is_some() => {
-                    if let Some(run) = self.current.take() {
-                        drop(run.fut);
-                        tracing::warn!("grace period over: abandoning the run in progress; the store keeps its last committed state");
-                        for w in run.waiters {
-                            let _ = w.send(Err(RunFailure::new(FailureKind::Stopping, "the daemon stopped; the run was abandoned")));
-                        }
-                    }
+                    self.abandon("grace period over");
+                    break;
+                }
+                () = self.options.abandon.cancelled(), if stop_at.is_some() => {
+                    self.abandon("asked again to stop");
                     break;
                 }
                 res = wait_current(&mut self.current), if self.current.is_some() => {
@@ -396,6 +397,21 @@ impl<P: Pipeline> Loop<P> {
         }
         self.publish(true);
         tracing::info!("scheduler stopped");
+    }
+
+    /// Drops the run in progress. The store stays consistent: its index is replaced
+    /// atomically only when a run commits, and the lock is released with the run.
+    fn abandon(&mut self, why: &str) {
+        if let Some(run) = self.current.take() {
+            drop(run.fut);
+            tracing::warn!("{why}: abandoning the run in progress; the store keeps its last committed state");
+            for w in run.waiters {
+                let _ = w.send(Err(RunFailure::new(
+                    FailureKind::Stopping,
+                    "the daemon stopped; the run was abandoned",
+                )));
+            }
+        }
     }
 
     fn enqueue_due(&mut self) {
@@ -727,20 +743,21 @@ mod tests {
         }
     }
 
-    const OPTS: LoopOptions = LoopOptions {
-        lock_wait: Duration::from_secs(1),
-    };
-
     /// Runs the loop until `body` finishes, then cancels it and waits for it to stop.
     async fn drive<F: Future<Output = ()>>(
         fake: &Arc<Fake>,
         ctx: Context,
         clock: Clock,
-        body: impl FnOnce(DaemonHandle, CancellationToken) -> F,
+        body: impl FnOnce(DaemonHandle, CancellationToken, CancellationToken) -> F,
     ) {
         let shutdown = CancellationToken::new();
-        let (handle, lp) = start(fake.clone(), ctx, clock, shutdown.clone(), OPTS);
-        let body = body(handle, shutdown.clone());
+        let abandon = CancellationToken::new();
+        let opts = LoopOptions {
+            lock_wait: Duration::from_secs(1),
+            abandon: abandon.clone(),
+        };
+        let (handle, lp) = start(fake.clone(), ctx, clock, shutdown.clone(), opts);
+        let body = body(handle, shutdown.clone(), abandon);
         let body = async move {
             body.await;
             shutdown.cancel();
@@ -758,7 +775,7 @@ mod tests {
         let clock = Clock::starting_at(at(12, 0, 3, 0));
         let c = ctx("*/10 * * * * *", 0, 30, &[("a", None)]);
         let fake = Fake::new(clock, Duration::from_secs(1), &c);
-        drive(&fake, c, clock, |h, _| async move {
+        drive(&fake, c, clock, |h, _, _| async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
             assert_eq!(h.status().next_due, Some(at(12, 0, 10, 0)));
             tokio::time::sleep(Duration::from_secs(34)).await;
@@ -780,7 +797,7 @@ mod tests {
         let clock = Clock::starting_at(at(12, 0, 0, 500));
         let c = ctx("0 * * * * *", 20, 30, &[("a", None)]);
         let fake = Fake::new(clock, Duration::from_secs(1), &c);
-        drive(&fake, c, clock, |_, _| async {
+        drive(&fake, c, clock, |_, _, _| async {
             // Up to 12:10:21.5: every minute's run, the last one jittered by up to 20 s.
             tokio::time::sleep(Duration::from_secs(10 * 60 + 21)).await;
         })
@@ -810,7 +827,7 @@ mod tests {
         let c = ctx("*/10 * * * * *", 0, 30, &[("a", None)]);
         // Each run takes 25 s: the dues at :20 and :30 fall inside the first run.
         let fake = Fake::new(clock, Duration::from_secs(25), &c);
-        drive(&fake, c, clock, |h, _| async move {
+        drive(&fake, c, clock, |h, _, _| async move {
             tokio::time::sleep(Duration::from_secs(32)).await;
             let s = h.status();
             assert_eq!(s.state, State::Running);
@@ -840,7 +857,7 @@ mod tests {
         );
         assert_eq!(articles_for(&c, "0 0 6 * * *"), Some(vec!["a".to_owned()]));
         let fake = Fake::new(clock, Duration::from_secs(1), &c);
-        drive(&fake, c, clock, |h, _| async move {
+        drive(&fake, c, clock, |h, _, _| async move {
             tokio::time::sleep(Duration::from_secs(25)).await;
             assert_eq!(h.status().next_due, Some(at(12, 0, 30, 0)));
         })
@@ -857,7 +874,7 @@ mod tests {
         let clock = Clock::starting_at(at(12, 0, 0, 0));
         let c = ctx("0 0 6 * * *", 0, 30, &[("a", None), ("b", None)]);
         let fake = Fake::new(clock, Duration::from_secs(2), &c);
-        drive(&fake, c, clock, |h, _| async move {
+        drive(&fake, c, clock, |h, _, _| async move {
             let (r1, r2) = tokio::join!(h.recheck(vec![]), h.recheck(vec![]));
             let (r1, r2) = (r1.unwrap(), r2.unwrap());
             assert_eq!(r1.run_id, r2.run_id, "the second request joins the first run");
@@ -900,7 +917,7 @@ mod tests {
         let c = ctx("0 0 6 * * *", 0, 5, &[("a", None)]);
         let fake = Fake::new(clock, Duration::from_secs(3), &c);
         let start = Instant::now();
-        drive(&fake, c, clock, |h, stop| async move {
+        drive(&fake, c, clock, |h, stop, _| async move {
             let (res, ()) = tokio::join!(h.recheck(vec![]), async {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 stop.cancel();
@@ -922,7 +939,7 @@ mod tests {
         let c = ctx("0 0 6 * * *", 0, 5, &[("a", None)]);
         let fake = Fake::new(clock, Duration::from_secs(60), &c);
         let start = Instant::now();
-        drive(&fake, c, clock, |h, stop| async move {
+        drive(&fake, c, clock, |h, stop, _| async move {
             let (res, ()) = tokio::join!(h.recheck(vec![]), async {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 stop.cancel();
@@ -939,7 +956,7 @@ mod tests {
         let c = ctx("0 0 6 * * *", 0, 5, &[("a", None), ("b", None)]);
         let fake = Fake::new(clock, Duration::from_secs(1), &c);
         let f = fake.clone();
-        drive(&fake, c, clock, |h, _| async move {
+        drive(&fake, c, clock, |h, _, _| async move {
             *f.load.lock().unwrap() = Err(vec![Diagnostic::error(
                 std::path::Path::new("watchlist/b.toml"),
                 Some(3),
@@ -966,7 +983,7 @@ mod tests {
         let c = ctx("0 0 6 * * *", 0, 5, &[("a", None)]);
         let fake = Fake::new(clock, Duration::from_secs(1), &c);
         let f = fake.clone();
-        drive(&fake, c, clock, |h, _| async move {
+        drive(&fake, c, clock, |h, _, _| async move {
             assert_eq!(
                 h.status().next_due,
                 Some(at(6, 0, 0, 0) + chrono::Duration::days(1))
@@ -979,5 +996,24 @@ mod tests {
         let calls = fake.calls();
         assert_eq!(calls.len(), 1, "{calls:?}");
         assert_near(calls[0].at, at(12, 0, 5, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_second_stop_abandons_at_once() {
+        let clock = Clock::starting_at(at(12, 0, 0, 0));
+        let c = ctx("0 0 6 * * *", 0, 30, &[("a", None)]);
+        let fake = Fake::new(clock, Duration::from_secs(60), &c);
+        let start = Instant::now();
+        drive(&fake, c, clock, |h, stop, abandon| async move {
+            let (res, ()) = tokio::join!(h.recheck(vec![]), async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                stop.cancel();
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                abandon.cancel();
+            });
+            assert_eq!(res.unwrap_err().kind, FailureKind::Stopping);
+        })
+        .await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3), "not the 30 s grace");
     }
 }

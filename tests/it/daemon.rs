@@ -551,3 +551,22 @@ fn trigger_without_a_daemon_exits_3() {
         show(&out)
     );
 }
+
+#[test]
+fn daemon_with_an_invalid_configuration_exits_2() {
+    let ws = Workspace::new();
+    let port = free_port();
+    settings(&ws, &format!("127.0.0.1:{port}"), "not a cron", "");
+    let mut d = Daemon::spawn(&ws, port, &[]);
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(20)).code(),
+        Some(2),
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("citewatch.toml:2"),
+        "names the file and line: {}",
+        d.log()
+    );
+}
