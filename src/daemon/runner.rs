@@ -509,6 +509,11 @@ impl<P: Pipeline> Loop<P> {
         let Some(run) = self.current.take() else { return };
         let result: RunResult = match res {
             Ok(Ok(report)) => {
+                {
+                    let mut st = self.status.lock().expect("status lock");
+                    st.last_run = Some(LastRun::of(&report));
+                    st.last_error = None;
+                }
                 let s = &report.summary;
                 let secs = (report.finished_at - report.started_at).num_milliseconds() as f64 / 1000.0;
                 tracing::info!(
@@ -522,9 +527,6 @@ impl<P: Pipeline> Loop<P> {
                     failed = s.sources_failed,
                     "run finished in {secs:.1}s"
                 );
-                let mut st = self.status.lock().expect("status lock");
-                st.last_run = Some(LastRun::of(&report));
-                st.last_error = None;
                 Ok(Arc::new(report))
             }
             Ok(Err(e)) => {
