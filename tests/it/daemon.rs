@@ -352,11 +352,11 @@ fn sighup_with_a_broken_watchlist_keeps_the_last_good_one() {
     d.signal("HUP");
     d.wait_log("broken.toml");
     d.wait_log("keeping the last good one");
-    let h = json(&d.get("/health").2);
-    assert!(
-        h["config_errors"][0].as_str().unwrap().contains("broken.toml"),
-        "{h}"
-    );
+    d.wait_for("the error in /health", || {
+        json(&http(port, "GET", "/health", &[], "").2)["config_errors"][0]
+            .as_str()
+            .is_some_and(|e| e.contains("broken.toml"))
+    });
     // A run now uses the last good watchlist.
     let (status, _, body) = http(port, "POST", "/recheck", &[], "");
     assert_eq!(status, 200, "{body}\n{}", d.log());
