@@ -60,11 +60,14 @@ impl Clock {
         let now_utc = self.now();
         let now = tokio::time::Instant::now();
         match (at - now_utc).to_std() {
-            Ok(d) => now + d,
+            // Far-future times (a schedule with no next date) saturate at about a year.
+            Ok(d) => now.checked_add(d.min(FAR)).unwrap_or(now),
             Err(_) => now,
         }
     }
 }
+
+const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One schedule: a cron expression and the articles it covers.
 #[derive(Debug, Clone)]
@@ -214,5 +217,30 @@ impl Scheduler {
     /// True when no schedule is in force (empty watchlist).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn far_future_times_do_not_overflow() {
+        let clock = Clock::starting_at(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let t = clock.instant_at(DateTime::<Utc>::MAX_UTC);
+        assert!(t > tokio::time::Instant::now());
+        let past = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            clock.instant_at(past),
+            tokio::time::Instant::now(),
+            "past times are now"
+        );
+    }
+
+    #[test]
+    fn cron_keys_ignore_spacing() {
+        assert_eq!(cron_key(" 0  0 6 * * * "), "0 0 6 * * *");
     }
 }
