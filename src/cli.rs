@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Re-check now: fetch every cited source, store new versions, judge every statement,
-    /// write reports/<run-id>/ and mail the report. Exit 0 when the run completed (failed
+    /// write `reports/<run-id>/` and mail the report. Exit 0 when the run completed (failed
     /// sources included), 1 with --fail-on-flagged and flags, 2 on a usage or config
     /// error, 3 when it could not run (lock held, store not writable).
     Check(CheckArgs),
@@ -136,6 +136,7 @@ pub fn init_tracing(cli: &Cli) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

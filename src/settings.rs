@@ -24,6 +24,10 @@ pub const DEFAULT_RETRIES: u32 = 2;
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Default limit for one SMTP delivery attempt, seconds.
 pub const DEFAULT_SMTP_TIMEOUT_SECS: u64 = 30;
+/// Default grace period for the run in progress when the daemon is stopped.
+pub const DEFAULT_GRACE_SECS: u64 = 30;
+/// Default interval between the daemon's outbox delivery retries (5 minutes).
+pub const DEFAULT_OUTBOX_RETRY_SECS: u64 = 300;
 /// Default control endpoint address of the daemon.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -51,6 +55,11 @@ pub struct ScheduleSettings {
     pub cron: String,
     /// Up to this many seconds of random delay before a scheduled run.
     pub jitter_secs: u64,
+    /// On SIGTERM/SIGINT the daemon lets the run in progress finish for up to this many
+    /// seconds, then abandons it (the store keeps its last committed state).
+    pub grace_secs: u64,
+    /// How often the daemon retries delivering the email outbox, seconds.
+    pub outbox_retry_secs: u64,
 }
 
 impl Default for ScheduleSettings {
@@ -58,6 +67,8 @@ impl Default for ScheduleSettings {
         Self {
             cron: DEFAULT_CRON.to_owned(),
             jitter_secs: 0,
+            grace_secs: DEFAULT_GRACE_SECS,
+            outbox_retry_secs: DEFAULT_OUTBOX_RETRY_SECS,
         }
     }
 }
@@ -230,6 +241,12 @@ impl Settings {
             ("timeout_secs", self.fetch.timeout_secs),
             ("max_bytes", self.fetch.max_bytes),
         ];
+        if self.schedule.outbox_retry_secs == 0 {
+            out.push(err(
+                &["schedule", "outbox_retry_secs"],
+                "[schedule].outbox_retry_secs must be at least 1".to_owned(),
+            ));
+        }
         for (key, value) in at_least_one {
             if value == 0 {
                 out.push(err(&["fetch", key], format!("[fetch].{key} must be at least 1")));

@@ -5,8 +5,10 @@ use crate::error::{CommandError, Exit};
 
 mod ack;
 mod check;
+mod daemon;
 mod demo;
 mod outbox;
+mod trigger;
 mod validate;
 
 pub use check::check;
@@ -20,9 +22,8 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Ack(args) => ack::ack(&root, &args),
         Command::Demo(args) => runtime()?.block_on(demo::demo(&args)),
         Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
-        Command::Daemon | Command::Trigger(_) => {
-            Err(CommandError::Usage("this command is not built yet".into()))
-        }
+        Command::Daemon => daemon::daemon(&root),
+        Command::Trigger(args) => runtime()?.block_on(trigger::trigger(&root, &args)),
     }
 }
 

@@ -483,14 +483,12 @@ fn check_reports_failed_sources_as_errors_and_exits_zero() {
     let (out, v) = ws.check_json();
     assert!(out.status.success(), "{}", show(&out));
     // The report file on disk says the same as stdout.
-    let dir = std::fs::read_dir(ws.root().join("reports"))
-        .expect("reports/")
-        .filter_map(Result::ok)
-        .find(|e| e.path().is_dir())
-        .expect("a run folder");
+    let dir = ws
+        .root()
+        .join("reports")
+        .join(v["run_id"].as_str().expect("run_id"));
     let on_disk: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).expect("report.json"))
-            .expect("json");
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json")).expect("json");
     assert_eq!(on_disk["sources"], v["sources"]);
     let source = |u: &str| {
         v["sources"]

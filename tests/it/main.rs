@@ -13,3 +13,6 @@ mod validate;
 
 /// The re-check report by email: outbox, SMTP (plain, STARTTLS), refusals, `outbox`.
 mod notify;
+
+/// `daemon`, `trigger` and the control endpoint as real processes.
+mod daemon;
