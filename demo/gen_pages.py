@@ -74,69 +74,66 @@ def gov(site, title, date, paras, stamp, sidebar, menu=None, table=None, order=N
 </html>
 """
 
-S1 = ["Washington's commitment to peacekeeping in Kosovo has drawn fresh attention this year as allies debate force posture in Europe.",
-      "According to NATO figures, the United States contributes about 600 soldiers to KFOR as of 2025, most of them based at Camp Bondsteel.",
-      "Kosovo government officials publicly rebuffed claims of an imminent U.S. withdrawal, saying Washington had given assurances.",
-      "\u201cThere are no changes planned to the U.S. presence in KFOR,\u201d a spokesperson for the U.S. Embassy in Pristina said.",
-      "Analysts note that reviews of U.S. deployments in Europe are under way, and some outlets have speculated about reductions.",
-      "The Pentagon declined to comment on future force levels beyond saying that commitments to allies remain in place."]
+S1 = ["Kosovo's Defense Ministry has denied claims that the United States plans to withdraw its troops from the NATO-led KFOR mission.",
+      "The United States contributes more than 600 troops to KFOR, most of them based at Camp Bondsteel in the east of the country.",
+      "A ministry spokesperson said a withdrawal of U.S. troops was out of the question and that Washington had given no such signal.",
+      "Officials said no changes were planned to the U.S. presence, and that the reports had not been confirmed by any government.",
+      "The claims followed public debate about U.S. force posture in Europe and speculation in some outlets about reductions or reviews of deployments.",
+      "Analysts said such reviews are routine and that commitments to allies remain in place."]
 S2 = ["DEFENDER 25 is U.S. Army Europe and Africa's largest annual exercise, bringing together thousands of U.S. and allied troops across the continent.",
       "This year DEFENDER 25 included a component in Kosovo, Immediate Response 25, in which U.S. soldiers trained alongside the Kosovo Security Force.",
-      "About 180 personnel from the Pennsylvania National Guard took part in Immediate Response 25 in Kosovo.",
       "The training focused on NATO interoperability, medical support and command post procedures rather than combat operations.",
       "Immediate Response 25 ran from May through June 2025 in several countries of Southeast Europe."]
-S3 = ["The U.S. Embassy in Pristina welcomed the participation of the Kosovo Security Force in Immediate Response 25, part of DEFENDER 25.",
-      "Around 180 soldiers of the Pennsylvania National Guard trained with the Kosovo Security Force during the exercise.",
+S3 = ["The U.S. Army and the Kosovo Security Force strengthened NATO interoperability during DEFENDER 25.",
+      "In Kosovo, the exercise's Immediate Response 25 component brought approximately 180 personnel from the 28th Infantry Division of the Pennsylvania Army National Guard to train alongside the Kosovo Security Force.",
       "Kosovo officials described the exercise as important for developing their forces.",
-      "Ambassador remarks framed the participation as strengthening NATO interoperability and the partnership between the United States and Kosovo.",
-      "The United States remains committed to Kosovo's security and to KFOR's mission under its UN mandate."]
+      "U.S. Embassy material framed the participation as strengthening NATO interoperability and the partnership between the United States and Kosovo.",
+      "The soldiers conducted field training, medical evacuation drills and joint planning with their Kosovo counterparts."]
 S4 = ["KFOR is a NATO-led international peacekeeping force in Kosovo.",
       "The Kosovo Force was established on 12 June 1999 under United Nations Security Council Resolution 1244.",
       "UNSCR 1244 remains the legal basis of KFOR's presence, and NATO remains the overall authority for KFOR operations.",
       "Operational command of KFOR rests with the Commander KFOR (COMKFOR), who reports through the NATO chain of command to Joint Force Command Naples.",
       "National contingents, including the United States, serve under this multinational framework rather than separate national commands.",
       "KFOR's mission is to contribute to a safe and secure environment and freedom of movement for all people in Kosovo."]
-S5 = ["Soldiers of the National Guard assigned to KFOR Regional Command-East hosted a multinational NCO leadership event at Camp Bondsteel.",
-      "Non-commissioned officers from eight nations took part in the two-day event, which covered patrols, crowd and riot control and liaison with local communities.",
-      "Before deployment, the units carried out training and medical evacuation exercises at their home stations.",
-      "The rotation's mission emphasizes partnership with Kosovo's security institutions and readiness for KFOR's mandate.",
-      "Guard leaders said the exercises prepared soldiers for both operational tasks and partnership-building activities."]
-S6 = ["Senior U.S. leaders visited Camp Bondsteel in 2025 to meet soldiers serving with KFOR.",
-      "U.S. personnel remain embedded in KFOR's Regional Command-East, working alongside troops from other allied nations.",
-      "Camp Bondsteel is the largest U.S. facility in the Balkans and serves as a hub for U.S. troops participating in KFOR.",
-      "During the visit, leaders met National Guard soldiers and Kosovo officials, who presented the U.S. presence as stabilizing.",
-      "The visit highlighted the United States' role as one ally among many in a multinational peacekeeping force."]
+S5 = ["Army Guardsmen assigned to KFOR conducted training with the Kosovo Search and Rescue Association.",
+      "The soldiers and volunteers rehearsed medical evacuation of casualties from mountainous terrain, including hoist and litter procedures.",
+      "Before deploying, the Guard unit carried out training and medical-evacuation exercises at its home station.",
+      "Leaders said the training built readiness for KFOR's mission and strengthened partnership with local communities."]
+S6 = ["U.S. Embassy Pristina: news and events.",
+      "Senior U.S. officials visited Camp Bondsteel in 2025 and met U.S. soldiers serving with KFOR's Regional Command-East.",
+      "The visitors also met National Guard soldiers and Kosovo officials, who described the U.S. presence as stabilizing and partnership-oriented.",
+      "The United States remains committed to Kosovo's security as one ally among many in the NATO-led KFOR mission."]
 S7 = ["KFOR currently comprises about 4,500 troops provided by 29 Allies and partner nations.",
       "The force is composed of contingents from dozens of nations, as listed in the table below.",
       "Contributions change as national rotations arrive and depart; figures are updated periodically."]
 T7 = [("Italy", "1,120"), ("United States", "about 600"), ("Türkiye", "390"), ("Hungary", "410"), ("Austria", "300"), ("Poland", "250")]
-S8 = ["Camp Bondsteel, built in 1999 near Ferizaj/Uroševac, is the largest U.S. base in the Balkans.",
+S8 = ["Camp Bondsteel, built in 1999 near Ferizaj/Uroševac, is the largest U.S. facility in the Balkans.",
       "The camp serves as the headquarters of KFOR Regional Command-East and as a hub for U.S. troops participating in KFOR activities.",
       "Over the years the camp has hosted rotations from active-duty units and the National Guard.",
       "Facilities include housing, a medical clinic and training ranges used by multinational forces."]
-S9 = ["Guard soldiers preparing for the KFOR rotation completed a medical evacuation exercise at their mobilization station.",
-      "The training rehearsed casualty care and helicopter evacuation procedures before the deployment to Kosovo.",
-      "Once in Kosovo, the unit will conduct patrols and liaison with local authorities as part of KFOR.",
-      "Leaders said the exercise built readiness for the mission and for working with partner forces."]
-S10 = ["Kosovo's government on Tuesday rejected media reports that the United States plans to withdraw its troops from KFOR.",
-       "Officials said they had received assurances from Washington that no changes were planned.",
-       "The reports followed speculation about a broader review of U.S. force posture in Europe and possible reductions.",
-       "Some commentators argued that Washington might reallocate troops to other theatres as part of defence spending debates."]
+S9 = ["Army Guard soldiers in Kosovo hosted an inaugural event for non-commissioned officers from KFOR's multinational units.",
+      "NCOs from eight nations took part in the two-day event at Camp Bondsteel, which covered patrols, crowd and riot control and liaison with local communities.",
+      "The Guard units assigned to KFOR said the event built interoperability and trust among allied NCO corps.",
+      "Organisers plan to hold the event with every rotation."]
+S10 = ["The U.S. Department of Defense has dismissed reports of a planned withdrawal of American troops from Kosovo.",
+       "\u201cAt this time, we have no announcements regarding changes to the deployment of forces,\u201d a Pentagon official said.",
+       "Kosovo's government also rejected the reports, saying it had received assurances from Washington.",
+       "The reports followed speculation about a broader review of U.S. force posture in Europe and whether Washington might reallocate troops."]
 
 REL = ["Serbia and Kosovo talks stall again", "EU envoy visits Pristina", "Election results in North Macedonia"]
 SIDE = ["KFOR commander meets local leaders", "Exercise concludes in Ferizaj", "Medical outreach in Gjilan"]
 
 pages = {
- 1: lambda stamp, **k: news("Balkan Herald", "U.S. troops to stay in Kosovo, officials say", "14 March 2025", "Arta Krasniqi", S1, REL, stamp, **k),
+ 1: lambda stamp, **k: news("Türkiye Today", "Kosovo denies claims of US military withdrawal", "14 March 2025", "Arta Krasniqi", S1, REL, stamp, **k),
  2: lambda stamp, **k: news("U.S. Army Europe and Africa", "DEFENDER 25 brings allies together across Europe", "2 June 2025", "USAREUR-AF Public Affairs", S2, REL, stamp, menu=["News", "Exercises", "Units", "Leadership", "Contact"], **k),
- 3: lambda stamp, **k: gov("U.S. Embassy in Kosovo", "Kosovo Security Force joins Immediate Response 25", "May 28, 2025", S3, stamp, SIDE, **k),
+ 3: lambda stamp, **k: news("ABNASE", "The U.S. Army and the KSF strengthen NATO interoperability during DEFENDER 25", "28 May 2025", "Staff", S3, REL, stamp, **k),
  4: lambda stamp, **k: gov("NATO KFOR", "KFOR: mission and history", "Updated 2025", S4, stamp, SIDE, **k),
- 5: lambda stamp, **k: news("National Guard", "Guard soldiers in Kosovo host multinational NCO event", "9 April 2025", "Sgt. Jane Miller", S5, REL, stamp, menu=["News", "Features", "Photos", "Videos"], **k),
- 6: lambda stamp, **k: news("DVIDS", "Leaders visit Camp Bondsteel, meet KFOR soldiers", "20 February 2025", "Capt. Omar Reyes", S6, REL, stamp, **k),
+ 5: lambda stamp, **k: news("National Guard", "Army Guardsmen conduct training with Kosovo Search and Rescue Association", "9 April 2025", "Sgt. Jane Miller", S5, REL, stamp, menu=["News", "Features", "Photos", "Videos"], **k),
+ 6: lambda stamp, **k: gov("U.S. Embassy in Kosovo", "U.S. Embassy Pristina", "2025", S6, stamp, SIDE, **k),
  7: lambda stamp, **k: gov("NATO KFOR", "KFOR key facts and figures", "As of 2025", S7, stamp, SIDE, table=T7, **k),
- 8: lambda stamp, **k: news("Stars and Stripes", "Inside Camp Bondsteel, America's outpost in the Balkans", "3 January 2025", "John Vandiver", S8, REL, stamp, **k),
- 9: lambda stamp, **k: news("National Guard", "Guard unit rehearses medevac before KFOR deployment", "11 September 2025", "Spc. Lee Park", S9, REL, stamp, menu=["News", "Features", "Photos", "Videos"], **k),
- 10: lambda stamp, **k: news("Kosovo Online", "Government rebuffs reports of U.S. withdrawal from KFOR", "25 March 2025", "Staff", S10, REL, stamp, **k),
+ 8: lambda stamp, **k: news("Army Technology", "Camp Bondsteel, Kosovo", "3 January 2025", "Staff", S8, REL, stamp, **k),
+ 9: lambda stamp, **k: news("National Guard", "Army Guard soldiers in Kosovo host inaugural event for non-commissioned officers", "11 September 2025", "Spc. Lee Park", S9, REL, stamp, menu=["News", "Features", "Photos", "Videos"], **k),
+ 10: lambda stamp, **k: news("RKS News", "Pentagon: no announcements on changes to U.S. forces in Kosovo", "25 March 2025", "Staff", S10, REL, stamp, **k),
 }
 os.makedirs(OUT, exist_ok=True)
 for n, f in pages.items():

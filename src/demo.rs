@@ -3,7 +3,7 @@
 //! in a fresh demo root, applies edits like those that happen in the wild, re-checks with the
 //! same pipeline as `check`, and prints the summary and where the report and mail are.
 //!
-//! The edits: a troop figure revised in [1], a paragraph deleted from [3], [10] gone 404, a
+//! The edits: a troop figure revised in [1] (600 → 350), a paragraph deleted from [3], [10] gone 404, a
 //! redesign of [4] that moves paragraphs and changes menus and timestamps only, and new
 //! timestamps on every page. Only the first three must be flagged.
 
@@ -132,11 +132,11 @@ fn apply_edits(pages: &Pages) {
     }
     // [1] The troop figure is revised.
     if let Some(Some(page)) = p.get_mut(&1) {
-        *page = page.replace("about 600 soldiers", "about 350 soldiers");
+        *page = page.replace("more than 600 troops", "more than 350 troops");
     }
     // [3] A paragraph is deleted.
     if let Some(Some(page)) = p.get_mut(&3) {
-        let start = page.find("<p>Around 180 soldiers").unwrap_or(0);
+        let start = page.find("<p>In Kosovo, the exercise").unwrap_or(0);
         if start > 0
             && let Some(len) = page[start..].find("</p>")
         {

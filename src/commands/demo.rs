@@ -28,8 +28,8 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
     );
     println!(
         "2. Edits, as they happen in the wild:\n   \
-         [1] the troop figure is revised (about 600 → about 350 soldiers)\n   \
-         [3] a paragraph is deleted\n   \
+         [1] the troop figure is revised (more than 600 → more than 350 troops)\n   \
+         [3] the paragraph on the 180 Pennsylvania Guard personnel is deleted\n   \
          [4] a redesign: new menus, paragraphs moved, new timestamps (the text is the same)\n   \
          [10] the page is gone (404)\n   \
          and every page gets new \"generated\" / \"last updated\" timestamps.\n"
