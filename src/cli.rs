@@ -29,24 +29,32 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Re-check now: fetch every cited source, store new versions, judge every statement,
-    /// write `reports/<run-id>/` and mail the report. Exit 0 when the run completed (failed
+    /// Re-check every cited source now and report which statements need a person.
+    ///
+    /// Fetches every cited source, stores new versions, judges every statement, writes
+    /// `reports/<run-id>/` and mails the report. Exit 0 when the run completed (failed
     /// sources included), 1 with --fail-on-flagged and flags, 2 on a usage or config
     /// error, 3 when it could not run (lock held, store not writable).
     Check(CheckArgs),
-    /// Check citewatch.toml and every watchlist file; list each article's statements.
+    /// Check citewatch.toml and the watchlist; list each article's statements.
+    ///
     /// Exit 0, or 2 with one `FILE:LINE[:COL]: message` line per problem.
     Validate,
-    /// Accept the current wording of flagged statements: move their baseline to the latest
-    /// snapshot and clear the flag.
+    /// Accept the current wording of flagged statements.
+    ///
+    /// Moves their baseline to the latest snapshot (passages located again there), clears
+    /// the flag and records who and when in the store.
     Ack(AckArgs),
-    /// Offline demonstration: serve bundled copies of the seed's sources on 127.0.0.1,
-    /// check, apply realistic edits, re-check, print the summary.
+    /// Offline demonstration on bundled copies of the seed's ten sources.
+    ///
+    /// Serves them on 127.0.0.1, checks, applies realistic edits (a figure revised, a
+    /// paragraph deleted, a page gone, a redesign), re-checks and prints the summary.
     Demo(DemoArgs),
     /// Run as a service: re-check on the schedule, serve the control endpoint.
     Daemon,
-    /// Ask the running daemon for a re-check now and print its summary (exit 3 if no
-    /// daemon is listening).
+    /// Ask the running daemon for a re-check now and print its summary.
+    ///
+    /// Exit 3 if no daemon is listening.
     Trigger(TriggerArgs),
     /// List the messages waiting in the outbox; --send retries delivery now.
     Outbox(OutboxArgs),
