@@ -33,6 +33,11 @@ pub fn word_diff(before: &str, after: &str) -> Vec<Segment> {
 }
 
 /// The diff as plain text: `[-removed-]{+inserted+}`.
+///
+/// ```
+/// let m = citewatch::diff::marked_text("about 600 soldiers", "about 350 soldiers");
+/// assert_eq!(m, "about [-600-]{+350+} soldiers");
+/// ```
 pub fn marked_text(before: &str, after: &str) -> String {
     let mut s = String::new();
     for seg in word_diff(before, after) {
@@ -82,6 +87,10 @@ fn split_ws(t: &str) -> (&str, &str, &str) {
 }
 
 /// Escapes `& < > " '` for HTML text and attribute values.
+///
+/// ```
+/// assert_eq!(citewatch::diff::escape_html("<a href=\"x\">"), "&lt;a href=&quot;x&quot;&gt;");
+/// ```
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
