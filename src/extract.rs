@@ -1310,7 +1310,7 @@ impl Arena<'_> {
                                 out.flush();
                                 in_pre += 1;
                             }
-                            Kind::Cell => out.cur.push(' '),
+                            Kind::Cell => out.space(),
                             Kind::Inline => {}
                         }
                         in_figure += usize::from(e.name == "figure");
@@ -1325,7 +1325,7 @@ impl Arena<'_> {
                                 out.flush();
                                 in_pre = in_pre.saturating_sub(1);
                             }
-                            Kind::Cell => out.cur.push(' '),
+                            Kind::Cell => out.space(),
                             Kind::Br | Kind::Inline => {}
                         }
                         in_figure = in_figure.saturating_sub(usize::from(e.name == "figure"));
@@ -1367,6 +1367,13 @@ struct Blocks {
 }
 
 impl Blocks {
+    /// Sets table cells apart within their row.
+    fn space(&mut self) {
+        if !self.cur.is_empty() && !self.cur.ends_with(' ') {
+            self.cur.push(' ');
+        }
+    }
+
     fn text(&mut self, t: &str, in_link: bool) {
         push_normalised(&mut self.cur, t);
         if in_link && self.in_p == 0 {
@@ -1504,4 +1511,284 @@ fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
         }
     }
     blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paragraphs long enough to be scored as article text.
+    const PARAS: [&str; 4] = [
+        "About 600 U.S. soldiers serve in KFOR, the NATO-led peacekeeping force in Kosovo, according to the command.",
+        "The contingent rotates every nine months, and its headquarters sits at Camp Bondsteel, near Ferizaj.",
+        "Officials said the mission, which began in 1999, remains focused on a safe and secure environment.",
+        "Exercises such as DEFENDER 25 brought further units, vehicles and aircraft to the region this spring.",
+    ];
+
+    fn html(body: &str) -> Vec<u8> {
+        format!("<!DOCTYPE html><html><head><title>t</title><style>p{{color:red}}</style></head><body>{body}</body></html>")
+            .into_bytes()
+    }
+
+    fn article() -> String {
+        PARAS.iter().map(|p| format!("<p>{p}</p>")).collect()
+    }
+
+    fn blocks(body: &[u8]) -> Vec<String> {
+        extract(body, "text/html", &Rules::default()).unwrap().blocks
+    }
+
+    #[test]
+    fn boilerplate_is_dropped() {
+        let page = html(&format!(
+            r##"<div id="cookie-consent" class="cookie-banner"><p>We use cookies to improve your experience, analyse traffic and personalise content.</p><button>Accept all cookies</button></div>
+            <header class="site-header"><a href="/">Regional Times</a><span>Friday 01 March 2024</span></header>
+            <nav><ul><li><a href="/a">Politics</a></li><li><a href="/b">World</a></li></ul></nav>
+            <main><article><div class="article__body">{}</div>
+            <div class="share"><a href="#">Share</a><a href="#">Email</a></div></article>
+            <aside><h2>Related links</h2><ul><li><a href="/x">Another story about something else entirely</a></li></ul><h2>Most read</h2></aside></main>
+            <form action="/newsletter"><p>Sign up for the daily briefing, delivered every morning to your inbox.</p><input name="e"></form>
+            <footer><p>Page generated 2024-03-01 06:00:00 UTC · build be9c881818</p></footer>
+            <script>var x = "<p>not text</p>";</script><noscript>Enable JavaScript</noscript>"##,
+            article()
+        ));
+        assert_eq!(blocks(&page), PARAS);
+    }
+
+    #[test]
+    fn hidden_elements_are_dropped() {
+        let page = html(&format!(
+            r##"<article>{}<p hidden>Hidden by attribute, this sentence must not appear anywhere.</p>
+            <p aria-hidden="true">Hidden from assistive technology and from the extracted text.</p>
+            <div style="display: none"><p>Hidden by inline style display none, also not wanted here.</p></div>
+            <p style="VISIBILITY:hidden">Hidden by visibility, and so not part of the readable text.</p>
+            <template><p>Template content is never rendered, so it is not text either.</p></template></article>"##,
+            article()
+        ));
+        assert_eq!(blocks(&page), PARAS);
+    }
+
+    #[test]
+    fn entities_and_white_space_are_normalised() {
+        let page = html(&format!(
+            "<article>{}<p>Caf&eacute; &amp; bar&#8217;s\n\t  prices&nbsp;rose by 5&#x25;, officials&#160;said on Monday\u{200b} morning.</p></article>",
+            article()
+        ));
+        let b = blocks(&page);
+        assert_eq!(
+            b.last().unwrap(),
+            "Café & bar’s prices rose by 5%, officials said on Monday morning."
+        );
+        assert_eq!(normalise("  a \u{a0}\n b\u{ad}c  "), "a bc");
+    }
+
+    #[test]
+    fn table_rows_and_list_items_are_blocks() {
+        let page = html(&format!(
+            "<article>{}<table><caption>Troops by year</caption><thead><tr><th>Year</th><th>Troops</th></tr></thead>
+            <tbody><tr><td>2024</td><td>590</td></tr><tr><td>2025</td><td>600</td></tr></tbody></table>
+            <ul><li>First point, with <b>bold</b> text.</li><li>Second point.</li></ul>
+            <pre>line one\nline two</pre></article>",
+            article()
+        ));
+        let b = blocks(&page);
+        let tail: Vec<&str> = b[PARAS.len()..].iter().map(String::as_str).collect();
+        assert_eq!(
+            tail,
+            [
+                "Troops by year",
+                "Year Troops",
+                "2024 590",
+                "2025 600",
+                "First point, with bold text.",
+                "Second point.",
+                "line one",
+                "line two"
+            ]
+        );
+    }
+
+    #[test]
+    fn leftovers_and_link_lists_are_dropped() {
+        let page = html(&format!(
+            r##"<article><p>{}</p><div class="slot"><span>Advertisement</span></div><p>{}</p><p>Read more</p>
+            <p>{} See <a href="/r">the report</a>.</p><p><a href="/full">The full report on troop levels</a></p>
+            <div><a href="/x">Next story: elections</a></div><p>{}</p><p>·</p></article>"##,
+            PARAS[0], PARAS[1], PARAS[2], PARAS[3]
+        ));
+        let b = blocks(&page);
+        assert_eq!(
+            b,
+            [
+                PARAS[0].to_owned(),
+                PARAS[1].to_owned(),
+                format!("{} See the report.", PARAS[2]),
+                "The full report on troop levels".to_owned(),
+                PARAS[3].to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn selector_narrows_without_scoring() {
+        let page = html(&format!(
+            r##"<nav><p>Menu text that is outside the selection and must not be kept.</p></nav>
+            <div class="facts"><h3>Key facts</h3><ul><li><a href="/a">Link only item</a></li></ul>
+            <script>bad()</script><span hidden>secret</span><p>Short.</p></div>{}
+            <div class="facts"><p>Second match.</p></div>"##,
+            article()
+        ));
+        let rules = Rules::compile(Some("div.facts"), &[]).unwrap();
+        let b = extract(&page, "text/html", &rules).unwrap().blocks;
+        assert_eq!(b, ["Key facts", "Link only item", "Short.", "Second match."]);
+        // Nested matches are not repeated.
+        let rules = Rules::compile(Some("div, ul"), &[]).unwrap();
+        let b = extract(&page, "text/html", &rules).unwrap().blocks;
+        assert_eq!(b, ["Key facts", "Link only item", "Short.", "Second match."]);
+        assert!(Rules::compile(Some("div[["), &[]).is_err());
+    }
+
+    #[test]
+    fn ignore_drops_matching_blocks() {
+        let page = html(&format!(
+            "<article><p>Last updated: 30 April 2023, 10:25 UTC</p>{}</article>",
+            article()
+        ));
+        let rules = Rules::compile(None, &["^Last updated:.*$".to_owned(), "Bondsteel".to_owned()]).unwrap();
+        let b = extract(&page, "text/html", &rules).unwrap().blocks;
+        assert_eq!(b, [PARAS[0], PARAS[2], PARAS[3]]);
+        assert!(Rules::compile(None, &["(".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn charset_from_header_meta_and_bom() {
+        let latin = b"<html><body><p>Caf\xe9 cr\xe8me</p></body></html>";
+        assert!(decode(latin, "text/html; charset=ISO-8859-1").contains("Café crème"));
+        assert!(decode(latin, "text/html; Charset=\"iso-8859-1\"").contains("Café crème"));
+        // No declaration: lossy UTF-8.
+        assert!(decode(latin, "text/html").contains("Caf\u{fffd} cr\u{fffd}me"));
+        let meta = b"<html><head><meta charset=\"iso-8859-1\"></head><body><p>Caf\xe9</p></body></html>";
+        assert!(decode(meta, "text/html").contains("Café"));
+        let equiv = b"<html><head><META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=windows-1252\"></head><body>\x93q\x94</body></html>";
+        assert!(decode(equiv, "text/html").contains("\u{201c}q\u{201d}"));
+        // The header wins over the meta tag.
+        let utf8_meta_latin = "<meta charset=\"iso-8859-1\"><p>Café</p>".as_bytes();
+        assert!(decode(utf8_meta_latin, "text/html; charset=utf-8").contains("Café"));
+        // A BOM wins over both (HTML standard) and is not part of the text.
+        let mut bom = b"\xef\xbb\xbf".to_vec();
+        bom.extend_from_slice(utf8_meta_latin);
+        let d = decode(&bom, "text/html; charset=iso-8859-1");
+        assert!(d.starts_with("<meta") && d.contains("Café"));
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("<p>Ünï</p>".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(decode(&utf16, "text/html"), "<p>Ünï</p>");
+        // A meta tag naming UTF-16 in an ASCII-compatible document means UTF-8.
+        assert!(decode("<meta charset=utf-16><p>é</p>".as_bytes(), "").contains('é'));
+        // Through extract, with the header.
+        let page = [b"<article>".as_slice(), &latin[..], b"</article>"].concat();
+        let b = extract(&page, "text/html; charset=iso-8859-1", &Rules::default())
+            .unwrap()
+            .blocks;
+        assert_eq!(b, ["Café crème"]);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_blow_the_stack() {
+        let n = 100_000;
+        for tag in ["div", "span", "section"] {
+            let page = format!(
+                "<html><body>{}<p>Deep text that survives the nesting.</p>{}</body></html>",
+                format!("<{tag}>").repeat(n),
+                format!("</{tag}>").repeat(n)
+            );
+            let b = blocks(page.as_bytes());
+            assert_eq!(b, ["Deep text that survives the nesting."], "{tag}");
+        }
+        // Unclosed, and nested inline formatting.
+        let page = format!("<html><body>{}<p>Still here.</p>", "<div><b><i>".repeat(30_000));
+        assert_eq!(blocks(page.as_bytes()), ["Still here."]);
+    }
+
+    #[test]
+    fn nesting_guard_leaves_normal_pages_alone() {
+        let page = "<div><div><p>x</p></div></div><script>if (a<div) {}</script>";
+        assert!(matches!(guard_nesting(page), Cow::Borrowed(_)));
+        let deep = format!("{}x{}", "<DIV class=a>".repeat(600), "</div>".repeat(600));
+        let guarded = guard_nesting(&deep);
+        assert_eq!(scan_tags(&guarded, |_, _, _| {}), MAX_BLOCK_NESTING);
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        // Binary garbage.
+        let mut x: u32 = 0x1234_5678;
+        let garbage: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        assert!(extract(&garbage, "text/html", &Rules::default()).is_ok());
+        assert!(extract(&garbage, "", &Rules::default()).is_ok());
+        // Broken markup.
+        let broken = b"<html><body><p>Unclosed <b>bold <i>and <table><tr><td>cell</p></div></span><p>More & more <<>> text</body>";
+        let b = blocks(broken);
+        assert!(b.iter().any(|l| l.contains("cell")), "{b:?}");
+        // 10 MB of text in one page.
+        let big = format!(
+            "<html><body><article><p>{}</p></article></body></html>",
+            "word, ".repeat(10 << 20 >> 3)
+        );
+        let b = blocks(big.as_bytes());
+        assert_eq!(b.len(), 1);
+        assert!(b[0].len() > 7_000_000);
+        // Class names with multi-byte characters.
+        let page = html(&format!(
+            "<div class=\"tag-💩 x💩y\" id=\"a-b-c-d-💩\">{}</div>",
+            article()
+        ));
+        assert_eq!(blocks(&page), PARAS);
+    }
+
+    #[test]
+    fn pdf_text_and_unsupported_types() {
+        let r = extract(
+            b"%PDF-1.4\n%garbage that is not a PDF at all",
+            "application/pdf",
+            &Rules::default(),
+        );
+        assert!(matches!(r, Err(ExtractError::Pdf(_))), "{r:?}");
+        let r = extract(b"\x89PNG\r\n", "image/png", &Rules::default());
+        assert!(matches!(r, Err(ExtractError::Unsupported(t)) if t == "image/png"));
+        let t = extract(
+            b"  one  line \n\n two\tlines\n",
+            "text/plain; charset=utf-8",
+            &Rules::default(),
+        )
+        .unwrap();
+        assert_eq!(t.blocks, ["one line", "two lines"]);
+        assert_eq!(doc_kind("", b"%PDF-1.7"), Some(DocKind::Pdf));
+        assert_eq!(doc_kind("TEXT/HTML; charset=utf-8", b""), Some(DocKind::Html));
+    }
+
+    #[test]
+    fn text_round_trips() {
+        let t = ExtractedText {
+            blocks: vec!["a b".into(), "c".into()],
+        };
+        assert_eq!(t.to_text(), "a b\nc\n");
+        assert_eq!(ExtractedText::from_text(&t.to_text()), t);
+    }
+
+    #[test]
+    fn short_pages_fall_back_to_their_text() {
+        // No paragraph long enough to score: the body's text is kept, without boilerplate.
+        let page = html("<nav><a href=/>Home</a></nav><div>Short note.</div><div>Another one.</div>");
+        assert_eq!(blocks(&page), ["Short note.", "Another one."]);
+        assert!(blocks(&html("")).is_empty());
+    }
 }
