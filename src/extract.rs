@@ -515,6 +515,8 @@ struct El<'a> {
     raw_ptext: u32,
     /// Totals over the subtree, dead parts excluded.
     sum: Stats,
+    /// Text length and commas of the running text directly inside (own text and inline children).
+    flow: (u32, u32),
     score: f32,
     scored: bool,
 }
@@ -862,6 +864,7 @@ fn build<'a>(doc: &'a Html, selector: Option<&Selector>, auto: bool, selected: &
         raw_text: 0,
         raw_ptext: 0,
         sum: Stats::default(),
+        flow: (0, 0),
         score: 0.0,
         scored: false,
     };
@@ -1034,9 +1037,17 @@ impl Arena<'_> {
             if el.flags & HEADING != 0 {
                 el.sum.headings = el.sum.text;
             }
-            let (dead, sum, parent) = (el.dead, el.sum, el.parent);
+            el.flow.0 += own.text;
+            el.flow.1 += own.commas;
+            let (dead, sum, parent, flow, inline) =
+                (el.dead, el.sum, el.parent, el.flow, el.kind == Kind::Inline);
             if parent != NONE && !dead {
-                self.els[parent as usize].sum.add(&sum);
+                let p = &mut self.els[parent as usize];
+                p.sum.add(&sum);
+                if inline {
+                    p.flow.0 += flow.0;
+                    p.flow.1 += flow.1;
+                }
             }
         }
     }
@@ -1070,15 +1081,23 @@ impl Arena<'_> {
     fn main_content(&mut self) -> Vec<u32> {
         let n = self.els.len();
         for i in 1..n {
-            if self.els[i].dead || !self.is_para(i) {
+            if self.els[i].dead {
                 continue;
             }
-            let s = self.els[i].sum;
-            if s.text < 25 {
+            // A paragraph scores its ancestors; so does running text loose in a container with
+            // block children (Readability wraps such runs in a `<p>`), starting at the container.
+            let el = &self.els[i];
+            let (text, commas, mut a) = if self.is_para(i) {
+                (el.sum.text, el.sum.commas, el.parent)
+            } else if el.block_child && matches!(el.name, "div" | "section" | "article" | "main") {
+                (el.flow.0, el.flow.1, i as u32)
+            } else {
+                continue;
+            };
+            if text < 25 {
                 continue;
             }
-            let cs = 1.0 + s.commas as f32 + (s.text / 100).min(3) as f32;
-            let mut a = self.els[i].parent;
+            let cs = 1.0 + commas as f32 + (text / 100).min(3) as f32;
             for level in 0..5 {
                 if a == NONE || a == 0 || matches!(self.els[a as usize].name, "html") {
                     break;
@@ -1285,11 +1304,12 @@ impl Arena<'_> {
             && !(i + 1..=el.end).any(|j| self.els[j as usize].name == "table")
     }
 
-    /// The blocks of the given subtrees, in order. `main` (main-text mode) applies conditional
-    /// cleaning and drops blocks whose only words are link text (menus, "more stories" lists).
-    fn blocks(&self, roots: &[u32], main: bool) -> Vec<String> {
+    /// The blocks of the given subtrees, in order. `main` applies conditional cleaning;
+    /// `drop_link_only` drops blocks whose only words are link text (menus, "more stories" lists)
+    /// unless they were written as a paragraph.
+    fn blocks(&self, roots: &[u32], main: bool, drop_link_only: bool) -> Vec<String> {
         let mut out = Blocks {
-            drop_link_only: main,
+            drop_link_only,
             ..Blocks::default()
         };
         for &r in roots {
@@ -1485,11 +1505,11 @@ fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
     let mut arena = build(&doc, selector, selector.is_none(), &mut selected);
     if selector.is_some() {
         arena.aggregate(false);
-        return arena.blocks(&selected, false);
+        return arena.blocks(&selected, false, false);
     }
     arena.aggregate(true);
     let roots = arena.main_content();
-    let mut blocks: Vec<String> = arena.blocks(&roots, true);
+    let mut blocks: Vec<String> = arena.blocks(&roots, true, true);
     blocks.retain(|b| !is_leftover(b));
     let len: usize = blocks.iter().map(String::len).sum();
     if len < MIN_MAIN_TEXT {
@@ -1499,12 +1519,13 @@ fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
             el.raw_text = 0;
             el.raw_ptext = 0;
             el.sum = Stats::default();
+            el.flow = (0, 0);
             el.score = 0.0;
             el.scored = false;
         }
         arena.aggregate(true);
         let roots = arena.main_content();
-        let mut retry = arena.blocks(&roots, false);
+        let mut retry = arena.blocks(&roots, false, false);
         retry.retain(|b| !is_leftover(b));
         if retry.iter().map(String::len).sum::<usize>() > len {
             blocks = retry;
