@@ -131,8 +131,8 @@ pub fn extract(body: &[u8], content_type: &str, rules: &Rules) -> Result<Extract
     let kind =
         doc_kind(content_type, body).ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let blocks = match kind {
-        DocKind::Html => html_blocks(&decode(body, content_type), rules.selector.as_ref()),
-        DocKind::Text => decode(body, content_type).lines().map(normalise).collect(),
+        DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref()),
+        DocKind::Text => decode_cow(body, content_type).lines().map(normalise).collect(),
         DocKind::Pdf => pdf_text(body)?.split("\n\n").map(normalise).collect(),
     };
     Ok(ExtractedText {
@@ -168,14 +168,18 @@ fn pdf_text(body: &[u8]) -> Result<String, ExtractError> {
 /// encoding sniffing (and every browser) instead, where a BOM overrides any declaration: a BOM is
 /// unambiguous, and a page that has one but declares another charset renders by the BOM.
 pub fn decode(body: &[u8], content_type: &str) -> String {
+    decode_cow(body, content_type).into_owned()
+}
+
+/// [`decode`] without copying a body that is already valid UTF-8.
+fn decode_cow<'a>(body: &'a [u8], content_type: &str) -> Cow<'a, str> {
     let enc = encoding_rs::Encoding::for_bom(body)
         .map(|(e, _)| e)
         .or_else(|| header_charset(content_type))
         .or_else(|| meta_charset(body))
         .unwrap_or(encoding_rs::UTF_8);
     // `decode` strips a BOM (and would let it override `enc`, which it already does here).
-    let (text, _, _) = enc.decode(body);
-    text.into_owned()
+    enc.decode(body).0
 }
 
 fn header_charset(content_type: &str) -> Option<&'static encoding_rs::Encoding> {
@@ -1796,6 +1800,52 @@ mod tests {
         assert_eq!(doc_kind("TEXT/HTML; charset=utf-8", b""), Some(DocKind::Html));
     }
 
+    /// A one-page PDF with the given text line (Helvetica), xref offsets computed.
+    fn tiny_pdf(text: &str) -> Vec<u8> {
+        let content = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
+        ];
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = pdf.len();
+        pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        for off in offsets {
+            pdf.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+        }
+        pdf.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        pdf
+    }
+
+    #[test]
+    fn pdf_text_is_extracted() {
+        let t = extract(
+            &tiny_pdf("About 600 soldiers serve in KFOR."),
+            "application/pdf",
+            &Rules::default(),
+        )
+        .unwrap();
+        assert_eq!(t.blocks, ["About 600 soldiers serve in KFOR."]);
+        // Truncated: an error, not a panic.
+        let pdf = tiny_pdf("x");
+        let r = extract(&pdf[..pdf.len() / 2], "application/pdf", &Rules::default());
+        assert!(r.is_err() || r.is_ok_and(|t| t.blocks.is_empty()));
+    }
+
     #[test]
     fn text_round_trips() {
         let t = ExtractedText {
@@ -1803,6 +1853,18 @@ mod tests {
         };
         assert_eq!(t.to_text(), "a b\nc\n");
         assert_eq!(ExtractedText::from_text(&t.to_text()), t);
+    }
+
+    #[test]
+    fn loose_text_in_a_container_is_article_text() {
+        // Blog engines put the text straight into a div, between <br>s and image divs.
+        let page = html(&format!(
+            r##"<div class="sidebar"><ul><li><a href="/1">April (59)</a></li><li><a href="/2">March (67)</a></li></ul></div>
+            <div class="post-body">{}<br><div class="separator"><a href="/i.jpg"><img src="/i.jpg"></a></div><br>{}<br><br>{}</div>
+            <div class="post-footer"><div class="post-labels"><span>Tags:</span><a href="/t">Latest News</a></div></div>"##,
+            PARAS[0], PARAS[1], PARAS[2]
+        ));
+        assert_eq!(blocks(&page), &PARAS[..3]);
     }
 
     #[test]
