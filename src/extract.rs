@@ -766,7 +766,7 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 static JUNK_STEMS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)cookie|newsletter|advert|sponsor|breadcrumb|sidebar|related|social|share|comments|disqus|outbrain|taboola|paywall|subscri").unwrap()
+    Regex::new(r"(?i)cookie|newsletter|advert|sponsor|breadcrumb|sidebar|related|social|share|comments|disqus|outbrain|taboola|paywall|subscri|caption").unwrap()
 });
 
 /// Readability's weight (±25) for a class or id value, whether it marks boilerplate, and whether
@@ -1373,7 +1373,7 @@ impl Arena<'_> {
             }
             out.flush();
         }
-        out.blocks
+        out.finish()
     }
 }
 
@@ -1382,12 +1382,15 @@ impl Arena<'_> {
 struct Blocks {
     blocks: Vec<String>,
     cur: String,
-    /// The current block has words inside / outside links.
+    /// The current block has words inside / outside links, and text inside a `<p>`.
     linked: bool,
     plain: bool,
-    /// Open `<p>` elements: a paragraph of link text is kept (it was written as text).
+    para: bool,
+    /// Open `<p>` elements.
     in_p: usize,
     drop_link_only: bool,
+    /// Indices of kept blocks that are paragraphs of link text only.
+    link_paras: Vec<usize>,
 }
 
 impl Blocks {
@@ -1400,22 +1403,55 @@ impl Blocks {
 
     fn text(&mut self, t: &str, in_link: bool) {
         push_normalised(&mut self.cur, t);
-        if in_link && self.in_p == 0 {
+        self.para |= self.in_p > 0;
+        if in_link {
             self.linked = true;
         } else if !self.plain {
             self.plain = t.chars().any(char::is_alphanumeric);
         }
     }
 
+    /// Ends the current block. A block of link text only is dropped (a menu, a list of other
+    /// stories) unless it was written as a paragraph; such paragraphs are remembered.
     fn flush(&mut self) {
         let t = self.cur.trim_end();
         let link_only = self.drop_link_only && self.linked && !self.plain;
-        if !t.is_empty() && !link_only {
+        if !t.is_empty() && (!link_only || self.para) {
+            if link_only {
+                self.link_paras.push(self.blocks.len());
+            }
             self.blocks.push(t.to_owned());
         }
         self.cur.clear();
         self.linked = false;
         self.plain = false;
+        self.para = false;
+    }
+
+    /// The blocks, without runs of three or more link-only paragraphs ("you may also like").
+    fn finish(mut self) -> Vec<String> {
+        self.flush();
+        let mut drop = vec![false; self.blocks.len()];
+        let lp = &self.link_paras;
+        let mut i = 0;
+        while i < lp.len() {
+            let mut j = i;
+            while j + 1 < lp.len() && lp[j + 1] == lp[j] + 1 {
+                j += 1;
+            }
+            if j - i >= 2 {
+                for &k in &lp[i..=j] {
+                    drop[k] = true;
+                }
+            }
+            i = j + 1;
+        }
+        let mut k = 0;
+        self.blocks.retain(|_| {
+            k += 1;
+            !drop[k - 1]
+        });
+        self.blocks
     }
 }
 
@@ -1482,6 +1518,17 @@ const LEFTOVERS: &[&str] = &[
     "follow us",
     "newsletter",
     "accept all cookies",
+    "you may also like",
+    "you might also like",
+    "don't miss",
+    "don’t miss",
+    "see more",
+    "more stories",
+    "also read",
+    "read also",
+    "read next",
+    "more from",
+    "this slideshow requires javascript",
     "accept cookies",
 ];
 
@@ -1652,6 +1699,16 @@ mod tests {
                 PARAS[3].to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn runs_of_link_paragraphs_are_dropped() {
+        let page = html(&format!(
+            r##"<article>{}<p>You may also like...</p><p><a href="/1">Who will make the Rock Hall in 2020?</a></p>
+            <p><a href="/2">Band takes over the fan vote</a></p><p><a href="/3">Fans want the band in the Hall</a></p></article>"##,
+            article()
+        ));
+        assert_eq!(blocks(&page), PARAS);
     }
 
     #[test]
