@@ -232,10 +232,13 @@ pub async fn run_check(
     }
     let total = groups.len() as u64;
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let cpu = tokio::sync::Semaphore::new(cores);
     let mut processed: Vec<Option<Processed>> =
         futures_util::stream::iter(groups.iter().map(|(url, members)| {
             let fetcher = &fetcher;
             let jobs = &jobs;
+            let cpu = &cpu;
             let progress = progress.clone();
             let done = done.clone();
             let store = store.clone();
@@ -252,7 +255,7 @@ pub async fn run_check(
                 }
                 let mut out = Vec::with_capacity(members.len());
                 for &m in members {
-                    out.push((m, process(&jobs[m], outcome.clone(), store.clone()).await));
+                    out.push((m, process(&jobs[m], outcome.clone(), store.clone(), cpu).await));
                 }
                 out
             }
@@ -626,7 +629,12 @@ fn load_text(
     Ok(t)
 }
 
-async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Processed {
+async fn process(
+    job: &Job,
+    outcome: FetchOutcome,
+    store: Arc<Store>,
+    cpu: &tokio::sync::Semaphore,
+) -> Processed {
     match outcome {
         FetchOutcome::Failed(f) => Processed::Failed(f),
         FetchOutcome::NotModified { final_url } => Processed::NotModified {
@@ -637,6 +645,9 @@ async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Process
             let same_rules = job.prev_rules.as_deref() == Some(job.fingerprint.as_str());
             let prev_raw = job.prev_raw.clone();
             let prev_text = job.prev_text.clone();
+            // Parsing is CPU-bound: at most one extraction per core, however many fetches
+            // are in flight, so pages wait as bytes rather than as half-built trees.
+            let _permit = cpu.acquire().await;
             let r = tokio::task::spawn_blocking(move || {
                 let meta = PageMeta::of(&page);
                 let raw_hash = Store::raw_hash(&page.body);
