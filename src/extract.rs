@@ -1211,7 +1211,8 @@ impl Arena<'_> {
                 let (len, ld) = (el.sum.text, el.sum.link_density());
                 (len > 80 && ld < 0.25) || (len > 0 && len <= 80 && ld == 0.0 && self.ends_sentence(c))
             } else {
-                false
+                // Article text nested too deep under a sibling to have scored it.
+                !el.scored && el.sum.paras >= 3 && el.sum.text >= 1000 && el.sum.link_density() < 0.1
             };
             if keep {
                 out.push(c);
