@@ -89,6 +89,10 @@ pub enum ExtractError {
     /// The content type is none of HTML, plain text or PDF.
     #[error("unsupported content type `{0}`")]
     Unsupported(String),
+    /// The source's `selector` matched no element: the page changed shape (or the selector is
+    /// wrong). An error rather than an empty text, so it is not reported as all text removed.
+    #[error("the source's CSS selector matched nothing on the page")]
+    SelectorMatchedNothing,
 }
 
 /// What kind of document a content type names.
@@ -131,7 +135,8 @@ pub fn extract(body: &[u8], content_type: &str, rules: &Rules) -> Result<Extract
     let kind =
         doc_kind(content_type, body).ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let blocks = match kind {
-        DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref()),
+        DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref())
+            .ok_or(ExtractError::SelectorMatchedNothing)?,
         DocKind::Text => decode_cow(body, content_type).lines().map(normalise).collect(),
         DocKind::Pdf => pdf_text(body)?.split("\n\n").map(normalise).collect(),
     };
@@ -1550,14 +1555,18 @@ fn is_leftover(b: &str) -> bool {
 /// class/id boilerplate rules and conditional cleaning.
 const MIN_MAIN_TEXT: usize = 250;
 
-fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
+/// The blocks of a page; `None` when a selector matched nothing.
+fn html_blocks(html: &str, selector: Option<&Selector>) -> Option<Vec<String>> {
     let html = guard_nesting(html);
     let doc = Html::parse_document(&html);
     let mut selected = Vec::new();
     let mut arena = build(&doc, selector, selector.is_none(), &mut selected);
     if selector.is_some() {
+        if selected.is_empty() {
+            return None;
+        }
         arena.aggregate(false);
-        return arena.blocks(&selected, false, false);
+        return Some(arena.blocks(&selected, false, false));
     }
     arena.aggregate(true);
     let roots = arena.main_content();
@@ -1583,7 +1592,7 @@ fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
             blocks = retry;
         }
     }
-    blocks
+    Some(blocks)
 }
 
 #[cfg(test)]
@@ -1729,6 +1738,10 @@ mod tests {
         let b = extract(&page, "text/html", &rules).unwrap().blocks;
         assert_eq!(b, ["Key facts", "Link only item", "Short.", "Second match."]);
         assert!(Rules::compile(Some("div[["), &[]).is_err());
+        // A selector that matches nothing is an error, not an empty text.
+        let rules = Rules::compile(Some("div.gone"), &[]).unwrap();
+        let r = extract(&page, "text/html", &rules);
+        assert!(matches!(r, Err(ExtractError::SelectorMatchedNothing)), "{r:?}");
     }
 
     #[test]
