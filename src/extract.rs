@@ -1712,6 +1712,18 @@ mod tests {
     }
 
     #[test]
+    fn boilerplate_names_on_the_article_wrapper_are_not_fatal() {
+        // ASP.NET wraps the whole page in a form; themes put taxonomy slugs on the post.
+        let page = html(&format!(
+            r##"<form id="aspnetForm"><nav><a href="/">Home</a></nav>
+            <article class="post author-jane tag-social-media category-advertising"><div id="sharing-the-load-with-allies">{}</div></article>
+            <div class="comments"><p>A reader comment that is long enough to be scored as text, but is not the article.</p></div></form>"##,
+            article()
+        ));
+        assert_eq!(blocks(&page), PARAS);
+    }
+
+    #[test]
     fn runs_of_link_paragraphs_are_dropped() {
         let page = html(&format!(
             r##"<article>{}<p>You may also like...</p><p><a href="/1">Who will make the Rock Hall in 2020?</a></p>
