@@ -5,7 +5,9 @@
 //! Pure: no I/O. The same function re-extracts stored raw bodies later.
 //!
 //! # How the main text is found
-//! The page is parsed once with scraper (html5ever) and flattened, without recursion, into an
+//! A lexical pre-pass empties `<script>`/`<style>` elements and caps block nesting (html5ever's
+//! tree builder is quadratic in it). The page is then parsed once with scraper (html5ever) and
+//! flattened, without recursion, into an
 //! arena of elements plus a list of open/close/text events in document order. Hidden elements
 //! and elements that never carry readable text (script, style, svg, …) are not copied at all;
 //! structural and named boilerplate (nav, header, footer, aside, forms, dialogs, and class or id
@@ -371,30 +373,36 @@ fn is_raw_text(name: &[u8]) -> bool {
     )
 }
 
-/// A cheap lexical pass over the markup: when block tags nest deeper than
-/// [`MAX_BLOCK_NESTING`], the excess start tags (and as many end tags) are removed so that the
-/// parse stays linear. Pages under the limit are returned untouched (no copy).
-fn guard_nesting(html: &str) -> Cow<'_, str> {
-    if scan_tags(html, |_, _, _| {}) <= MAX_BLOCK_NESTING {
+/// A cheap lexical pass over the markup before parsing:
+/// - when block tags nest deeper than [`MAX_BLOCK_NESTING`], the excess start tags (and as many
+///   end tags) are removed, so that the parse stays linear;
+/// - the contents of `<script>` and `<style>` (about half the bytes of a typical page, never
+///   text) are removed, so that the tokenizer does not walk through them.
+///
+/// A page with neither is returned untouched (no copy).
+fn prepare(html: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut last = 0;
+    scan_tags(html, |start, end, with| {
+        if out.capacity() == 0 {
+            out.reserve(html.len());
+        }
+        out.push_str(&html[last..start]);
+        out.push_str(with);
+        last = end;
+    });
+    if out.capacity() == 0 {
         return Cow::Borrowed(html);
     }
-    let mut out = String::with_capacity(html.len());
-    let mut last = 0;
-    scan_tags(html, |start, end, keep| {
-        if !keep {
-            out.push_str(&html[last..start]);
-            out.push(' ');
-            last = end;
-        }
-    });
     out.push_str(&html[last..]);
     Cow::Owned(out)
 }
 
 /// Walks the tags of `html`, tracking the nesting of scope-scanning block tags. Calls
-/// `on_tag(start, end, keep)` for each such tag (`keep` is false past the limit). Returns the
-/// deepest nesting seen. Tag boundaries are always ASCII, so the offsets are char boundaries.
-fn scan_tags(html: &str, mut on_tag: impl FnMut(usize, usize, bool)) -> usize {
+/// `cut(start, end, replacement)` for each range to replace: block tags past the nesting limit,
+/// script and style contents. Returns the deepest nesting seen. Every offset is at an ASCII
+/// byte (`<`, or just after `>`), so on a char boundary.
+fn scan_tags(html: &str, mut cut: impl FnMut(usize, usize, &'static str)) -> usize {
     let b = html.as_bytes();
     let (mut depth, mut max, mut excess) = (0usize, 0usize, 0usize);
     let mut i = 0;
@@ -418,8 +426,12 @@ fn scan_tags(html: &str, mut on_tag: impl FnMut(usize, usize, bool)) -> usize {
         };
         let name = &buf[..len];
         if !close && is_raw_text(name) {
-            // Skip to the matching end tag.
-            i = find_end_tag(b, i, name);
+            // Skip to the matching end tag; drop the contents of scripts and styles.
+            let content_end = find_end_tag(b, i, name);
+            if matches!(name, b"script" | b"style") && content_end > i && !b[start..end].ends_with(b"/>") {
+                cut(i, content_end, "");
+            }
+            i = content_end;
             continue;
         }
         if !is_scope_scanning(name) || b[start..end].ends_with(b"/>") {
@@ -428,19 +440,17 @@ fn scan_tags(html: &str, mut on_tag: impl FnMut(usize, usize, bool)) -> usize {
         if close {
             if excess > 0 {
                 excess -= 1;
-                on_tag(start, end, false);
+                cut(start, end, " ");
             } else {
                 depth = depth.saturating_sub(1);
-                on_tag(start, end, true);
             }
         } else if depth >= MAX_BLOCK_NESTING {
             excess += 1;
             max = max.max(depth + excess);
-            on_tag(start, end, false);
+            cut(start, end, " ");
         } else {
             depth += 1;
             max = max.max(depth);
-            on_tag(start, end, true);
         }
     }
     max
@@ -1557,7 +1567,7 @@ const MIN_MAIN_TEXT: usize = 250;
 
 /// The blocks of a page; `None` when a selector matched nothing.
 fn html_blocks(html: &str, selector: Option<&Selector>) -> Option<Vec<String>> {
-    let html = guard_nesting(html);
+    let html = prepare(html);
     let doc = Html::parse_document(&html);
     let mut selected = Vec::new();
     let mut arena = build(&doc, selector, selector.is_none(), &mut selected);
@@ -1820,12 +1830,19 @@ mod tests {
     }
 
     #[test]
-    fn nesting_guard_leaves_normal_pages_alone() {
-        let page = "<div><div><p>x</p></div></div><script>if (a<div) {}</script>";
-        assert!(matches!(guard_nesting(page), Cow::Borrowed(_)));
+    fn prepare_guards_nesting_and_drops_script_contents() {
+        let page = "<div><div><p>x</p></div></div><!-- <script> -->";
+        assert!(matches!(prepare(page), Cow::Borrowed(_)));
+        let page = "<p>a</p><SCRIPT type=x>if (a<div) {}</ScRipt><style>p{}</style><script src=x />b";
+        assert_eq!(
+            prepare(page),
+            "<p>a</p><SCRIPT type=x></ScRipt><style></style><script src=x />b"
+        );
         let deep = format!("{}x{}", "<DIV class=a>".repeat(600), "</div>".repeat(600));
-        let guarded = guard_nesting(&deep);
+        let guarded = prepare(&deep);
         assert_eq!(scan_tags(&guarded, |_, _, _| {}), MAX_BLOCK_NESTING);
+        // Unterminated script: its contents run to the end.
+        assert_eq!(prepare("<p>a</p><script>x < y"), "<p>a</p><script>");
     }
 
     #[test]
