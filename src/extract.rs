@@ -258,58 +258,42 @@ pub fn normalise(s: &str) -> String {
 }
 
 /// Appends `t` to `out` with white space folded; `out` never starts with or doubles a space.
+/// Runs of kept bytes are copied whole; only non-ASCII characters are decoded.
 fn push_normalised(out: &mut String, t: &str) {
+    const INVISIBLE: [char; 6] = [
+        '\u{200b}', '\u{200c}', '\u{200d}', '\u{feff}', '\u{ad}', '\u{2060}',
+    ];
     fn space(out: &mut String) {
         if !out.is_empty() && !out.ends_with(' ') {
             out.push(' ');
         }
     }
-    if t.is_ascii() {
-        let b = t.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            let start = i;
+    let b = t.as_bytes();
+    let (mut i, mut run) = (0, 0);
+    while i < b.len() {
+        if b[i] < 0x80 {
             if b[i].is_ascii_whitespace() {
-                while i < b.len() && b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
+                out.push_str(&t[run..i]);
                 space(out);
-            } else {
-                while i < b.len() && !b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                out.push_str(&t[start..i]);
+                run = i + 1;
             }
+            i += 1;
+            continue;
         }
-        return;
-    }
-    const INVISIBLE: [char; 6] = [
-        '\u{200b}', '\u{200c}', '\u{200d}', '\u{feff}', '\u{ad}', '\u{2060}',
-    ];
-    if t.contains(INVISIBLE) {
-        for c in t.chars() {
-            if c.is_whitespace() {
-                space(out);
-            } else if !INVISIBLE.contains(&c) {
-                out.push(c);
-            }
-        }
-        return;
-    }
-    let mut start = None;
-    for (i, c) in t.char_indices() {
+        // `i` is always on a char boundary: ASCII bytes step by one, others by their length.
+        let Some(c) = t[i..].chars().next() else { break };
+        let len = c.len_utf8();
         if c.is_whitespace() {
-            if let Some(s) = start.take() {
-                out.push_str(&t[s..i]);
-            }
+            out.push_str(&t[run..i]);
             space(out);
-        } else if start.is_none() {
-            start = Some(i);
+            run = i + len;
+        } else if INVISIBLE.contains(&c) {
+            out.push_str(&t[run..i]);
+            run = i + len;
         }
+        i += len;
     }
-    if let Some(s) = start {
-        out.push_str(&t[s..]);
-    }
+    out.push_str(&t[run..]);
 }
 
 // ---------------------------------------------------------------------------------------------
