@@ -5,7 +5,9 @@
 //! Pure: no I/O. The same function re-extracts stored raw bodies later.
 //!
 //! # How the main text is found
-//! The page is parsed once with scraper (html5ever) and flattened, without recursion, into an
+//! A lexical pre-pass empties `<script>`/`<style>` elements and caps block nesting (html5ever's
+//! tree builder is quadratic in it). The page is then parsed once with scraper (html5ever) and
+//! flattened, without recursion, into an
 //! arena of elements plus a list of open/close/text events in document order. Hidden elements
 //! and elements that never carry readable text (script, style, svg, …) are not copied at all;
 //! structural and named boilerplate (nav, header, footer, aside, forms, dialogs, and class or id
@@ -89,6 +91,10 @@ pub enum ExtractError {
     /// The content type is none of HTML, plain text or PDF.
     #[error("unsupported content type `{0}`")]
     Unsupported(String),
+    /// The source's `selector` matched no element: the page changed shape (or the selector is
+    /// wrong). An error rather than an empty text, so it is not reported as all text removed.
+    #[error("the source's CSS selector matched nothing on the page")]
+    SelectorMatchedNothing,
 }
 
 /// What kind of document a content type names.
@@ -131,7 +137,8 @@ pub fn extract(body: &[u8], content_type: &str, rules: &Rules) -> Result<Extract
     let kind =
         doc_kind(content_type, body).ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let blocks = match kind {
-        DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref()),
+        DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref())
+            .ok_or(ExtractError::SelectorMatchedNothing)?,
         DocKind::Text => decode_cow(body, content_type).lines().map(normalise).collect(),
         DocKind::Pdf => pdf_text(body)?.split("\n\n").map(normalise).collect(),
     };
@@ -251,58 +258,42 @@ pub fn normalise(s: &str) -> String {
 }
 
 /// Appends `t` to `out` with white space folded; `out` never starts with or doubles a space.
+/// Runs of kept bytes are copied whole; only non-ASCII characters are decoded.
 fn push_normalised(out: &mut String, t: &str) {
+    const INVISIBLE: [char; 6] = [
+        '\u{200b}', '\u{200c}', '\u{200d}', '\u{feff}', '\u{ad}', '\u{2060}',
+    ];
     fn space(out: &mut String) {
         if !out.is_empty() && !out.ends_with(' ') {
             out.push(' ');
         }
     }
-    if t.is_ascii() {
-        let b = t.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            let start = i;
+    let b = t.as_bytes();
+    let (mut i, mut run) = (0, 0);
+    while i < b.len() {
+        if b[i] < 0x80 {
             if b[i].is_ascii_whitespace() {
-                while i < b.len() && b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
+                out.push_str(&t[run..i]);
                 space(out);
-            } else {
-                while i < b.len() && !b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                out.push_str(&t[start..i]);
+                run = i + 1;
             }
+            i += 1;
+            continue;
         }
-        return;
-    }
-    const INVISIBLE: [char; 6] = [
-        '\u{200b}', '\u{200c}', '\u{200d}', '\u{feff}', '\u{ad}', '\u{2060}',
-    ];
-    if t.contains(INVISIBLE) {
-        for c in t.chars() {
-            if c.is_whitespace() {
-                space(out);
-            } else if !INVISIBLE.contains(&c) {
-                out.push(c);
-            }
-        }
-        return;
-    }
-    let mut start = None;
-    for (i, c) in t.char_indices() {
+        // `i` is always on a char boundary: ASCII bytes step by one, others by their length.
+        let Some(c) = t[i..].chars().next() else { break };
+        let len = c.len_utf8();
         if c.is_whitespace() {
-            if let Some(s) = start.take() {
-                out.push_str(&t[s..i]);
-            }
+            out.push_str(&t[run..i]);
             space(out);
-        } else if start.is_none() {
-            start = Some(i);
+            run = i + len;
+        } else if INVISIBLE.contains(&c) {
+            out.push_str(&t[run..i]);
+            run = i + len;
         }
+        i += len;
     }
-    if let Some(s) = start {
-        out.push_str(&t[s..]);
-    }
+    out.push_str(&t[run..]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,30 +357,36 @@ fn is_raw_text(name: &[u8]) -> bool {
     )
 }
 
-/// A cheap lexical pass over the markup: when block tags nest deeper than
-/// [`MAX_BLOCK_NESTING`], the excess start tags (and as many end tags) are removed so that the
-/// parse stays linear. Pages under the limit are returned untouched (no copy).
-fn guard_nesting(html: &str) -> Cow<'_, str> {
-    if scan_tags(html, |_, _, _| {}) <= MAX_BLOCK_NESTING {
+/// A cheap lexical pass over the markup before parsing:
+/// - when block tags nest deeper than [`MAX_BLOCK_NESTING`], the excess start tags (and as many
+///   end tags) are removed, so that the parse stays linear;
+/// - the contents of `<script>` and `<style>` (about half the bytes of a typical page, never
+///   text) are removed, so that the tokenizer does not walk through them.
+///
+/// A page with neither is returned untouched (no copy).
+fn prepare(html: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut last = 0;
+    scan_tags(html, |start, end, with| {
+        if out.capacity() == 0 {
+            out.reserve(html.len());
+        }
+        out.push_str(&html[last..start]);
+        out.push_str(with);
+        last = end;
+    });
+    if out.capacity() == 0 {
         return Cow::Borrowed(html);
     }
-    let mut out = String::with_capacity(html.len());
-    let mut last = 0;
-    scan_tags(html, |start, end, keep| {
-        if !keep {
-            out.push_str(&html[last..start]);
-            out.push(' ');
-            last = end;
-        }
-    });
     out.push_str(&html[last..]);
     Cow::Owned(out)
 }
 
 /// Walks the tags of `html`, tracking the nesting of scope-scanning block tags. Calls
-/// `on_tag(start, end, keep)` for each such tag (`keep` is false past the limit). Returns the
-/// deepest nesting seen. Tag boundaries are always ASCII, so the offsets are char boundaries.
-fn scan_tags(html: &str, mut on_tag: impl FnMut(usize, usize, bool)) -> usize {
+/// `cut(start, end, replacement)` for each range to replace: block tags past the nesting limit,
+/// script and style contents. Returns the deepest nesting seen. Every offset is at an ASCII
+/// byte (`<`, or just after `>`), so on a char boundary.
+fn scan_tags(html: &str, mut cut: impl FnMut(usize, usize, &'static str)) -> usize {
     let b = html.as_bytes();
     let (mut depth, mut max, mut excess) = (0usize, 0usize, 0usize);
     let mut i = 0;
@@ -413,8 +410,12 @@ fn scan_tags(html: &str, mut on_tag: impl FnMut(usize, usize, bool)) -> usize {
         };
         let name = &buf[..len];
         if !close && is_raw_text(name) {
-            // Skip to the matching end tag.
-            i = find_end_tag(b, i, name);
+            // Skip to the matching end tag; drop the contents of scripts and styles.
+            let content_end = find_end_tag(b, i, name);
+            if matches!(name, b"script" | b"style") && content_end > i && !b[start..end].ends_with(b"/>") {
+                cut(i, content_end, "");
+            }
+            i = content_end;
             continue;
         }
         if !is_scope_scanning(name) || b[start..end].ends_with(b"/>") {
@@ -423,19 +424,17 @@ fn scan_tags(html: &str, mut on_tag: impl FnMut(usize, usize, bool)) -> usize {
         if close {
             if excess > 0 {
                 excess -= 1;
-                on_tag(start, end, false);
+                cut(start, end, " ");
             } else {
                 depth = depth.saturating_sub(1);
-                on_tag(start, end, true);
             }
         } else if depth >= MAX_BLOCK_NESTING {
             excess += 1;
             max = max.max(depth + excess);
-            on_tag(start, end, false);
+            cut(start, end, " ");
         } else {
             depth += 1;
             max = max.max(depth);
-            on_tag(start, end, true);
         }
     }
     max
@@ -1211,7 +1210,8 @@ impl Arena<'_> {
                 let (len, ld) = (el.sum.text, el.sum.link_density());
                 (len > 80 && ld < 0.25) || (len > 0 && len <= 80 && ld == 0.0 && self.ends_sentence(c))
             } else {
-                false
+                // Article text nested too deep under a sibling to have scored it.
+                !el.scored && el.sum.paras >= 3 && el.sum.text >= 1000 && el.sum.link_density() < 0.1
             };
             if keep {
                 out.push(c);
@@ -1549,14 +1549,18 @@ fn is_leftover(b: &str) -> bool {
 /// class/id boilerplate rules and conditional cleaning.
 const MIN_MAIN_TEXT: usize = 250;
 
-fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
-    let html = guard_nesting(html);
+/// The blocks of a page; `None` when a selector matched nothing.
+fn html_blocks(html: &str, selector: Option<&Selector>) -> Option<Vec<String>> {
+    let html = prepare(html);
     let doc = Html::parse_document(&html);
     let mut selected = Vec::new();
     let mut arena = build(&doc, selector, selector.is_none(), &mut selected);
     if selector.is_some() {
+        if selected.is_empty() {
+            return None;
+        }
         arena.aggregate(false);
-        return arena.blocks(&selected, false, false);
+        return Some(arena.blocks(&selected, false, false));
     }
     arena.aggregate(true);
     let roots = arena.main_content();
@@ -1582,7 +1586,7 @@ fn html_blocks(html: &str, selector: Option<&Selector>) -> Vec<String> {
             blocks = retry;
         }
     }
-    blocks
+    Some(blocks)
 }
 
 #[cfg(test)]
@@ -1702,6 +1706,18 @@ mod tests {
     }
 
     #[test]
+    fn boilerplate_names_on_the_article_wrapper_are_not_fatal() {
+        // ASP.NET wraps the whole page in a form; themes put taxonomy slugs on the post.
+        let page = html(&format!(
+            r##"<form id="aspnetForm"><nav><a href="/">Home</a></nav>
+            <article class="post author-jane tag-social-media category-advertising"><div id="sharing-the-load-with-allies">{}</div></article>
+            <div class="comments"><p>A reader comment that is long enough to be scored as text, but is not the article.</p></div></form>"##,
+            article()
+        ));
+        assert_eq!(blocks(&page), PARAS);
+    }
+
+    #[test]
     fn runs_of_link_paragraphs_are_dropped() {
         let page = html(&format!(
             r##"<article>{}<p>You may also like...</p><p><a href="/1">Who will make the Rock Hall in 2020?</a></p>
@@ -1728,6 +1744,10 @@ mod tests {
         let b = extract(&page, "text/html", &rules).unwrap().blocks;
         assert_eq!(b, ["Key facts", "Link only item", "Short.", "Second match."]);
         assert!(Rules::compile(Some("div[["), &[]).is_err());
+        // A selector that matches nothing is an error, not an empty text.
+        let rules = Rules::compile(Some("div.gone"), &[]).unwrap();
+        let r = extract(&page, "text/html", &rules);
+        assert!(matches!(r, Err(ExtractError::SelectorMatchedNothing)), "{r:?}");
     }
 
     #[test]
@@ -1794,12 +1814,19 @@ mod tests {
     }
 
     #[test]
-    fn nesting_guard_leaves_normal_pages_alone() {
-        let page = "<div><div><p>x</p></div></div><script>if (a<div) {}</script>";
-        assert!(matches!(guard_nesting(page), Cow::Borrowed(_)));
+    fn prepare_guards_nesting_and_drops_script_contents() {
+        let page = "<div><div><p>x</p></div></div><!-- <script> -->";
+        assert!(matches!(prepare(page), Cow::Borrowed(_)));
+        let page = "<p>a</p><SCRIPT type=x>if (a<div) {}</ScRipt><style>p{}</style><script src=x />b";
+        assert_eq!(
+            prepare(page),
+            "<p>a</p><SCRIPT type=x></ScRipt><style></style><script src=x />b"
+        );
         let deep = format!("{}x{}", "<DIV class=a>".repeat(600), "</div>".repeat(600));
-        let guarded = guard_nesting(&deep);
+        let guarded = prepare(&deep);
         assert_eq!(scan_tags(&guarded, |_, _, _| {}), MAX_BLOCK_NESTING);
+        // Unterminated script: its contents run to the end.
+        assert_eq!(prepare("<p>a</p><script>x < y"), "<p>a</p><script>");
     }
 
     #[test]
