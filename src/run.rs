@@ -22,9 +22,6 @@ use crate::settings::Settings;
 use crate::snapshot::{self, Attempt, Baseline, Flag, Index, Store, StoreError, Version};
 use crate::watchlist::{Article, Watchlist};
 
-/// Bumped when extraction changes, so an identical raw body is extracted again.
-pub const EXTRACTOR_VERSION: &str = "x1";
-
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
@@ -209,7 +206,7 @@ pub async fn run_check(
                 key,
                 url: s.url.clone(),
                 rules,
-                fingerprint: format!("{EXTRACTOR_VERSION}:{fingerprint}"),
+                fingerprint: format!("{}:{fingerprint}", crate::extract::EXTRACTOR_VERSION),
                 cond,
                 prev_raw: last.and_then(|l| l.raw.clone()),
                 prev_rules: last.map(|l| l.rules.clone()),
