@@ -228,6 +228,7 @@ pub async fn run_check(
         groups[g].1.push(i);
     }
     let total = groups.len() as u64;
+    let t0 = std::time::Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let cpu = tokio::sync::Semaphore::new(cores);
@@ -268,6 +269,12 @@ pub async fn run_check(
             },
         )
         .await;
+    tracing::debug!(
+        elapsed_ms = t0.elapsed().as_millis() as u64,
+        sources = total,
+        "fetched and extracted"
+    );
+    let t0 = std::time::Instant::now();
     let processed: Vec<Processed> = processed
         .iter_mut()
         .map(|p| p.take().expect("every job processed"))
@@ -383,6 +390,8 @@ pub async fn run_check(
         });
     }
 
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "stored");
+    let t0 = std::time::Instant::now();
     // Evidence: judge every statement against each cited source's baseline.
     let mut statements = Vec::new();
     for a in &articles {
@@ -539,7 +548,10 @@ pub async fn run_check(
         }
     }
 
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "evidence judged");
+    let t0 = std::time::Instant::now();
     store.commit(&mut index, ctx.settings.store.keep)?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "store committed");
 
     let sources: Vec<SourceReport> = source_reports.into_values().collect();
     let summary = Summary {
