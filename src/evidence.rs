@@ -1,16 +1,53 @@
 //! (Statement, baseline text, latest text) → [`Verdict`]s. Anchoring locates, at baseline,
 //! the passages of a source that back a statement; judging finds them again in a later
 //! version and tells moved from changed from removed. Pure: no I/O.
+//!
+//! # How it works
+//! Texts are split into sentences (per extracted block) and into *canonical words*:
+//! lower case, typographic quotes and dashes folded, thousands separators dropped
+//! (`1,000` = `1000`), punctuation between words ignored. Two passages are "the same" when
+//! their canonical words are equal, so white space, re-wrapping, entity encoding, markup and
+//! punctuation-only edits never count as a change.
+//!
+//! - **Anchoring** ([`locate`]): an `evidence` quote is found as a run of canonical words
+//!   anywhere in the text and the anchor is the quote as the source spells it. Without quotes,
+//!   every sentence is scored by the statement's words it contains, weighted by rarity in this
+//!   source (IDF over its blocks) and boosted for numbers, dates and proper names; the best
+//!   sentences over [`ANCHOR_MIN_SCORE`] (and within [`ANCHOR_MARGIN`] of the best) are kept.
+//! - **Judging** ([`judge`]): an anchor whose canonical words still occur anywhere in the
+//!   latest text is fine (moved or not). Otherwise it is aligned, word by word, against the
+//!   latest sentences that are *new* (not in the baseline), alone and with a neighbour; the
+//!   best local match at or above [`CHANGED_MIN_RATIO`] makes `evidence_changed` (with the
+//!   facts that differ), anything less `evidence_removed`.
+//!
+//! For many statements citing one source, build a [`Prepared`] per text version once and call
+//! [`locate_in`] / [`judge_in`]; [`locate`] and [`judge`] are convenience wrappers.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::{Deserialize, Serialize};
+use similar::{Algorithm, DiffOp};
 
 use crate::extract::ExtractedText;
 use crate::watchlist::Statement;
 
+/// Minimum anchoring score (weighted share of the statement's words found in a sentence).
+/// Measured on the labelled corpus (`cargo run --release --example accuracy -- --scores`).
+pub const ANCHOR_MIN_SCORE: f32 = 0.35;
+/// Other sentences are kept as anchors when they score at least this share of the best.
+pub const ANCHOR_MARGIN: f32 = 0.85;
+/// At most this many anchors per statement and source.
+pub const MAX_ANCHORS: usize = 3;
+/// Minimum local word-alignment ratio for a changed passage to count as "still there".
+/// Measured on the labelled corpus (`--scores` prints the ratios of every judged anchor).
+pub const CHANGED_MIN_RATIO: f32 = 0.5;
+
 /// A passage of the source that backs a statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Anchor {
-    /// The passage text (a sentence or a block of the source), normalised.
+    /// The passage text: a sentence of the source, or the quote as the source spells it.
     pub passage: String,
     /// True when it came from an `evidence` quote in the watchlist.
     pub quote: bool,
@@ -63,6 +100,21 @@ impl Verdict {
             Verdict::EvidenceRemoved => "evidence_removed",
         }
     }
+
+    /// The verdict named `s` (as [`Verdict::as_str`] spells it).
+    pub fn parse(s: &str) -> Option<Verdict> {
+        [
+            Verdict::Baseline,
+            Verdict::Unchanged,
+            Verdict::SourceChangedElsewhere,
+            Verdict::SourceChanged,
+            Verdict::SourceUnreachable,
+            Verdict::EvidenceChanged,
+            Verdict::EvidenceRemoved,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
 }
 
 /// The result of anchoring one statement in one source text.
@@ -79,7 +131,7 @@ pub struct Located {
 pub struct FactChange {
     /// `number`, `date`, `name` or `negation`.
     pub kind: String,
-    /// The fact before.
+    /// The fact before (empty when a negation was added).
     pub before: String,
     /// What stands in its place after, if anything.
     pub after: Option<String>,
@@ -87,9 +139,14 @@ pub struct FactChange {
 
 impl std::fmt::Display for FactChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let before = if self.before.is_empty() {
+            "(none)"
+        } else {
+            &self.before
+        };
         match &self.after {
-            Some(a) => write!(f, "{} → {}", self.before, a),
-            None => write!(f, "{} → (gone)", self.before),
+            Some(a) => write!(f, "{before} → {a}"),
+            None => write!(f, "{before} → (gone)"),
         }
     }
 }
@@ -107,98 +164,695 @@ pub struct Judgement {
     pub facts: Vec<FactChange>,
 }
 
+// ---------------------------------------------------------------------------------------
+// Tokens
+
+/// A canonical word with its byte range in the text it came from.
+#[derive(Debug, Clone)]
+struct Tok {
+    canon: String,
+    start: usize,
+    end: usize,
+}
+
+fn is_joiner(c: char) -> bool {
+    matches!(c, '.' | ',' | '\'' | '’' | '‘' | '-' | '‐' | '‑' | '–')
+}
+
+/// Splits `s` into canonical words: runs of letters and digits, joined through `.`/`,`
+/// between digits, `.` between letters (`U.S`), apostrophes and hyphens between letters or
+/// digits; `% $ € £` are words of their own.
+fn tokenize(s: &str) -> Vec<Tok> {
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (b, c) = chars[i];
+        if matches!(c, '%' | '$' | '€' | '£') {
+            out.push(Tok {
+                canon: c.to_string(),
+                start: b,
+                end: b + c.len_utf8(),
+            });
+            i += 1;
+            continue;
+        }
+        if !c.is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = i + 1;
+        while j < chars.len() {
+            let c = chars[j].1;
+            if c.is_alphanumeric() {
+                j += 1;
+                continue;
+            }
+            if is_joiner(c) && j + 1 < chars.len() {
+                let prev = chars[j - 1].1;
+                let next = chars[j + 1].1;
+                let ok = match c {
+                    ',' => prev.is_ascii_digit() && next.is_ascii_digit(),
+                    '.' => {
+                        (prev.is_ascii_digit() && next.is_ascii_digit())
+                            || (prev.is_alphabetic() && next.is_alphabetic() && j >= 2 && {
+                                // only for abbreviations like U.S / e.g: single letters
+                                let before_prev = if j >= 2 { chars[j - 2].1 } else { ' ' };
+                                !before_prev.is_alphanumeric() || before_prev == '.'
+                            })
+                    }
+                    _ => prev.is_alphanumeric() && next.is_alphanumeric(),
+                };
+                if ok {
+                    j += 2;
+                    continue;
+                }
+            }
+            break;
+        }
+        let sb = chars[start].0;
+        let eb = if j < chars.len() { chars[j].0 } else { s.len() };
+        let raw = &s[sb..eb];
+        out.push(Tok {
+            canon: canon_word(raw),
+            start: sb,
+            end: eb,
+        });
+        i = j;
+    }
+    out
+}
+
+fn canon_word(raw: &str) -> String {
+    let numeric = raw.starts_with(|c: char| c.is_ascii_digit());
+    let mut s = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            ',' if numeric => {}
+            '’' | '‘' => s.push('\''),
+            '‐' | '‑' | '–' => s.push('-'),
+            c => s.extend(c.to_lowercase()),
+        }
+    }
+    s
+}
+
+fn canon_words(s: &str) -> Vec<String> {
+    tokenize(s).into_iter().map(|t| t.canon).collect()
+}
+
+/// The canonical form of a passage: its canonical words joined by single spaces.
+pub fn canonical(s: &str) -> String {
+    canon_words(s).join(" ")
+}
+
+const STOP: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "from",
+    "by",
+    "with",
+    "as",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "has",
+    "have",
+    "had",
+    "he",
+    "she",
+    "they",
+    "we",
+    "you",
+    "i",
+    "his",
+    "her",
+    "their",
+    "our",
+    "which",
+    "who",
+    "whom",
+    "what",
+    "when",
+    "where",
+    "will",
+    "would",
+    "can",
+    "could",
+    "do",
+    "does",
+    "did",
+    "than",
+    "then",
+    "there",
+    "so",
+    "such",
+    "also",
+    "into",
+    "about",
+    "over",
+    "after",
+    "before",
+    "more",
+    "most",
+    "some",
+    "said",
+    "says",
+    "say",
+    "according",
+    "per",
+    "all",
+    "any",
+    "up",
+    "out",
+    "if",
+    "s",
+    "one",
+];
+
+fn is_stop(w: &str) -> bool {
+    STOP.contains(&w)
+}
+
+/// Stemming-lite for anchoring: possessives and plurals folded.
+fn stem(w: &str) -> String {
+    let w = w.strip_suffix("'s").unwrap_or(w);
+    if w.starts_with(|c: char| c.is_ascii_digit()) {
+        return w.to_owned();
+    }
+    if w.len() > 4
+        && let Some(b) = w.strip_suffix("ies")
+    {
+        return format!("{b}y");
+    }
+    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+        return w[..w.len() - 1].to_owned();
+    }
+    w.to_owned()
+}
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// A statement word with its anchoring weight class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Word,
+    Name,
+    Number,
+}
+
+fn kind_boost(k: Kind) -> f32 {
+    match k {
+        Kind::Word => 1.0,
+        Kind::Name => 2.0,
+        Kind::Number => 3.0,
+    }
+}
+
+/// Content words of a statement with their kind (numbers, dates, names), stemmed, distinct.
+fn statement_terms(text: &str) -> Vec<(String, Kind)> {
+    let mut out: Vec<(String, Kind)> = Vec::new();
+    for sent in split_sentences(text) {
+        let toks = tokenize(sent);
+        for (i, t) in toks.iter().enumerate() {
+            let raw = &sent[t.start..t.end];
+            let w = &t.canon;
+            let kind = if w.starts_with(|c: char| c.is_ascii_digit()) || MONTHS.contains(&w.as_str()) {
+                Kind::Number
+            } else if i > 0 && raw.starts_with(char::is_uppercase) && !is_stop(w) {
+                Kind::Name
+            } else {
+                Kind::Word
+            };
+            if kind == Kind::Word && (is_stop(w) || w.chars().count() < 2) {
+                continue;
+            }
+            if matches!(w.as_str(), "%" | "$" | "€" | "£") {
+                continue;
+            }
+            let s = stem(w);
+            match out.iter_mut().find(|(x, _)| *x == s) {
+                Some(e) => {
+                    if kind_boost(kind) > kind_boost(e.1) {
+                        e.1 = kind;
+                    }
+                }
+                None => out.push((s, kind)),
+            }
+        }
+    }
+    out
+}
+
+fn split_sentences(block: &str) -> Vec<&str> {
+    sentencex::segment("en", block)
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Prepared text
+
+#[derive(Debug, Clone)]
+struct Sentence {
+    text: String,
+    words: Vec<String>,
+    key: String,
+    block: usize,
+    /// Number of non-stop words.
+    content: usize,
+}
+
+/// One text version, split and indexed once for many statements: sentences, canonical
+/// words, rarity of each word in this source. Build with [`Prepared::new`].
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    blocks: Vec<String>,
+    sentences: Vec<Sentence>,
+    /// ` w1 w2 … ` over the whole text, blocks in order.
+    joined: String,
+    /// Byte offset in `joined` of each word, and its (block, start, end) in the source.
+    word_at: Vec<(usize, usize, usize, usize)>,
+    /// Sentence keys (canonical text) → how many times they occur.
+    keys: HashMap<String, u32>,
+    /// Stemmed word → number of blocks containing it.
+    df: HashMap<String, u32>,
+    /// Stemmed content word → sentences containing it.
+    postings: HashMap<String, Vec<u32>>,
+}
+
+impl Prepared {
+    /// Splits and indexes `text`.
+    pub fn new(text: &ExtractedText) -> Self {
+        let mut p = Prepared {
+            blocks: text.blocks.clone(),
+            sentences: Vec::new(),
+            joined: String::from(" "),
+            word_at: Vec::new(),
+            keys: HashMap::new(),
+            df: HashMap::new(),
+            postings: HashMap::new(),
+        };
+        for (bi, block) in text.blocks.iter().enumerate() {
+            let toks = tokenize(block);
+            let mut seen: Vec<String> = Vec::new();
+            for t in &toks {
+                p.word_at.push((p.joined.len(), bi, t.start, t.end));
+                p.joined.push_str(&t.canon);
+                p.joined.push(' ');
+                let s = stem(&t.canon);
+                if !seen.contains(&s) {
+                    seen.push(s);
+                }
+            }
+            for s in seen {
+                *p.df.entry(s).or_default() += 1;
+            }
+            for sent in split_sentences(block) {
+                let words = canon_words(sent);
+                if words.is_empty() {
+                    continue;
+                }
+                let key = words.join(" ");
+                *p.keys.entry(key.clone()).or_default() += 1;
+                let id = p.sentences.len() as u32;
+                let mut stems: Vec<String> = words.iter().filter(|w| !is_stop(w)).map(|w| stem(w)).collect();
+                stems.sort();
+                stems.dedup();
+                for s in stems {
+                    p.postings.entry(s).or_default().push(id);
+                }
+                let content = words.iter().filter(|w| !is_stop(w)).count();
+                p.sentences.push(Sentence {
+                    text: sent.to_owned(),
+                    words,
+                    key,
+                    block: bi,
+                    content,
+                });
+            }
+        }
+        p
+    }
+
+    fn idf(&self, stem: &str) -> f32 {
+        let n = self.blocks.len().max(1) as f32;
+        let df = self.df.get(stem).copied().unwrap_or(0).max(1) as f32;
+        (1.0 + n / df).ln()
+    }
+
+    /// Finds a run of canonical words; returns the source text it spans.
+    fn find_words(&self, words: &[String]) -> Option<String> {
+        if words.is_empty() {
+            return None;
+        }
+        let needle = format!(" {} ", words.join(" "));
+        let at = self.joined.find(&needle)? + 1;
+        let first = self.word_at.partition_point(|w| w.0 < at);
+        let last = first + words.len() - 1;
+        let (_, b0, s0, _) = self.word_at[first];
+        let (_, b1, _, e1) = self.word_at[last];
+        if b0 == b1 {
+            return Some(self.blocks[b0][s0..e1].to_owned());
+        }
+        let mut parts = vec![&self.blocks[b0][s0..]];
+        for b in b0 + 1..b1 {
+            parts.push(&self.blocks[b]);
+        }
+        parts.push(&self.blocks[b1][..e1]);
+        Some(parts.join(" "))
+    }
+
+    fn contains_words(&self, words: &[String]) -> bool {
+        !words.is_empty() && self.joined.contains(&format!(" {} ", words.join(" ")))
+    }
+
+    /// The same sentences with the same wording, in any order.
+    fn same_content(&self, other: &Prepared) -> bool {
+        self.keys == other.keys
+    }
+
+    /// Scores every sentence sharing a word with the statement: (score, sentence index),
+    /// best first, only those within [`ANCHOR_MARGIN`] of the best.
+    fn score_sentences(&self, terms: &[(String, Kind)]) -> Vec<(f32, usize)> {
+        let max_idf = self.idf("\u{0}");
+        let mut total = 0.0f32;
+        let mut acc = vec![0.0f32; self.sentences.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for (t, k) in terms {
+            let known = self.df.contains_key(t);
+            let w = kind_boost(*k) * if known { self.idf(t) } else { max_idf * 0.5 };
+            total += w;
+            if let Some(ids) = self.postings.get(t) {
+                for &id in ids {
+                    if acc[id as usize] == 0.0 {
+                        touched.push(id);
+                    }
+                    acc[id as usize] += w;
+                }
+            }
+        }
+        if total <= 0.0 {
+            return Vec::new();
+        }
+        let n_terms = terms.len() as f32;
+        let score = |id: u32| {
+            let s = &self.sentences[id as usize];
+            let coverage = acc[id as usize] / total;
+            // A light preference for shorter passages among equals.
+            let focus = (n_terms / s.content.max(1) as f32).min(1.0);
+            0.9 * coverage + 0.1 * focus * coverage
+        };
+        let best = touched.iter().map(|&id| score(id)).fold(0.0f32, f32::max);
+        let mut out: Vec<(f32, usize)> = touched
+            .iter()
+            .map(|&id| (score(id), id as usize))
+            .filter(|(s, _)| *s >= best * ANCHOR_MARGIN)
+            .collect();
+        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Anchoring
+
 /// Locates the passages of `text` that back `statement`.
 pub fn locate(statement: &Statement, text: &ExtractedText) -> Located {
+    locate_in(statement, &Prepared::new(text))
+}
+
+/// [`locate`] against a [`Prepared`] text (build it once per source version).
+pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
     let mut located = Located::default();
-    let norm_blocks: Vec<String> = text.blocks.iter().map(|b| norm(b)).collect();
     for q in &statement.quotes {
-        let nq = norm(q);
-        if let Some(b) = norm_blocks.iter().position(|b| b.contains(&nq)) {
-            located.anchors.push(Anchor {
-                passage: text.blocks[b].clone(),
+        match text.find_words(&canon_words(q)) {
+            Some(passage) => located.anchors.push(Anchor {
+                passage,
                 quote: true,
                 score: 1.0,
-            });
-        } else {
-            located.missing_quotes.push(q.clone());
+            }),
+            None => located.missing_quotes.push(q.clone()),
         }
     }
-    if !statement.quotes.is_empty() {
+    if !located.anchors.is_empty() {
         return located;
     }
-    let st: Vec<String> = tokens(&statement.text);
-    let mut best: Option<(f32, usize)> = None;
-    for (i, b) in norm_blocks.iter().enumerate() {
-        let bt = tokens(b);
-        let shared = st.iter().filter(|t| bt.contains(t)).count() as f32;
-        let score = shared / st.len().max(1) as f32;
-        if best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, i));
-        }
+    let terms = statement_terms(&statement.text);
+    let scored = text.score_sentences(&terms);
+    let Some(&(best, _)) = scored.first() else {
+        return located;
+    };
+    if best < ANCHOR_MIN_SCORE {
+        return located;
     }
-    if let Some((score, i)) = best
-        && score >= 0.3
-    {
+    for &(score, id) in scored.iter().take_while(|(s, _)| *s >= best * ANCHOR_MARGIN) {
+        let passage = text.sentences[id].text.clone();
+        if located.anchors.iter().any(|a| a.passage == passage) {
+            continue;
+        }
         located.anchors.push(Anchor {
-            passage: text.blocks[i].clone(),
+            passage,
             quote: false,
             score,
         });
+        if located.anchors.len() == MAX_ANCHORS {
+            break;
+        }
     }
     located
 }
 
+/// The best anchoring score of any sentence of `text` for `statement` (for measuring the
+/// threshold).
+pub fn best_score(statement: &Statement, text: &Prepared) -> f32 {
+    text.score_sentences(&statement_terms(&statement.text))
+        .first()
+        .map_or(0.0, |s| s.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Judging
+
 /// Judges anchored passages against the latest text.
 pub fn judge(anchors: &[Anchor], baseline: &ExtractedText, latest: &ExtractedText) -> Judgement {
-    let changed_text = baseline != latest;
-    if anchors.is_empty() {
-        let verdict = if changed_text {
-            Verdict::SourceChanged
-        } else {
-            Verdict::Unchanged
-        };
-        return Judgement {
-            verdict,
-            before: None,
-            after: None,
-            facts: vec![],
-        };
+    judge_in(anchors, &Prepared::new(baseline), &Prepared::new(latest))
+}
+
+/// What became of one anchor in the latest text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// Word for word, somewhere.
+    Same,
+    /// Best local alignment at `ratio` with this passage.
+    Changed {
+        /// Local word-alignment ratio (0..1).
+        ratio: f32,
+        /// The passage now.
+        after: String,
+    },
+    /// Nothing new in the latest text resembles it (best ratio given).
+    Gone {
+        /// Best local word-alignment ratio seen.
+        ratio: f32,
+    },
+}
+
+/// Finds one anchor again in `latest`, given the text it was anchored in.
+pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Found {
+    let words = canon_words(&anchor.passage);
+    if words.is_empty() || latest.contains_words(&words) {
+        return Found::Same;
     }
-    let latest_norm: Vec<String> = latest.blocks.iter().map(|b| norm(b)).collect();
-    let joined = latest_norm.join(" ");
+    // Candidates: latest sentences whose wording is not in the baseline, alone or with a
+    // neighbour (merged / split passages), sharing enough words with the anchor.
+    let new: Vec<bool> = latest
+        .sentences
+        .iter()
+        .map(|s| latest.keys[&s.key] > baseline.keys.get(&s.key).copied().unwrap_or(0))
+        .collect();
+    let mut stems: Vec<String> = words.iter().filter(|w| !is_stop(w)).map(|w| stem(w)).collect();
+    stems.sort();
+    stems.dedup();
+    let mut shared: HashMap<u32, u32> = HashMap::new();
+    for s in &stems {
+        if let Some(ids) = latest.postings.get(s) {
+            for &id in ids {
+                if new[id as usize] {
+                    *shared.entry(id).or_default() += 1;
+                }
+            }
+        }
+    }
+    let need = ((stems.len() as f32) * 0.25).ceil().max(1.0) as u32;
+    let mut cands: Vec<usize> = shared
+        .into_iter()
+        .filter(|&(_, n)| n >= need)
+        .map(|(id, _)| id as usize)
+        .collect();
+    cands.sort_unstable();
+    let mut best: Option<(f32, usize, usize, usize, usize)> = None; // ratio, first, last sentence, window
+    let mut consider = |first: usize, last: usize| {
+        let cand: Vec<&str> = latest.sentences[first..=last]
+            .iter()
+            .flat_map(|s| s.words.iter().map(String::as_str))
+            .collect();
+        let (ratio, w0, w1) = local_ratio(&words, &cand);
+        if best.is_none_or(|b| ratio > b.0) {
+            best = Some((ratio, first, last, w0, w1));
+        }
+    };
+    for &c in &cands {
+        consider(c, c);
+        let block = latest.sentences[c].block;
+        if c > 0 && latest.sentences[c - 1].block.abs_diff(block) <= 1 {
+            consider(c - 1, c);
+        }
+        if c + 1 < latest.sentences.len() && latest.sentences[c + 1].block.abs_diff(block) <= 1 {
+            consider(c, c + 1);
+        }
+    }
+    match best {
+        Some((ratio, first, last, w0, w1)) if ratio >= CHANGED_MIN_RATIO => {
+            let sents = &latest.sentences[first..=last];
+            let after = if anchor.quote {
+                window_text(sents, w0, w1)
+            } else {
+                sents
+                    .iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            Found::Changed { ratio, after }
+        }
+        Some((ratio, ..)) => Found::Gone { ratio },
+        None => Found::Gone { ratio: 0.0 },
+    }
+}
+
+/// Aligns `a` against `b` word by word; returns the ratio of `a` to the span of `b` it
+/// aligns with (extended by `a`'s unmatched head and tail), and that span.
+fn local_ratio(a: &[String], b: &[&str]) -> (f32, usize, usize) {
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let ops = similar::capture_diff_slices(Algorithm::Myers, &a, b);
+    let mut matched = 0usize;
+    let mut first: Option<(usize, usize)> = None; // (old index, new index) of first equal
+    let mut last: Option<(usize, usize)> = None; // (old end, new end) of last equal
+    for op in &ops {
+        if let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = *op
+        {
+            matched += len;
+            if first.is_none() {
+                first = Some((old_index, new_index));
+            }
+            last = Some((old_index + len, new_index + len));
+        }
+    }
+    let (Some((fo, fnw)), Some((lo, lnw))) = (first, last) else {
+        return (0.0, 0, 0);
+    };
+    let w0 = fnw.saturating_sub(fo);
+    let w1 = (lnw + (a.len() - lo)).min(b.len());
+    let span = w1 - w0;
+    (2.0 * matched as f32 / (a.len() + span) as f32, w0, w1)
+}
+
+/// The source text of words `w0..w1` of the concatenated sentences.
+fn window_text(sents: &[Sentence], w0: usize, w1: usize) -> String {
+    let mut parts = Vec::new();
+    let mut offset = 0;
+    for s in sents {
+        let toks = tokenize(&s.text);
+        let n = toks.len();
+        let lo = w0.max(offset);
+        let hi = w1.min(offset + n);
+        if lo < hi {
+            parts.push(s.text[toks[lo - offset].start..toks[hi - 1 - offset].end].to_owned());
+        }
+        offset += n;
+    }
+    parts.join(" ")
+}
+
+/// [`judge`] against [`Prepared`] texts (build each version once).
+pub fn judge_in(anchors: &[Anchor], baseline: &Prepared, latest: &Prepared) -> Judgement {
+    let same = baseline.same_content(latest);
     let mut worst = Judgement {
-        verdict: if changed_text {
-            Verdict::SourceChangedElsewhere
-        } else {
-            Verdict::Unchanged
+        verdict: match (anchors.is_empty(), same) {
+            (_, true) => Verdict::Unchanged,
+            (true, false) => Verdict::SourceChanged,
+            (false, false) => Verdict::SourceChangedElsewhere,
         },
         before: None,
         after: None,
         facts: vec![],
     };
+    if same {
+        return worst;
+    }
     for a in anchors {
-        let na = norm(&a.passage);
-        if joined.contains(&na) {
-            continue;
-        }
-        let best = latest
-            .blocks
-            .iter()
-            .map(|b| {
-                (
-                    similar::TextDiff::from_words(na.as_str(), norm(b).as_str()).ratio(),
-                    b,
-                )
-            })
-            .max_by(|x, y| x.0.total_cmp(&y.0));
-        let j = match best {
-            Some((r, b)) if r >= 0.5 => Judgement {
+        let j = match find_again(a, baseline, latest) {
+            Found::Same => continue,
+            Found::Changed { after, .. } => Judgement {
                 verdict: Verdict::EvidenceChanged,
+                facts: fact_changes(&a.passage, &after),
                 before: Some(a.passage.clone()),
-                after: Some(b.clone()),
-                facts: vec![],
+                after: Some(after),
             },
-            _ => Judgement {
+            Found::Gone { .. } => Judgement {
                 verdict: Verdict::EvidenceRemoved,
                 before: Some(a.passage.clone()),
                 after: None,
@@ -212,13 +866,343 @@ pub fn judge(anchors: &[Anchor], baseline: &ExtractedText, latest: &ExtractedTex
     worst
 }
 
-fn norm(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+// ---------------------------------------------------------------------------------------
+// Facts
+
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    let m = "(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\\.?";
+    Regex::new(&format!(
+        r"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{m}(?:,?\s+\d{{4}})?|{m}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{m}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|(?:1[89]|20)\d{{2}}s?)\b"
+    ))
+    .expect("date regex")
+});
+
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)[~≈]?[$€£]?\d+(?:[.,]\d+)*(?:\s?(?:%|percent|per cent|million|billion|trillion|thousand|bn)\b|%)?",
+    )
+    .expect("number regex")
+});
+
+static NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b\p{Lu}[\p{L}\p{N}'’.-]*(?:\s+(?:of\s+|de\s+|the\s+)?\p{Lu}[\p{L}\p{N}'’.-]*)*")
+        .expect("name regex")
+});
+
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "none", "neither", "nor", "without", "cannot",
+];
+
+fn fact_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ',' | ' ' | '~' | '≈'))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
-fn tokens(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| t.len() > 2)
-        .map(str::to_lowercase)
-        .collect()
+/// (kind, text) facts of a passage: dates, numbers, names (capitalised words not starting
+/// a sentence), in order.
+fn facts_of(text: &str) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for m in DATE.find_iter(text) {
+        taken.push((m.start(), m.end()));
+        out.push((m.start(), "date", m.as_str().trim().to_owned()));
+    }
+    for m in NUMBER.find_iter(text) {
+        if taken.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
+            continue;
+        }
+        taken.push((m.start(), m.end()));
+        out.push((m.start(), "number", m.as_str().trim().to_owned()));
+    }
+    let starts: Vec<usize> = sentence_starts(text);
+    for m in NAME.find_iter(text) {
+        let mut s = m.start();
+        let mut name = m.as_str().trim_end_matches(['.', '-', '\'', '’']);
+        if starts.contains(&s) {
+            // Drop the sentence-initial word; keep the rest of the run.
+            match name.find(char::is_whitespace) {
+                Some(i) => {
+                    let rest = name[i..].trim_start();
+                    s += name.len() - rest.len();
+                    name = rest;
+                }
+                None => continue,
+            }
+        }
+        let first = name.split_whitespace().next().unwrap_or("");
+        if name.is_empty()
+            || taken.iter().any(|&(a, b)| s < b && a < s + name.len())
+            || MONTHS.contains(&first.to_lowercase().trim_end_matches('.'))
+            || (name.len() == 1 && name == "I")
+        {
+            continue;
+        }
+        out.push((s, "name", name.to_owned()));
+    }
+    out.sort_by_key(|f| f.0);
+    out.into_iter().map(|(_, k, t)| (k, t)).collect()
+}
+
+fn sentence_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![text.len() - text.trim_start().len()];
+    let b = text.as_bytes();
+    for i in 0..b.len() {
+        if matches!(b[i], b'.' | b'!' | b'?' | b':' | b'"') || text[i..].starts_with('“') {
+            let mut j = i + 1;
+            while j < b.len() && !text.is_char_boundary(j) {
+                j += 1;
+            }
+            let rest = &text[j..];
+            let trimmed = rest.trim_start_matches([' ', '"', '“', '(', '\'']);
+            starts.push(j + rest.len() - trimmed.len());
+        }
+    }
+    starts
+}
+
+fn negations(text: &str) -> usize {
+    canon_words(text)
+        .iter()
+        .filter(|w| NEGATIONS.contains(&w.as_str()) || w.ends_with("n't"))
+        .count()
+}
+
+/// The facts of `before` that are not in `after`, paired with what replaced them.
+pub fn fact_changes(before: &str, after: &str) -> Vec<FactChange> {
+    let fb = facts_of(before);
+    let fa = facts_of(after);
+    let mut out = Vec::new();
+    for kind in ["number", "date", "name"] {
+        let b: Vec<&String> = fb.iter().filter(|f| f.0 == kind).map(|f| &f.1).collect();
+        let a: Vec<&String> = fa.iter().filter(|f| f.0 == kind).map(|f| &f.1).collect();
+        let gone = multiset_minus(&b, &a);
+        let added = multiset_minus(&a, &b);
+        for (i, g) in gone.iter().enumerate() {
+            out.push(FactChange {
+                kind: kind.into(),
+                before: (*g).clone(),
+                after: added.get(i).map(|s| (*s).clone()),
+            });
+        }
+    }
+    let (nb, na) = (negations(before), negations(after));
+    if nb > na {
+        out.push(FactChange {
+            kind: "negation".into(),
+            before: "not".into(),
+            after: None,
+        });
+    } else if na > nb {
+        out.push(FactChange {
+            kind: "negation".into(),
+            before: String::new(),
+            after: Some("not".into()),
+        });
+    }
+    out
+}
+
+fn multiset_minus<'a>(x: &[&'a String], y: &[&'a String]) -> Vec<&'a String> {
+    let mut left: Vec<String> = y.iter().map(|s| fact_key(s)).collect();
+    let mut out = Vec::new();
+    for s in x {
+        let k = fact_key(s);
+        if let Some(i) = left.iter().position(|l| *l == k) {
+            left.swap_remove(i);
+        } else {
+            out.push(*s);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watchlist::StatementId;
+
+    fn text(blocks: &[&str]) -> ExtractedText {
+        ExtractedText {
+            blocks: blocks.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn st(t: &str, quotes: &[&str]) -> Statement {
+        Statement {
+            id: StatementId("a:1".into()),
+            text: t.into(),
+            cites: vec![],
+            quotes: quotes.iter().map(|s| s.to_string()).collect(),
+            line: None,
+        }
+    }
+
+    const BASE: &[&str] = &[
+        "Kosovo Force",
+        "Updated 12 March 2024, 09:14",
+        "About 600 U.S. soldiers currently serve in KFOR, most of them at Camp Bondsteel.",
+        "KFOR was established in June 1999 after the Kosovo war. It is led by NATO.",
+        "The mission's headquarters are in Pristina. Troops patrol the northern border.",
+    ];
+
+    fn troops() -> Statement {
+        st(
+            "Around 600 American troops serve in the NATO-led KFOR mission.",
+            &[],
+        )
+    }
+
+    #[test]
+    fn locates_the_sentence_with_the_number() {
+        let loc = locate(&troops(), &text(BASE));
+        assert_eq!(loc.anchors[0].passage, BASE[2]);
+        assert!(loc.missing_quotes.is_empty());
+    }
+
+    #[test]
+    fn quote_found_with_case_and_space_normalised() {
+        let loc = locate(&st("x", &["most of them   at camp bondsteel"]), &text(BASE));
+        assert_eq!(loc.anchors.len(), 1);
+        assert_eq!(loc.anchors[0].passage, "most of them at Camp Bondsteel");
+        assert!(loc.anchors[0].quote);
+        let loc = locate(&st("x", &["not in the page"]), &text(BASE));
+        assert_eq!(loc.missing_quotes, vec!["not in the page".to_string()]);
+    }
+
+    #[test]
+    fn no_evidence_for_an_unrelated_statement() {
+        let loc = locate(
+            &st("Bananas are rich in potassium and vitamin B6.", &[]),
+            &text(BASE),
+        );
+        assert!(loc.anchors.is_empty());
+    }
+
+    fn verdict(base: &[&str], now: &[&str]) -> Judgement {
+        let loc = locate(&troops(), &text(base));
+        judge(&loc.anchors, &text(base), &text(now))
+    }
+
+    #[test]
+    fn identical_and_reordered_are_unchanged() {
+        assert_eq!(verdict(BASE, BASE).verdict, Verdict::Unchanged);
+        let mut r = BASE.to_vec();
+        r.reverse();
+        assert_eq!(verdict(BASE, &r).verdict, Verdict::Unchanged);
+    }
+
+    #[test]
+    fn edit_elsewhere() {
+        let mut r = BASE.to_vec();
+        r[1] = "Updated 14 March 2024, 11:02";
+        assert_eq!(verdict(BASE, &r).verdict, Verdict::SourceChangedElsewhere);
+    }
+
+    #[test]
+    fn rewrap_and_punctuation_are_not_changes() {
+        let r = [
+            BASE[0],
+            BASE[1],
+            "About 600 U.S. soldiers currently serve in KFOR,",
+            "most of them at Camp Bondsteel",
+            BASE[3],
+            BASE[4],
+        ];
+        assert_eq!(verdict(BASE, &r).verdict, Verdict::SourceChangedElsewhere);
+    }
+
+    #[test]
+    fn changed_number_is_named() {
+        let mut r = BASE.to_vec();
+        r[2] = "About 350 U.S. soldiers currently serve in KFOR, most of them at Camp Bondsteel.";
+        let j = verdict(BASE, &r);
+        assert_eq!(j.verdict, Verdict::EvidenceChanged);
+        assert_eq!(j.before.as_deref(), Some(BASE[2]));
+        assert_eq!(j.after.as_deref(), Some(r[2]));
+        assert_eq!(j.facts.len(), 1);
+        assert_eq!(j.facts[0].to_string(), "600 → 350");
+        assert_eq!(j.facts[0].kind, "number");
+    }
+
+    #[test]
+    fn removed_passage() {
+        let r = [BASE[0], BASE[1], BASE[3], BASE[4]];
+        let j = verdict(BASE, &r);
+        assert_eq!(j.verdict, Verdict::EvidenceRemoved);
+        assert_eq!(j.before.as_deref(), Some(BASE[2]));
+    }
+
+    #[test]
+    fn no_anchor_and_change_is_source_changed() {
+        let s = st("Bananas are rich in potassium.", &[]);
+        let loc = locate(&s, &text(BASE));
+        let mut r = BASE.to_vec();
+        r.push("A new paragraph.");
+        assert_eq!(
+            judge(&loc.anchors, &text(BASE), &text(&r)).verdict,
+            Verdict::SourceChanged
+        );
+        assert_eq!(
+            judge(&loc.anchors, &text(BASE), &text(BASE)).verdict,
+            Verdict::Unchanged
+        );
+    }
+
+    #[test]
+    fn quote_changed_shows_the_quote_now() {
+        let s = st("x", &["About 600 U.S. soldiers"]);
+        let loc = locate(&s, &text(BASE));
+        let mut r = BASE.to_vec();
+        r[2] = "About 350 U.S. soldiers currently serve in KFOR, most of them at Camp Bondsteel.";
+        let j = judge(&loc.anchors, &text(BASE), &text(&r));
+        assert_eq!(j.verdict, Verdict::EvidenceChanged);
+        assert_eq!(j.after.as_deref(), Some("About 350 U.S. soldiers"));
+    }
+
+    #[test]
+    fn facts_numbers_dates_names_negation() {
+        let f = fact_changes(
+            "Inflation was 3.5% in March 2023, the ministry did not dispute it, said Smith.",
+            "Inflation was 4.1% in April 2023, the ministry disputed it, said Jones.",
+        );
+        let shown: Vec<String> = f.iter().map(|f| format!("{}: {f}", f.kind)).collect();
+        assert_eq!(
+            shown,
+            [
+                "number: 3.5% → 4.1%",
+                "date: March 2023 → April 2023",
+                "name: Smith → Jones",
+                "negation: not → (gone)"
+            ]
+        );
+        assert!(fact_changes("about 1,000 people", "about 1000 people").is_empty());
+        assert_eq!(
+            fact_changes("~600 troops", "~350 troops")[0].to_string(),
+            "~600 → ~350"
+        );
+        assert_eq!(
+            fact_changes("a $2 million grant", "a $3 million grant")[0].to_string(),
+            "$2 million → $3 million"
+        );
+        assert!(fact_changes("The army left.", "The army soon left.").is_empty());
+    }
+
+    #[test]
+    fn canonical_words() {
+        assert_eq!(
+            canonical("The U.S. gave $1,000 — 3.5% of it."),
+            "the u.s gave $ 1000 3.5 % of it"
+        );
+        assert_eq!(canonical("It’s NATO-led"), "it's nato-led");
+    }
+
+    #[test]
+    fn severity_order() {
+        assert!(Verdict::EvidenceRemoved > Verdict::EvidenceChanged);
+        assert!(Verdict::SourceChanged > Verdict::SourceChangedElsewhere);
+        assert!(!Verdict::SourceChangedElsewhere.flagged());
+        assert_eq!(Verdict::parse("evidence_changed"), Some(Verdict::EvidenceChanged));
+    }
 }

@@ -4,3 +4,6 @@ mod support;
 
 /// `check` end to end.
 mod check;
+
+/// The labelled evidence corpus: precision, recall, exact verdicts.
+mod evidence;
