@@ -48,6 +48,13 @@ fn main() {
                 if *located { "anchor " } else { "none   " }
             );
         }
+        println!("anchors:");
+        for (case, st, anchors) in &r.anchors {
+            println!("  {case}/{st}");
+            for (score, passage) in anchors {
+                println!("      {score:.3}  {passage}");
+            }
+        }
         println!(
             "judging: local ratio of anchors not found verbatim (threshold {})",
             evidence::CHANGED_MIN_RATIO

@@ -25,6 +25,7 @@
 //! move = [{ para = "text in a <p>", before = "text of an element it goes before" }]
 //! file = "redesign.html"    # instead of / before replace: start from this page
 //! others = "source_changed_elsewhere" # verdict of every statement not in `expect`
+//!                                     # (`source_changed` for those with `located = false`)
 //! expect = { troops = "evidence_changed" }
 //! facts = { troops = ["600 → 350"] }  # optional: exact fact changes
 //! ```
@@ -144,6 +145,9 @@ pub struct AnchorMiss {
     pub problem: String,
 }
 
+/// Passages with their anchoring scores.
+pub type ScoredPassages = Vec<(f32, String)>;
+
 /// Everything a corpus run gives.
 #[derive(Debug, Default)]
 pub struct Results {
@@ -153,6 +157,8 @@ pub struct Results {
     pub scores: Vec<(String, String, f32, bool)>,
     /// (case, edit, statement, ratio, expected verdict) for every anchor not found verbatim.
     pub ratios: Vec<(String, String, String, f32, String)>,
+    /// (case, statement, anchors with their scores)
+    pub anchors: Vec<(String, String, ScoredPassages)>,
 }
 
 /// Precision, recall and exact share over some outcomes.
@@ -327,6 +333,11 @@ pub fn run(cases: &[Case]) -> Result<Results, String> {
                 r.anchor_misses
                     .push(miss(format!("quotes not found: {:?}", loc.missing_quotes)));
             }
+            r.anchors.push((
+                name.clone(),
+                s.id.clone(),
+                loc.anchors.iter().map(|a| (a.score, a.passage.clone())).collect(),
+            ));
             located.push(loc);
         }
         for edit in &case.edits {
@@ -343,7 +354,14 @@ pub fn run(cases: &[Case]) -> Result<Results, String> {
                 .map_err(|e| format!("{name}: {}: {e}", edit.name))?;
             let latest_p = Prepared::new(&latest);
             for (s, loc) in case.statements.iter().zip(&located) {
-                let want = edit.expect.get(&s.id).unwrap_or(&edit.others);
+                // A statement with no evidence located is `source_changed` wherever the
+                // others are `source_changed_elsewhere`.
+                let others = if !s.located && edit.others == "source_changed_elsewhere" {
+                    "source_changed".to_owned()
+                } else {
+                    edit.others.clone()
+                };
+                let want = edit.expect.get(&s.id).unwrap_or(&others);
                 let expected = Verdict::parse(want)
                     .ok_or_else(|| format!("{name}: edit `{}`: unknown verdict `{want}`", edit.name))?;
                 let j = evidence::judge_in(&loc.anchors, &base_p, &latest_p);
