@@ -296,92 +296,19 @@ pub fn canonical(s: &str) -> String {
     canon_words(s).join(" ")
 }
 
-const STOP: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "but",
-    "of",
-    "in",
-    "on",
-    "at",
-    "to",
-    "for",
-    "from",
-    "by",
-    "with",
-    "as",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "been",
-    "being",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "has",
-    "have",
-    "had",
-    "he",
-    "she",
-    "they",
-    "we",
-    "you",
-    "i",
-    "his",
-    "her",
-    "their",
-    "our",
-    "which",
-    "who",
-    "whom",
-    "what",
-    "when",
-    "where",
-    "will",
-    "would",
-    "can",
-    "could",
-    "do",
-    "does",
-    "did",
-    "than",
-    "then",
-    "there",
-    "so",
-    "such",
-    "also",
-    "into",
-    "about",
-    "over",
-    "after",
-    "before",
-    "more",
-    "most",
-    "some",
-    "said",
-    "says",
-    "say",
-    "according",
-    "per",
-    "all",
-    "any",
-    "up",
-    "out",
-    "if",
-    "s",
-    "one",
-];
+/// Function words, left out of anchoring scores.
+const STOP_WORDS: &str = "a an the and or but of in on at to for from by with as is are was were be been \
+    being it its this that these those has have had he she they we you i his her their our which who whom \
+    what when where will would can could do does did than then there so such also into about over after \
+    before more most some said says say according per all any up out if s one since until while because \
+    among between under through during against within without not no very just only how why may might \
+    should must shall now here each other both own same them him us me my your off down again further once";
+
+static STOP: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| STOP_WORDS.split_whitespace().collect());
 
 fn is_stop(w: &str) -> bool {
-    STOP.contains(&w)
+    STOP.contains(w)
 }
 
 /// Stemming-lite for anchoring: possessives and plurals folded.
@@ -433,6 +360,8 @@ const MONTHS: &[&str] = &[
 enum Kind {
     Word,
     Name,
+    /// Years and months: facts, but also every byline and "updated" line has one.
+    Date,
     Number,
 }
 
@@ -440,6 +369,7 @@ fn kind_boost(k: Kind) -> f32 {
     match k {
         Kind::Word => 1.0,
         Kind::Name => 2.0,
+        Kind::Date => 1.5,
         Kind::Number => 3.0,
     }
 }
@@ -452,7 +382,9 @@ fn statement_terms(text: &str) -> Vec<(String, Kind)> {
         for (i, t) in toks.iter().enumerate() {
             let raw = &sent[t.start..t.end];
             let w = &t.canon;
-            let kind = if w.starts_with(|c: char| c.is_ascii_digit()) || MONTHS.contains(&w.as_str()) {
+            let kind = if MONTHS.contains(&w.as_str()) || is_year(w) {
+                Kind::Date
+            } else if w.starts_with(|c: char| c.is_ascii_digit()) {
                 Kind::Number
             } else if i > 0 && raw.starts_with(char::is_uppercase) && !is_stop(w) {
                 Kind::Name
@@ -500,10 +432,23 @@ struct Sentence {
     content: usize,
 }
 
+/// How a latest text differs from one baseline: computed once, shared by every anchor.
+#[derive(Debug)]
+struct Delta {
+    baseline: u64,
+    same: bool,
+    /// Per latest sentence: its wording is not in the baseline (as often).
+    new: Vec<bool>,
+}
+
 /// One text version, split and indexed once for many statements: sentences, canonical
 /// words, rarity of each word in this source. Build with [`Prepared::new`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Prepared {
+    /// Fingerprint of `joined` and the sentence keys.
+    fingerprint: u64,
+    /// The last comparison against a baseline (judging many statements against one).
+    delta: std::sync::Mutex<Option<std::sync::Arc<Delta>>>,
     blocks: Vec<String>,
     sentences: Vec<Sentence>,
     /// ` w1 w2 … ` over the whole text, blocks in order.
@@ -518,10 +463,28 @@ pub struct Prepared {
     postings: HashMap<String, Vec<u32>>,
 }
 
+impl Clone for Prepared {
+    fn clone(&self) -> Self {
+        Prepared {
+            fingerprint: self.fingerprint,
+            delta: std::sync::Mutex::new(None),
+            blocks: self.blocks.clone(),
+            sentences: self.sentences.clone(),
+            joined: self.joined.clone(),
+            word_at: self.word_at.clone(),
+            keys: self.keys.clone(),
+            df: self.df.clone(),
+            postings: self.postings.clone(),
+        }
+    }
+}
+
 impl Prepared {
     /// Splits and indexes `text`.
     pub fn new(text: &ExtractedText) -> Self {
         let mut p = Prepared {
+            fingerprint: 0,
+            delta: std::sync::Mutex::new(None),
             blocks: text.blocks.clone(),
             sentences: Vec::new(),
             joined: String::from(" "),
@@ -584,7 +547,34 @@ impl Prepared {
                 });
             }
         }
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&p.joined, &mut h);
+        for s in &p.sentences {
+            std::hash::Hash::hash(&s.key, &mut h);
+        }
+        p.fingerprint = std::hash::Hasher::finish(&h);
         p
+    }
+
+    /// This (latest) text against `baseline`, cached for the next anchor.
+    fn delta(&self, baseline: &Prepared) -> std::sync::Arc<Delta> {
+        let mut slot = self.delta.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = slot.as_ref()
+            && d.baseline == baseline.fingerprint
+        {
+            return d.clone();
+        }
+        let d = std::sync::Arc::new(Delta {
+            baseline: baseline.fingerprint,
+            same: baseline.same_content(self),
+            new: self
+                .sentences
+                .iter()
+                .map(|s| self.keys[&s.key] > baseline.keys.get(&s.key).copied().unwrap_or(0))
+                .collect(),
+        });
+        *slot = Some(d.clone());
+        d
     }
 
     fn idf(&self, stem: &str) -> f32 {
@@ -616,7 +606,11 @@ impl Prepared {
     }
 
     fn contains_words(&self, words: &[String]) -> bool {
-        !words.is_empty() && self.joined.contains(&format!(" {} ", words.join(" ")))
+        if words.is_empty() {
+            return false;
+        }
+        let key = words.join(" ");
+        self.keys.contains_key(&key) || self.joined.contains(&format!(" {key} "))
     }
 
     /// The same words in the same order (however split into blocks), or the same sentences
@@ -631,6 +625,7 @@ impl Prepared {
         let max_idf = self.idf("\u{0}");
         let mut total = 0.0f32;
         let mut acc = vec![0.0f32; self.sentences.len()];
+        let mut hits = vec![0u16; self.sentences.len()];
         let mut touched: Vec<u32> = Vec::new();
         for (t, k) in terms {
             let known = self.df.contains_key(t);
@@ -642,6 +637,7 @@ impl Prepared {
                         touched.push(id);
                     }
                     acc[id as usize] += w;
+                    hits[id as usize] += 1;
                 }
             }
         }
@@ -656,7 +652,13 @@ impl Prepared {
             let focus = (n_terms / s.content.max(1) as f32).min(1.0);
             0.9 * coverage + 0.1 * focus * coverage
         };
-        touched.iter().map(|&id| (score(id), id as usize)).collect()
+        // One shared word is not evidence (unless the statement has only one).
+        let min_hits = terms.len().min(2) as u16;
+        touched
+            .iter()
+            .filter(|&&id| hits[id as usize] >= min_hits)
+            .map(|&id| (score(id), id as usize))
+            .collect()
     }
 }
 
@@ -741,10 +743,12 @@ fn is_distinctive_number(t: &str) -> bool {
     if !first.is_ascii_digit() {
         return false;
     }
-    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-    let year =
-        t.len() == 4 && t.chars().all(|c| c.is_ascii_digit()) && (t.starts_with("19") || t.starts_with("20"));
-    !year && (t.contains('.') || digits.len() >= 2)
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    !is_year(t) && (t.contains('.') || digits >= 2)
+}
+
+fn is_year(t: &str) -> bool {
+    t.len() == 4 && t.chars().all(|c| c.is_ascii_digit()) && (t.starts_with("19") || t.starts_with("20"))
 }
 
 /// The best anchoring score of any sentence of `text` for `statement` (for measuring the
@@ -791,11 +795,8 @@ pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Fo
     }
     // Candidates: latest sentences whose wording is not in the baseline, alone or with a
     // neighbour (merged / split passages), sharing enough words with the anchor.
-    let new: Vec<bool> = latest
-        .sentences
-        .iter()
-        .map(|s| latest.keys[&s.key] > baseline.keys.get(&s.key).copied().unwrap_or(0))
-        .collect();
+    let delta = latest.delta(baseline);
+    let new = &delta.new;
     let mut stems: Vec<String> = words.iter().filter(|w| !is_stop(w)).map(|w| stem(w)).collect();
     stems.sort();
     stems.dedup();
@@ -906,7 +907,7 @@ fn window_text(sents: &[Sentence], w0: usize, w1: usize) -> String {
 
 /// [`judge`] against [`Prepared`] texts (build each version once).
 pub fn judge_in(anchors: &[Anchor], baseline: &Prepared, latest: &Prepared) -> Judgement {
-    let same = baseline.same_content(latest);
+    let same = latest.delta(baseline).same;
     let mut worst = Judgement {
         verdict: match (anchors.is_empty(), same) {
             (_, true) => Verdict::Unchanged,
@@ -956,7 +957,7 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)[~≈]?[$€£]?\d+(?:[.,]\d+)*(?:\s?(?:%|percent|per cent|million|billion|trillion|thousand|bn)\b|%)?",
+        r"(?i)[~≈]?[$€£]?\d+(?:[.,]\d+)*(?:\s?(?:%|percent|per cent|percentage points?|million|billion|trillion|thousand|bn|cents?|pence|km|kilomet(?:re|er)s?|miles?|mi|met(?:re|er)s?|kg|tonnes?|tons?)\b|%)?",
     )
     .expect("number regex")
 });

@@ -15,7 +15,7 @@
 //! id = "troops"
 //! text = "About 600 U.S. soldiers serve in KFOR."
 //! evidence = ["..."]        # optional quotes
-//! anchor = "600 U.S."       # optional: the first anchor must contain this
+//! anchor = "600 U.S."       # optional: an anchor must contain this
 //! located = false           # optional: expect "no evidence located"
 //!
 //! [[edit]]
@@ -319,13 +319,10 @@ pub fn run(cases: &[Case]) -> Result<Results, String> {
                 )));
             }
             if let Some(want) = &s.anchor
-                && !loc
-                    .anchors
-                    .first()
-                    .is_some_and(|a| a.passage.contains(want.as_str()))
+                && !loc.anchors.iter().any(|a| a.passage.contains(want.as_str()))
             {
                 r.anchor_misses.push(miss(format!(
-                    "first anchor should contain {want:?}, got {:?}",
+                    "an anchor should contain {want:?}, got {:?}",
                     loc.anchors.iter().map(|a| &a.passage).collect::<Vec<_>>()
                 )));
             }
