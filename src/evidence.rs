@@ -1036,15 +1036,12 @@ fn facts_of(text: &str) -> Vec<(&'static str, String)> {
     out.into_iter().map(|(_, k, t)| (k, t)).collect()
 }
 
+/// Byte offsets where a sentence (or a quotation, or a clause after a colon) starts.
 fn sentence_starts(text: &str) -> Vec<usize> {
     let mut starts = vec![text.len() - text.trim_start().len()];
-    let b = text.as_bytes();
-    for i in 0..b.len() {
-        if matches!(b[i], b'.' | b'!' | b'?' | b':' | b'"') || text[i..].starts_with('“') {
-            let mut j = i + 1;
-            while j < b.len() && !text.is_char_boundary(j) {
-                j += 1;
-            }
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?' | ':' | '"' | '“') {
+            let j = i + c.len_utf8();
             let rest = &text[j..];
             let trimmed = rest.trim_start_matches([' ', '"', '“', '(', '\'']);
             starts.push(j + rest.len() - trimmed.len());
@@ -1278,6 +1275,51 @@ mod tests {
             "$2 million → $3 million"
         );
         assert!(fact_changes("The army left.", "The army soon left.").is_empty());
+    }
+
+    #[test]
+    fn facts_survive_multibyte_text() {
+        let f = fact_changes(
+            "hazard ratio 0.57; 95% CI 0.44–0.74 “Quoted” – é",
+            "hazard ratio 0.66; 95% CI 0.51–0.86",
+        );
+        assert!(f.iter().any(|f| f.to_string() == "0.57 → 0.66"));
+    }
+
+    #[test]
+    fn no_panic_on_arbitrary_text() {
+        // Deterministic pseudo-random strings over a mix of ASCII, punctuation and
+        // multi-byte characters, through every entry point.
+        const CHARS: &[char] = &[
+            'a', 'B', 'z', ' ', ' ', '.', ',', '-', '\'', '"', '[', ']', '1', '9', '0', '%', '$', '€', '’',
+            '“', '”', '–', '—', 'é', 'Ü', '日', '本', '🙂', '\u{a0}', '\u{200b}', ':', '?', '(', ')', 'N',
+            'J',
+        ];
+        let mut x: u64 = 42;
+        let mut rand = |n: usize| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) as usize) % n
+        };
+        let mut gen_text = |len: usize| -> String { (0..len).map(|_| CHARS[rand(CHARS.len())]).collect() };
+        for _ in 0..200 {
+            let blocks: Vec<String> = (0..4).map(|_| gen_text(60)).collect();
+            let base = ExtractedText {
+                blocks: blocks.clone(),
+            };
+            let mut later = blocks.clone();
+            later[1] = gen_text(50);
+            let later = ExtractedText { blocks: later };
+            let q = blocks[0].chars().skip(5).take(10).collect::<String>();
+            let s = st(&gen_text(40), &[q.as_str()]);
+            let loc = locate(&s, &base);
+            let _ = judge(&loc.anchors, &base, &later);
+            let s = st(&blocks[2], &[]);
+            let loc = locate(&s, &base);
+            let _ = judge(&loc.anchors, &base, &later);
+            let _ = fact_changes(&blocks[3], &later.blocks[1]);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! split = "main"            # or "heldout"
 //! base = "base.html"        # the source page as first seen
 //! content_type = "text/html; charset=utf-8"   # optional
+//! ignore = ["^Generated:"]  # optional: the source's ignore patterns
 //!
 //! [[statement]]
 //! id = "troops"
@@ -50,6 +51,9 @@ pub struct Case {
     pub base: String,
     #[serde(default = "html")]
     pub content_type: String,
+    /// The source's `ignore` patterns, as in the watchlist.
+    #[serde(default)]
+    pub ignore: Vec<String>,
     #[serde(rename = "statement")]
     pub statements: Vec<StatementDef>,
     #[serde(rename = "edit")]
@@ -279,7 +283,6 @@ fn statement(case: &Case, s: &StatementDef) -> Statement {
 
 /// Runs every case: extract → locate (base) → judge (each edit).
 pub fn run(cases: &[Case]) -> Result<Results, String> {
-    let rules = Rules::default();
     let mut r = Results::default();
     for case in cases {
         let name = case
@@ -288,6 +291,7 @@ pub fn run(cases: &[Case]) -> Result<Results, String> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
+        let rules = Rules::compile(None, &case.ignore).map_err(|e| format!("{name}: ignore: {e}"))?;
         let base_html = read(case, &case.base)?;
         let base = extract::extract(base_html.as_bytes(), &case.content_type, &rules)
             .map_err(|e| format!("{name}: base: {e}"))?;
