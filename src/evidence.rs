@@ -424,6 +424,39 @@ fn split_sentences(block: &str) -> Vec<&str> {
 // ---------------------------------------------------------------------------------------
 // Prepared text
 
+/// FxHash (as in rustc): the index maps hash short words millions of times per megabyte, and
+/// need no protection against crafted collisions worth SipHash's cost here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
+
 #[derive(Debug, Clone)]
 struct Sentence {
     text: String,
@@ -458,11 +491,11 @@ pub struct Prepared {
     /// Byte offset in `joined` of each word, and its (block, start, end) in the source.
     word_at: Vec<(usize, usize, usize, usize)>,
     /// Sentence keys (canonical text) → how many times they occur.
-    keys: HashMap<String, u32>,
+    keys: FastMap<String, u32>,
     /// Stemmed word → number of blocks containing it.
-    df: HashMap<String, u32>,
+    df: FastMap<String, u32>,
     /// Stemmed content word → sentences containing it.
-    postings: HashMap<String, Vec<u32>>,
+    postings: FastMap<String, Vec<u32>>,
 }
 
 impl Clone for Prepared {
@@ -491,29 +524,18 @@ impl Prepared {
             sentences: Vec::new(),
             joined: String::from(" "),
             word_at: Vec::new(),
-            keys: HashMap::new(),
-            df: HashMap::new(),
-            postings: HashMap::new(),
+            keys: FastMap::default(),
+            df: FastMap::default(),
+            postings: FastMap::default(),
         };
-        for (bi, block) in text.blocks.iter().enumerate() {
-            let toks = tokenize(block);
-            let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-            for t in &toks {
-                p.word_at.push((p.joined.len(), bi, t.start, t.end));
-                p.joined.push_str(&t.canon);
-                p.joined.push(' ');
-                seen.insert(stem(&t.canon));
-            }
-            for s in seen {
-                *p.df.entry(s).or_default() += 1;
-            }
-        }
-        // Sentences, over hard-wrapped lines joined again: a block that does not end a
-        // sentence and a next block that starts in lower case are one run of text.
+        // Units: hard-wrapped lines joined again (a block that does not end a sentence and a
+        // next block that starts in lower case are one run of text). Each unit is tokenised
+        // once; its tokens feed the whole-text word index and its sentences.
         let mut bi = 0;
         while bi < text.blocks.len() {
             let first = bi;
             let mut unit = text.blocks[bi].clone();
+            let mut starts = vec![0usize];
             while bi + 1 < text.blocks.len()
                 && !unit
                     .trim_end()
@@ -522,11 +544,37 @@ impl Prepared {
             {
                 bi += 1;
                 unit.push(' ');
+                starts.push(unit.len());
                 unit.push_str(&text.blocks[bi]);
             }
             bi += 1;
+            let toks = tokenize(&unit);
+            let mut seen: Vec<FastSet<String>> = vec![FastSet::default(); starts.len()];
+            for t in &toks {
+                let k = starts.partition_point(|&s| s <= t.start) - 1;
+                p.word_at
+                    .push((p.joined.len(), first + k, t.start - starts[k], t.end - starts[k]));
+                p.joined.push_str(&t.canon);
+                p.joined.push(' ');
+                seen[k].insert(stem(&t.canon));
+            }
+            for set in seen {
+                for s in set {
+                    *p.df.entry(s).or_default() += 1;
+                }
+            }
+            let mut ti = 0;
             for sent in split_sentences(&unit) {
-                let words = canon_words(sent);
+                let s0 = sent.as_ptr() as usize - unit.as_ptr() as usize;
+                let s1 = s0 + sent.len();
+                while ti < toks.len() && toks[ti].start < s0 {
+                    ti += 1;
+                }
+                let mut words = Vec::new();
+                while ti < toks.len() && toks[ti].start < s1 {
+                    words.push(toks[ti].canon.clone());
+                    ti += 1;
+                }
                 if words.is_empty() {
                     continue;
                 }
@@ -802,7 +850,7 @@ pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Fo
     let mut stems: Vec<String> = words.iter().filter(|w| !is_stop(w)).map(|w| stem(w)).collect();
     stems.sort();
     stems.dedup();
-    let mut shared: HashMap<u32, u32> = HashMap::new();
+    let mut shared: FastMap<u32, u32> = FastMap::default();
     for s in &stems {
         if let Some(ids) = latest.postings.get(s) {
             for &id in ids {
