@@ -259,6 +259,9 @@ fn tokenize(s: &str) -> Vec<Tok> {
     out
 }
 
+static ELLIPSIS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[?(?:…|\.\s?\.\s?\.)\]?").expect("ellipsis regex"));
+
 static REF_MARKER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^\[(?:\d{1,4}|[a-z]|(?:note|nb|n) ?\d{1,3}|citation needed|clarification needed|edit|update)\]",
@@ -724,13 +727,24 @@ pub fn locate(statement: &Statement, text: &ExtractedText) -> Located {
 pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
     let mut located = Located::default();
     for q in &statement.quotes {
-        match text.find_words(&canon_words(q)) {
-            Some(passage) => located.anchors.push(Anchor {
-                passage,
-                quote: true,
-                score: 1.0,
-            }),
-            None => located.missing_quotes.push(q.clone()),
+        // An elided quote (`…`, `...`, `[...]`) is its parts, each anchored on its own.
+        let parts: Vec<Vec<String>> = ELLIPSIS
+            .split(q)
+            .map(canon_words)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let found: Option<Vec<String>> = parts.iter().map(|p| text.find_words(p)).collect();
+        match found {
+            Some(passages) if !passages.is_empty() => {
+                for passage in passages {
+                    located.anchors.push(Anchor {
+                        passage,
+                        quote: true,
+                        score: 1.0,
+                    });
+                }
+            }
+            _ => located.missing_quotes.push(q.clone()),
         }
     }
     if !located.anchors.is_empty() {
@@ -1205,6 +1219,21 @@ mod tests {
         assert!(loc.anchors[0].quote);
         let loc = locate(&st("x", &["not in the page"]), &text(BASE));
         assert_eq!(loc.missing_quotes, vec!["not in the page".to_string()]);
+    }
+
+    #[test]
+    fn elided_quote_is_anchored_by_its_parts() {
+        let loc = locate(
+            &st("x", &["About 600 U.S. soldiers … at Camp Bondsteel"]),
+            &text(BASE),
+        );
+        let got: Vec<&str> = loc.anchors.iter().map(|a| a.passage.as_str()).collect();
+        assert_eq!(got, ["About 600 U.S. soldiers", "at Camp Bondsteel"]);
+        let loc = locate(
+            &st("x", &["About 600 U.S. soldiers [...] in Belgrade"]),
+            &text(BASE),
+        );
+        assert_eq!(loc.missing_quotes.len(), 1);
     }
 
     #[test]
