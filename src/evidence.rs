@@ -28,8 +28,11 @@
 //!   and with a neighbour (split or merged sentences); the best local match at or above
 //!   [`CHANGED_MIN_RATIO`] makes `evidence_changed` with the facts that differ
 //!   ([`fact_changes`]), anything less `evidence_removed`. The statement takes the most severe
-//!   anchor; with every anchor there the text is `unchanged` or `source_changed_elsewhere`;
-//!   without anchors any change of content is `source_changed`.
+//!   anchor, except that ranked anchors are alternatives: one gone while another is still
+//!   there does not count as removed (quotes always count). With every anchor there the text is
+//!   `unchanged` or `source_changed_elsewhere`; without anchors any change of content is
+//!   `source_changed`. Headlines, teasers and table rows rank below prose when anchoring
+//!   ([`NON_PROSE_RANK`]).
 //!
 //! For many statements citing one source, build a [`Prepared`] per text version once and call
 //! [`locate_in`] / [`judge_in`]; [`locate`] and [`judge`] are convenience wrappers.
@@ -54,6 +57,8 @@ pub const ANCHOR_MARGIN: f32 = 0.85;
 /// A sentence holding one of the statement's distinctive numbers is kept as an extra anchor
 /// when it scores at least this share of [`ANCHOR_MIN_SCORE`].
 pub const FACT_ANCHOR_SHARE: f32 = 0.5;
+/// Ranking weight of a sentence that does not end like prose (headline, teaser, table row).
+pub const NON_PROSE_RANK: f32 = 0.7;
 /// At most this many anchors per statement and source.
 pub const MAX_ANCHORS: usize = 3;
 /// Minimum local word-alignment ratio for a changed passage to count as "still there".
@@ -481,6 +486,8 @@ struct Sentence {
     block: usize,
     /// Number of non-stop words.
     content: usize,
+    /// Ends like a sentence of prose (not a heading, link teaser, table row or label).
+    prose: bool,
 }
 
 /// How a latest text differs from one baseline: computed once, shared by every anchor.
@@ -610,6 +617,7 @@ impl Prepared {
                     key,
                     block: first,
                     content,
+                    prose: is_prose(sent),
                 });
             }
         }
@@ -769,13 +777,25 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
     if best < ANCHOR_MIN_SCORE {
         return located;
     }
-    let mut top: Vec<(f32, usize)> = scored
-        .iter()
-        .copied()
-        .filter(|s| s.0 >= best * ANCHOR_MARGIN)
+    // Ranking prefers prose: a headline or link teaser repeating the statement's words is
+    // weaker evidence than the sentence that states it (and comes and goes with the layout).
+    let rank = |(score, id): (f32, usize)| {
+        let r = if text.sentences[id].prose {
+            score
+        } else {
+            score * NON_PROSE_RANK
+        };
+        (r, score, id)
+    };
+    let ranked: Vec<(f32, f32, usize)> = scored.iter().copied().map(rank).collect();
+    let best_rank = ranked.iter().map(|r| r.0).fold(0.0f32, f32::max);
+    let mut top: Vec<(f32, f32, usize)> = ranked
+        .into_iter()
+        .filter(|r| r.0 >= best_rank * ANCHOR_MARGIN)
         .collect();
-    top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
     top.truncate(MAX_ANCHORS);
+    let mut top: Vec<(f32, usize)> = top.into_iter().map(|(_, score, id)| (score, id)).collect();
     // A distinctive figure of the statement stated elsewhere too (an infobox row, a summary
     // bullet) backs it as well: a sentence holding a number of the statement that occurs in
     // at most two sentences of the source, and sharing more than the number.
@@ -810,6 +830,26 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
         });
     }
     located
+}
+
+/// Whether a sentence ends like prose: `.`, `!`, `?` or `…`, before any closing quotes,
+/// brackets and reference markers.
+fn is_prose(s: &str) -> bool {
+    let mut t = s.trim_end();
+    loop {
+        let before = t;
+        t = t.trim_end_matches(['"', '”', '’', '\'', ')', ' ']);
+        if t.ends_with(']')
+            && let Some(i) = t.rfind('[')
+            && t.len() - i <= 24
+        {
+            t = &t[..i];
+        }
+        if t == before {
+            break;
+        }
+    }
+    t.ends_with(['.', '!', '?', '…'])
 }
 
 /// A number worth anchoring on its own: not a year, and not a small count (`2`, `6`).
@@ -1009,9 +1049,17 @@ pub fn judge_in(anchors: &[Anchor], baseline: &Prepared, latest: &Prepared) -> J
     if same {
         return worst;
     }
-    for a in anchors {
-        let j = match find_again(a, baseline, latest) {
+    let found: Vec<Found> = anchors.iter().map(|a| find_again(a, baseline, latest)).collect();
+    // Ranked anchors are alternative statements of the same evidence: one that vanished
+    // outright (a teaser, a summary line) while another is still there (word for word, or
+    // changed, which flags on its own) does not make the evidence removed. Quotes were chosen
+    // by a person: each counts.
+    let one_there =
+        !anchors.iter().any(|a| a.quote) && found.iter().any(|f| !matches!(f, Found::Gone { .. }));
+    for (a, f) in anchors.iter().zip(found) {
+        let j = match f {
             Found::Same => continue,
+            Found::Gone { .. } if one_there => continue,
             Found::Changed { after, .. } => Judgement {
                 verdict: Verdict::EvidenceChanged,
                 facts: fact_changes(&a.passage, &after),
@@ -1310,6 +1358,25 @@ mod tests {
         let j = verdict(BASE, &r);
         assert_eq!(j.verdict, Verdict::EvidenceRemoved);
         assert_eq!(j.before.as_deref(), Some(BASE[2]));
+    }
+
+    #[test]
+    fn a_teaser_may_go_while_the_prose_stays() {
+        let mut base = BASE.to_vec();
+        base.push("Around 600 American troops to stay in NATO-led KFOR mission");
+        let loc = locate(&troops(), &text(&base));
+        assert_eq!(loc.anchors.len(), 2);
+        assert!(loc.anchors.iter().any(|a| a.passage == BASE[2]));
+        let mut now = base.clone();
+        now[5] = "Kosovo election: what you need to know";
+        let j = judge(&loc.anchors, &text(&base), &text(&now));
+        assert_eq!(j.verdict, Verdict::SourceChangedElsewhere);
+        // The prose passage itself still flags.
+        now[2] = "About 350 U.S. soldiers currently serve in KFOR, most of them at Camp Bondsteel.";
+        assert_eq!(
+            judge(&loc.anchors, &text(&base), &text(&now)).verdict,
+            Verdict::EvidenceChanged
+        );
     }
 
     #[test]
