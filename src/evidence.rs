@@ -736,6 +736,53 @@ impl Prepared {
     }
 }
 
+/// The last few [`Prepared`] texts by version id (e.g. the text hash), so a run prepares each
+/// version once however many statements cite it.
+#[derive(Debug)]
+pub struct PreparedCache {
+    capacity: usize,
+    /// Most recently used last.
+    entries: Vec<(String, std::sync::Arc<Prepared>)>,
+}
+
+impl PreparedCache {
+    /// A cache of at most `capacity` texts (at least 2: a baseline and a latest version).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(2),
+            entries: Vec::new(),
+        }
+    }
+
+    /// The prepared text of `version`, preparing `text` if it is not cached.
+    pub fn get(&mut self, version: &str, text: &ExtractedText) -> std::sync::Arc<Prepared> {
+        let r: Result<_, std::convert::Infallible> = self.get_with(version, || Ok(text.clone()));
+        match r {
+            Ok(p) => p,
+        }
+    }
+
+    /// The prepared text of `version`, loading it with `load` only if it is not cached.
+    pub fn get_with<E>(
+        &mut self,
+        version: &str,
+        load: impl FnOnce() -> Result<ExtractedText, E>,
+    ) -> Result<std::sync::Arc<Prepared>, E> {
+        if let Some(i) = self.entries.iter().position(|(v, _)| v == version) {
+            let e = self.entries.remove(i);
+            let p = e.1.clone();
+            self.entries.push(e);
+            return Ok(p);
+        }
+        let p = std::sync::Arc::new(Prepared::new(&load()?));
+        if self.entries.len() == self.capacity {
+            self.entries.remove(0);
+        }
+        self.entries.push((version.to_owned(), p.clone()));
+        Ok(p)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Anchoring
 
@@ -1477,6 +1524,20 @@ mod tests {
             let _ = judge(&loc.anchors, &base, &later);
             let _ = fact_changes(&blocks[3], &later.blocks[1]);
         }
+    }
+
+    #[test]
+    fn cache_prepares_each_version_once() {
+        let mut c = PreparedCache::new(2);
+        let a = c.get("a", &text(BASE));
+        let a2 = c.get("a", &text(&[]));
+        assert!(std::sync::Arc::ptr_eq(&a, &a2));
+        let _b = c.get("b", &text(&BASE[..2]));
+        let _c = c.get("c", &text(&BASE[..3]));
+        let a3 = c.get("a", &text(BASE));
+        assert!(!std::sync::Arc::ptr_eq(&a, &a3));
+        let j = judge_in(&locate_in(&troops(), &a).anchors, &a, &a3);
+        assert_eq!(j.verdict, Verdict::Unchanged);
     }
 
     #[test]
