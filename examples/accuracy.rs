@@ -107,7 +107,7 @@ fn main() {
     println!("\nmismatches: {}", misses.len());
     for o in misses {
         println!(
-            "  [{}] {} / {} / {}: expected {}{}, got {}{}",
+            "  [{}] {} / {} / {}: expected {}{}, got {}{}{}",
             o.split,
             o.case,
             o.edit,
@@ -122,6 +122,11 @@ fn main() {
                 format!(" {:?}", o.facts_actual)
             } else {
                 String::new()
+            },
+            if o.known == Some(o.actual) {
+                " (documented)"
+            } else {
+                ""
             }
         );
         if let Some(b) = &o.before {

@@ -29,6 +29,7 @@
 //!                                     # (`source_changed` for those with `located = false`)
 //! expect = { troops = "evidence_changed" }
 //! facts = { troops = ["600 → 350"] }  # optional: exact fact changes
+//! known = { troops = "evidence_removed" } # a documented disagreement (held-out misses)
 //! ```
 
 #![allow(dead_code)]
@@ -105,6 +106,10 @@ pub struct EditDef {
     pub expect: BTreeMap<String, String>,
     #[serde(default)]
     pub facts: BTreeMap<String, Vec<String>>,
+    /// Known disagreements: statement → the verdict citewatch gives instead of the label.
+    /// Still counted as mismatches; the test checks they stay exactly this (no drift).
+    #[serde(default)]
+    pub known: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +133,8 @@ pub struct Outcome {
     pub facts_actual: Vec<String>,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// A documented disagreement: the verdict citewatch is known to give.
+    pub known: Option<Verdict>,
 }
 
 impl Outcome {
@@ -386,6 +393,14 @@ pub fn run(cases: &[Case]) -> Result<Results, String> {
                     facts_actual: j.facts.iter().map(|f| f.to_string()).collect(),
                     before: j.before,
                     after: j.after,
+                    known: match edit.known.get(&s.id) {
+                        Some(k) => {
+                            Some(Verdict::parse(k).ok_or_else(|| {
+                                format!("{name}: edit `{}`: unknown verdict `{k}`", edit.name)
+                            })?)
+                        }
+                        None => None,
+                    },
                 });
             }
         }
