@@ -5,9 +5,10 @@
 //! # How it works
 //! Texts are split into sentences (per extracted block; hard-wrapped lines — a block that does
 //! not end a sentence followed by one starting in lower case — are joined first) and into
-//! *canonical words*: lower case, typographic quotes and dashes folded, thousands separators
-//! dropped (`1,000` = `1000`), punctuation between words and wiki reference markers (`[12]`,
-//! `[citation needed]`) ignored. Two passages are "the same" when their canonical words are
+//! *canonical words*: lower case, typographic apostrophes folded, thousands separators
+//! dropped (`1,000` = `1000`), hyphens and dashes splitting words (`NATO-led` = `NATO led`),
+//! punctuation between words and wiki reference markers (`[12]`, `[citation needed]`)
+//! ignored. Two passages are "the same" when their canonical words are
 //! equal, so white space, re-wrapping, entity encoding, markup and punctuation-only edits
 //! never count as a change. Two texts have the same content when their canonical words are
 //! the same in the same order, or their sentences are the same in any order (a reorder).
@@ -18,7 +19,7 @@
 //!   is scored by the weighted share of the statement's content words it contains: weights are
 //!   the word's rarity in this source (IDF over its blocks) × 3 for numbers, × 2 for proper
 //!   names, × 1.5 for years and months (bylines have those too); plurals and possessives
-//!   folded. A sentence needs two shared words. The best sentences over [`ANCHOR_MIN_SCORE`]
+//!   folded. A sentence needs two shared words (a distinctive figure counts as two). The best sentences over [`ANCHOR_MIN_SCORE`]
 //!   and within [`ANCHOR_MARGIN`] of the best are kept, plus any sentence stating one of the
 //!   statement's distinctive figures (an infobox row, a summary bullet). Nothing over the
 //!   threshold: no anchors ("no evidence located").
@@ -198,8 +199,10 @@ struct Tok {
     end: usize,
 }
 
+/// Characters that join two word characters into one word. Hyphens and dashes do not:
+/// `NATO-led` is `nato led`, so `NATO led` and `second-longest` / `longest` match.
 fn is_joiner(c: char) -> bool {
-    matches!(c, '.' | ',' | '\'' | '’' | '‘' | '-' | '‐' | '‑' | '–')
+    matches!(c, '.' | ',' | '\'' | '’' | '‘')
 }
 
 /// Splits `s` into canonical words: runs of letters and digits, joined through `.`/`,`
@@ -711,7 +714,12 @@ impl Prepared {
                         touched.push(id);
                     }
                     acc[id as usize] += w;
-                    hits[id as usize] += 1;
+                    // A distinctive figure counts as two words: it is evidence on its own.
+                    hits[id as usize] += if *k == Kind::Number && is_distinctive_number(t) {
+                        2
+                    } else {
+                        1
+                    };
                 }
             }
         }
@@ -726,7 +734,8 @@ impl Prepared {
             let focus = (n_terms / s.content.max(1) as f32).min(1.0);
             0.9 * coverage + 0.1 * focus * coverage
         };
-        // One shared word is not evidence (unless the statement has only one).
+        // One shared word is not evidence (unless the statement has only one, or it is a
+        // distinctive figure).
         let min_hits = terms.len().min(2) as u16;
         touched
             .iter()
@@ -1345,6 +1354,22 @@ mod tests {
     }
 
     #[test]
+    fn a_distinctive_figure_anchors_a_paraphrase() {
+        let t = text(&[
+            "Labour market, spring",
+            "The jobless rate was 4.2%, up 0.3 points on the quarter.",
+            "Vacancies fell again.",
+        ]);
+        let loc = locate(&st("Unemployment hit 4.2% this spring.", &[]), &t);
+        assert_eq!(loc.anchors[0].passage, t.blocks[1]);
+        let loc = locate(
+            &st("x", &["the NATO led KFOR"]),
+            &text(&["It is the NATO-led KFOR mission."]),
+        );
+        assert_eq!(loc.anchors[0].passage, "the NATO-led KFOR");
+    }
+
+    #[test]
     fn no_evidence_for_an_unrelated_statement() {
         let loc = locate(
             &st("Bananas are rich in potassium and vitamin B6.", &[]),
@@ -1546,7 +1571,7 @@ mod tests {
             canonical("The U.S. gave $1,000 — 3.5% of it."),
             "the u.s gave $ 1000 3.5 % of it"
         );
-        assert_eq!(canonical("It’s NATO-led"), "it's nato-led");
+        assert_eq!(canonical("It’s NATO-led"), "it's nato led");
     }
 
     #[test]
