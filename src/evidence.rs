@@ -19,10 +19,10 @@
 //!   is scored by the weighted share of the statement's content words it contains: weights are
 //!   the word's rarity in this source (IDF over its blocks) × 3 for numbers, × 2 for proper
 //!   names, × 1.5 for years and months (bylines have those too); plurals and possessives
-//!   folded. A sentence needs two shared words (a distinctive figure counts as two). The best sentences over [`ANCHOR_MIN_SCORE`]
-//!   and within [`ANCHOR_MARGIN`] of the best are kept, plus any sentence stating one of the
-//!   statement's distinctive figures (an infobox row, a summary bullet). Nothing over the
-//!   threshold: no anchors ("no evidence located").
+//!   folded. A sentence needs two shared words (a distinctive figure counts as two). The best
+//!   sentences over [`ANCHOR_MIN_SCORE`] and within [`ANCHOR_MARGIN`] of the best are kept,
+//!   plus any sentence stating one of the statement's distinctive figures (an infobox row, a
+//!   summary bullet). Nothing over the threshold: no anchors ("no evidence located").
 //! - **Judging** ([`judge`]): an anchor whose canonical words still occur anywhere in the
 //!   latest text is fine (moved or not). Otherwise it is aligned, word by word (figures align
 //!   with figures), against the latest sentences that are *new* (not in the baseline), alone
