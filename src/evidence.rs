@@ -155,7 +155,7 @@ pub struct Located {
 pub struct FactChange {
     /// `number`, `date`, `name` or `negation`.
     pub kind: String,
-    /// The fact before (empty when a negation was added).
+    /// The fact before (empty when the fact is new, e.g. an added date or negation).
     pub before: String,
     /// What stands in its place after, if anything.
     pub after: Option<String>,
@@ -522,6 +522,9 @@ pub struct Prepared {
     df: FastMap<String, u32>,
     /// Stemmed content word → sentences containing it.
     postings: FastMap<String, Vec<u32>>,
+    /// Word indices (into `word_at`) where a sentence starts, and where one ends (exclusive).
+    sentence_starts: FastSet<usize>,
+    sentence_ends: FastSet<usize>,
 }
 
 impl Clone for Prepared {
@@ -536,6 +539,8 @@ impl Clone for Prepared {
             keys: self.keys.clone(),
             df: self.df.clone(),
             postings: self.postings.clone(),
+            sentence_starts: self.sentence_starts.clone(),
+            sentence_ends: self.sentence_ends.clone(),
         }
     }
 }
@@ -553,6 +558,8 @@ impl Prepared {
             keys: FastMap::default(),
             df: FastMap::default(),
             postings: FastMap::default(),
+            sentence_starts: FastSet::default(),
+            sentence_ends: FastSet::default(),
         };
         // Units: hard-wrapped lines joined again (a block that does not end a sentence and a
         // next block that starts in lower case are one run of text). Each unit is tokenised
@@ -575,6 +582,7 @@ impl Prepared {
             }
             bi += 1;
             let toks = tokenize(&unit);
+            let base = p.word_at.len();
             let mut seen: Vec<FastSet<String>> = vec![FastSet::default(); starts.len()];
             for t in &toks {
                 let k = starts.partition_point(|&s| s <= t.start) - 1;
@@ -597,6 +605,7 @@ impl Prepared {
                     ti += 1;
                 }
                 let mut words = Vec::new();
+                let first_word = ti;
                 while ti < toks.len() && toks[ti].start < s1 {
                     words.push(toks[ti].canon.clone());
                     ti += 1;
@@ -604,6 +613,8 @@ impl Prepared {
                 if words.is_empty() {
                     continue;
                 }
+                p.sentence_starts.insert(base + first_word);
+                p.sentence_ends.insert(base + ti);
                 let key = words.join(" ");
                 *p.keys.entry(key.clone()).or_default() += 1;
                 let id = p.sentences.len() as u32;
@@ -680,6 +691,22 @@ impl Prepared {
         }
         parts.push(&self.blocks[b1][..e1]);
         Some(parts.join(" "))
+    }
+
+    /// Whether `words` are one or more whole sentences of this text (wherever they moved,
+    /// however the blocks were split): a sentence that grew a clause is not the same passage.
+    fn contains_sentences(&self, words: &[String]) -> bool {
+        if words.is_empty() {
+            return false;
+        }
+        let key = words.join(" ");
+        if self.keys.contains_key(&key) {
+            return true;
+        }
+        self.joined.match_indices(&format!(" {key} ")).any(|(at, _)| {
+            let first = self.word_at.partition_point(|w| w.0 < at + 1);
+            self.sentence_starts.contains(&first) && self.sentence_ends.contains(&(first + words.len()))
+        })
     }
 
     fn contains_words(&self, words: &[String]) -> bool {
@@ -963,7 +990,12 @@ pub enum Found {
 /// Finds one anchor again in `latest`, given the text it was anchored in.
 pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Found {
     let words = canon_words(&anchor.passage);
-    if words.is_empty() || latest.contains_words(&words) {
+    let there = if anchor.quote {
+        latest.contains_words(&words)
+    } else {
+        latest.contains_sentences(&words)
+    };
+    if words.is_empty() || there {
         return Found::Same;
     }
     // Candidates: latest sentences whose wording is not in the baseline, alone or with a
@@ -1236,7 +1268,8 @@ fn negations(text: &str) -> usize {
         .count()
 }
 
-/// The facts of `before` that are not in `after`, paired with what replaced them.
+/// The facts of `before` that are not in `after`, paired with what replaced them; then facts
+/// only in `after` (with an empty `before`).
 pub fn fact_changes(before: &str, after: &str) -> Vec<FactChange> {
     let fb = facts_of(before);
     let fa = facts_of(after);
@@ -1251,6 +1284,14 @@ pub fn fact_changes(before: &str, after: &str) -> Vec<FactChange> {
                 kind: kind.into(),
                 before: (*g).clone(),
                 after: added.get(i).map(|s| (*s).clone()),
+            });
+        }
+        // New facts with nothing in their place before (`(none) → 2026`).
+        for a in added.iter().skip(gone.len()) {
+            out.push(FactChange {
+                kind: kind.into(),
+                before: String::new(),
+                after: Some((*a).clone()),
             });
         }
     }
@@ -1422,6 +1463,16 @@ mod tests {
         assert_eq!(j.facts.len(), 1);
         assert_eq!(j.facts[0].to_string(), "600 → 350");
         assert_eq!(j.facts[0].kind, "number");
+    }
+
+    #[test]
+    fn a_sentence_that_grew_a_clause_changed() {
+        let mut r = BASE.to_vec();
+        r[2] = "About 600 U.S. soldiers currently serve in KFOR, most of them at Camp Bondsteel, but all will leave by 2026.";
+        let j = verdict(BASE, &r);
+        assert_eq!(j.verdict, Verdict::EvidenceChanged);
+        assert_eq!(j.facts.len(), 1, "{:?}", j.facts);
+        assert_eq!(j.facts[0].to_string(), "(none) → 2026");
     }
 
     #[test]
