@@ -117,6 +117,21 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_marked_whole() {
+        assert_eq!(
+            marked_text(
+                "about 1,000 people, 3.5% of them",
+                "about 1,500 people, 3.25% of them"
+            ),
+            "about [-1,000-]{+1,500+} people, [-3.5-]{+3.25+}% of them"
+        );
+        assert_eq!(
+            marked_text("It was founded in June 1999.", "It was founded in July 1999."),
+            "It was founded in [-June-]{+July+} 1999."
+        );
+    }
+
+    #[test]
     fn html_is_escaped() {
         let h = marked_html("a <b>", "a <script>", "", "");
         assert!(!h.contains("<script") && !h.contains("<b>"));

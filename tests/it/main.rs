@@ -16,3 +16,6 @@ mod notify;
 
 /// `daemon`, `trigger` and the control endpoint as real processes.
 mod daemon;
+
+/// The labelled evidence corpus: precision, recall, exact verdicts.
+mod evidence;
