@@ -116,6 +116,75 @@ struct Job {
     prev_rules: Option<String>,
     /// Hash of the latest stored text version.
     prev_text: Option<String>,
+    /// The statement × cite pairs that cite this source, judged where its text is at hand.
+    tasks: Vec<EvTask>,
+}
+
+/// One statement × cite to anchor or judge against a job's source.
+#[derive(Clone)]
+struct EvTask {
+    /// `statement#cite`.
+    bkey: String,
+    statement: crate::watchlist::Statement,
+    /// The current baseline, unless a new one must be taken.
+    baseline: Option<(String, Vec<evidence::Anchor>)>,
+}
+
+/// The evidence stage's answer for one task, computed beside extraction.
+enum EvOutcome {
+    /// A new baseline: passages located in `version`.
+    Located(evidence::Located),
+    /// Judged against the baseline.
+    Judged(evidence::Judgement),
+}
+
+/// Runs a job's evidence tasks against the latest text version (`latest`, or loaded from the
+/// store), preparing each text once. Pure CPU apart from reading stored texts.
+fn run_tasks(
+    tasks: &[EvTask],
+    version: &str,
+    latest: Option<&ExtractedText>,
+    store: &Store,
+) -> Result<Vec<(String, String, EvOutcome)>, StoreError> {
+    let mut out = Vec::with_capacity(tasks.len());
+    let mut prepared: HashMap<String, evidence::Prepared> = HashMap::new();
+    let prepare = |prepared: &mut HashMap<String, evidence::Prepared>, v: &str| -> Result<(), StoreError> {
+        if !prepared.contains_key(v) {
+            let text = match latest {
+                Some(t) if v == version => evidence::Prepared::new(t),
+                _ => evidence::Prepared::new(&ExtractedText::from_text(&store.get_text(v)?)),
+            };
+            prepared.insert(v.to_owned(), text);
+        }
+        Ok(())
+    };
+    for t in tasks {
+        match &t.baseline {
+            // The very text the baseline was taken from: nothing to judge.
+            Some((base, _)) if base == version => out.push((
+                t.bkey.clone(),
+                version.to_owned(),
+                EvOutcome::Judged(evidence::Judgement {
+                    verdict: Verdict::Unchanged,
+                    before: None,
+                    after: None,
+                    facts: vec![],
+                }),
+            )),
+            Some((base, anchors)) => {
+                prepare(&mut prepared, base)?;
+                prepare(&mut prepared, version)?;
+                let j = evidence::judge_in(anchors, &prepared[base.as_str()], &prepared[version]);
+                out.push((t.bkey.clone(), version.to_owned(), EvOutcome::Judged(j)));
+            }
+            None => {
+                prepare(&mut prepared, version)?;
+                let loc = evidence::locate_in(&t.statement, &prepared[version]);
+                out.push((t.bkey.clone(), version.to_owned(), EvOutcome::Located(loc)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A fetched page's metadata, without its body (bodies are stored and dropped as soon as
@@ -142,20 +211,22 @@ impl PageMeta {
 
 /// What processing one job gave.
 enum Processed {
-    /// Extracted and stored. `text` is kept only when it differs from the latest version.
+    /// Extracted and stored, evidence judged.
     Stored {
         meta: PageMeta,
         raw_hash: String,
         text_hash: String,
-        text: Option<ExtractedText>,
+        evidence: Vec<(String, String, EvOutcome)>,
     },
     /// The body is byte-identical to the last one (same rules): nothing extracted.
     SameRaw {
         meta: PageMeta,
         raw_hash: String,
+        evidence: Vec<(String, String, EvOutcome)>,
     },
     NotModified {
         final_url: String,
+        evidence: Vec<(String, String, EvOutcome)>,
     },
     Failed(crate::fetch::FetchFailure),
     /// The store could not be written: the run cannot go on.
@@ -211,7 +282,32 @@ pub async fn run_check(
                 prev_raw: last.and_then(|l| l.raw.clone()),
                 prev_rules: last.map(|l| l.rules.clone()),
                 prev_text: latest.map(|v| v.text.clone()),
+                tasks: Vec::new(),
             });
+        }
+    }
+    for a in &articles {
+        for st in &a.statements {
+            for &cite in &st.cites {
+                let Some(src) = a.source(cite) else { continue };
+                let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
+                let Some(&j) = job_of.get(&snapshot::source_key(src.url.as_str(), &fp)) else {
+                    continue;
+                };
+                let bkey = snapshot::baseline_key(&st.id, cite);
+                // A baseline is (re)taken on first sight, after a source that was never
+                // reachable comes back (empty version), and when the statement was reworded.
+                let baseline = index.baselines.get(&bkey).and_then(|b| {
+                    let stale =
+                        b.version.is_empty() || (!b.statement_text.is_empty() && b.statement_text != st.text);
+                    (!stale).then(|| (b.version.clone(), b.anchors.clone()))
+                });
+                jobs[j].tasks.push(EvTask {
+                    bkey,
+                    statement: st.clone(),
+                    baseline,
+                });
+            }
         }
     }
 
@@ -282,7 +378,7 @@ pub async fn run_check(
 
     // Store new versions; work out each source's outcome.
     let now = Utc::now();
-    let mut texts: HashMap<String, Arc<ExtractedText>> = HashMap::new();
+    let mut ev_results: HashMap<String, (String, EvOutcome)> = HashMap::new();
     let mut source_reports: BTreeMap<String, SourceReport> = BTreeMap::new();
     let mut failures: HashMap<String, String> = HashMap::new();
     let mut changed_keys: HashMap<String, bool> = HashMap::new();
@@ -306,7 +402,8 @@ pub async fn run_check(
                 )
             }
             Processed::StoreFailed(e) => return Err(RunError::Store(e)),
-            Processed::NotModified { final_url } => {
+            Processed::NotModified { final_url, evidence } => {
+                ev_results.extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));
                 if let Some(v) = rec.versions.last_mut() {
                     v.last_seen = now;
                 }
@@ -316,7 +413,12 @@ pub async fn run_check(
                 }
                 (SourceOutcome::Unchanged, Some(final_url), Some(304), None)
             }
-            Processed::SameRaw { meta, raw_hash } => {
+            Processed::SameRaw {
+                meta,
+                raw_hash,
+                evidence,
+            } => {
+                ev_results.extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));
                 if let Some(v) = rec.versions.last_mut() {
                     v.last_seen = now;
                     v.etag = meta.etag;
@@ -339,8 +441,9 @@ pub async fn run_check(
                 meta,
                 raw_hash,
                 text_hash,
-                text,
+                evidence,
             } => {
+                ev_results.extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));
                 let same = rec.versions.last().is_some_and(|v| v.text == text_hash);
                 let outcome = if rec.versions.is_empty() {
                     SourceOutcome::New
@@ -374,9 +477,6 @@ pub async fn run_check(
                     rules: job.fingerprint.clone(),
                     error: None,
                 });
-                if let Some(t) = text {
-                    texts.insert(text_hash_of(&rec.versions), Arc::new(t));
-                }
                 (outcome, Some(meta.final_url), Some(meta.status), None)
             }
         };
@@ -402,11 +502,6 @@ pub async fn run_check(
                 let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
                 let key = snapshot::source_key(src.url.as_str(), &fp);
                 let bkey = snapshot::baseline_key(&st.id, cite);
-                let latest_version = index
-                    .sources
-                    .get(&key)
-                    .and_then(|r| r.versions.last())
-                    .map(|v| v.text.clone());
                 let mut rep = EvidenceReport {
                     cite: cite.0,
                     url: src.url.to_string(),
@@ -418,12 +513,7 @@ pub async fn run_check(
                 };
                 let failed = failures.get(&key);
                 let existing = index.baselines.get(&bkey).cloned();
-                // A baseline is (re)taken on first sight, after a source that was never reachable
-                // comes back (empty version), and when the statement's own wording was edited.
-                let needs_new_baseline = existing.as_ref().is_none_or(|b| {
-                    b.version.is_empty() || (!b.statement_text.is_empty() && b.statement_text != st.text)
-                });
-                match (failed, latest_version) {
+                match (failed, ev_results.remove(&bkey)) {
                     (Some(err), _) => {
                         rep.status = Verdict::SourceUnreachable;
                         rep.note = Some(err.clone());
@@ -435,9 +525,7 @@ pub async fn run_check(
                         rep.status = Verdict::SourceUnreachable;
                         rep.note = Some("no snapshot of this source yet".into());
                     }
-                    (None, Some(version)) if needs_new_baseline => {
-                        let text = load_text(&store, &mut texts, &version)?;
-                        let loc = evidence::locate(st, &text);
+                    (None, Some((version, EvOutcome::Located(loc)))) => {
                         rep.status = Verdict::Baseline;
                         rep.note = baseline_note(&loc);
                         rep.after = loc.anchors.first().map(|a| a.passage.clone());
@@ -457,29 +545,22 @@ pub async fn run_check(
                             },
                         );
                     }
-                    (None, Some(version)) => {
-                        let b = existing.expect("checked above");
-                        if b.version == version {
-                            // The very text the baseline was taken from: nothing to judge.
-                            rep.status = Verdict::Unchanged;
-                        } else {
-                            let base_text = load_text(&store, &mut texts, &b.version)?;
-                            let now_text = load_text(&store, &mut texts, &version)?;
-                            let j = evidence::judge(&b.anchors, &base_text, &now_text);
-                            rep.status = j.verdict;
-                            rep.before = j.before;
-                            rep.after = j.after;
-                            rep.facts = j.facts;
-                        }
-                        if b.anchors.is_empty() {
-                            rep.note =
-                                Some("no evidence located at baseline: add an `evidence` quote".into());
-                        }
-                        if !b.missing_quotes.is_empty() {
-                            rep.note = Some(format!(
-                                "evidence quote not found in the source: {:?}",
-                                b.missing_quotes
-                            ));
+                    (None, Some((_, EvOutcome::Judged(j)))) => {
+                        rep.status = j.verdict;
+                        rep.before = j.before;
+                        rep.after = j.after;
+                        rep.facts = j.facts;
+                        if let Some(b) = &existing {
+                            if b.anchors.is_empty() {
+                                rep.note =
+                                    Some("no evidence located at baseline: add an `evidence` quote".into());
+                            }
+                            if !b.missing_quotes.is_empty() {
+                                rep.note = Some(format!(
+                                    "evidence quote not found in the source: {:?}",
+                                    b.missing_quotes
+                                ));
+                            }
                         }
                     }
                 }
@@ -619,25 +700,6 @@ fn baseline_note(loc: &evidence::Located) -> Option<String> {
     }
 }
 
-/// The hash of the latest version.
-fn text_hash_of(versions: &[Version]) -> String {
-    versions.last().map(|v| v.text.clone()).unwrap_or_default()
-}
-
-/// A text version: from this run's extraction if it made it, else from the store (cached).
-fn load_text(
-    store: &Store,
-    texts: &mut HashMap<String, Arc<ExtractedText>>,
-    version: &str,
-) -> Result<Arc<ExtractedText>, RunError> {
-    if let Some(t) = texts.get(version) {
-        return Ok(t.clone());
-    }
-    let t = Arc::new(ExtractedText::from_text(&store.get_text(version)?));
-    texts.insert(version.to_owned(), t.clone());
-    Ok(t)
-}
-
 async fn process(
     job: &Job,
     outcome: FetchOutcome,
@@ -646,22 +708,49 @@ async fn process(
 ) -> Processed {
     match outcome {
         FetchOutcome::Failed(f) => Processed::Failed(f),
-        FetchOutcome::NotModified { final_url } => Processed::NotModified {
-            final_url: final_url.to_string(),
-        },
+        FetchOutcome::NotModified { final_url } => {
+            let Some(version) = job.prev_text.clone() else {
+                return Processed::NotModified {
+                    final_url: final_url.to_string(),
+                    evidence: vec![],
+                };
+            };
+            let tasks = job.tasks.clone();
+            let _permit = cpu.acquire().await;
+            let r = tokio::task::spawn_blocking(move || run_tasks(&tasks, &version, None, &store)).await;
+            match r {
+                Ok(Ok(evidence)) => Processed::NotModified {
+                    final_url: final_url.to_string(),
+                    evidence,
+                },
+                Ok(Err(e)) => Processed::StoreFailed(e),
+                Err(e) => panicked(e),
+            }
+        }
         FetchOutcome::Fetched(page) => {
             let rules = job.rules.clone();
             let same_rules = job.prev_rules.as_deref() == Some(job.fingerprint.as_str());
             let prev_raw = job.prev_raw.clone();
             let prev_text = job.prev_text.clone();
+            let tasks = job.tasks.clone();
             // Parsing is CPU-bound: at most one extraction per core, however many fetches
             // are in flight, so pages wait as bytes rather than as half-built trees.
             let _permit = cpu.acquire().await;
             let r = tokio::task::spawn_blocking(move || {
                 let meta = PageMeta::of(&page);
                 let raw_hash = Store::raw_hash(&page.body);
-                if same_rules && prev_raw.as_deref() == Some(raw_hash.as_str()) {
-                    return Processed::SameRaw { meta, raw_hash };
+                if same_rules
+                    && prev_raw.as_deref() == Some(raw_hash.as_str())
+                    && let Some(version) = &prev_text
+                {
+                    return match run_tasks(&tasks, version, None, &store) {
+                        Ok(evidence) => Processed::SameRaw {
+                            meta,
+                            raw_hash,
+                            evidence,
+                        },
+                        Err(e) => Processed::StoreFailed(e),
+                    };
                 }
                 let failed = |kind, detail: String| {
                     Processed::Failed(crate::fetch::FetchFailure {
@@ -685,31 +774,35 @@ async fn process(
                 let stored = store
                     .put_text(&text.to_text())
                     .and_then(|h| Ok((h, store.put_raw(&page.body)?)));
-                match stored {
-                    Ok((text_hash, raw_hash)) => {
-                        let text = (prev_text.as_deref() != Some(text_hash.as_str())).then_some(text);
-                        Processed::Stored {
-                            meta,
-                            raw_hash,
-                            text_hash,
-                            text,
-                        }
-                    }
+                let evidence = stored.and_then(|(text_hash, raw_hash)| {
+                    let ev = run_tasks(&tasks, &text_hash, Some(&text), &store)?;
+                    Ok((text_hash, raw_hash, ev))
+                });
+                match evidence {
+                    Ok((text_hash, raw_hash, evidence)) => Processed::Stored {
+                        meta,
+                        raw_hash,
+                        text_hash,
+                        evidence,
+                    },
                     Err(e) => Processed::StoreFailed(e),
                 }
             })
             .await;
-            r.unwrap_or_else(|e| {
-                Processed::Failed(crate::fetch::FetchFailure {
-                    kind: FailureKind::Extract,
-                    status: None,
-                    detail: format!("extraction panicked: {e}"),
-                    final_url: None,
-                    attempts: 1,
-                })
-            })
+            r.unwrap_or_else(panicked)
         }
     }
+}
+
+/// A processing task that panicked: the source fails, the run goes on.
+fn panicked(e: tokio::task::JoinError) -> Processed {
+    Processed::Failed(crate::fetch::FetchFailure {
+        kind: FailureKind::Extract,
+        status: None,
+        detail: format!("processing panicked: {e}"),
+        final_url: None,
+        attempts: 1,
+    })
 }
 
 fn select_articles<'a>(wl: &'a Watchlist, only: &[String]) -> Result<Vec<&'a Article>, RunError> {
