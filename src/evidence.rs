@@ -892,7 +892,11 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
         }
         for &id in ids {
             let id = id as usize;
+            // Only rows and bullets: a prose sentence sharing one figure is usually another
+            // fact that happens to use the same number (a date, a percentage), and as an
+            // alternative anchor it would hide the removal of the real one.
             if top.len() < MAX_ANCHORS
+                && !text.sentences[id].prose
                 && !top.iter().any(|s| s.1 == id)
                 && let Some(&(score, _)) = scored.iter().find(|s| s.1 == id)
                 && score >= ANCHOR_MIN_SCORE * FACT_ANCHOR_SHARE
