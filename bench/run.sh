@@ -59,6 +59,16 @@ for ph in ["1-cold", "2-nochange", "3-changes"]:
     oc = {}
     for s in r["sources"]: oc[s["outcome"]] = oc.get(s["outcome"], 0) + 1
     print(f"{ph:<12}{d['wall']:8.2f}{d['cpu']:8.2f}{d['rss']:10.1f}{n/d['wall']:9.1f}  {oc}; flagged {r['summary']['flagged']}")
+# Version B edits one article sentence on some pages: exactly their statements must be flagged.
+m = json.load(open(f"{out}/../pages-{n}-B/manifest.json"))
+edited = {p["path"] for p in m["pages"] if p.get("changed")}
+r = json.load(open(f"{out}/report-3-changes.json"))
+tp = fp = fn = 0
+for s in r["statements"]:
+    e = s["evidence"][0]["url"].split("/", 3)[3] in edited
+    tp += e and s["flagged"]; fp += (not e) and s["flagged"]; fn += e and not s["flagged"]
+print(f"version B: {len(edited)} statements edited; flagged {tp} of them, {fp} others, missed {fn} "
+      f"(precision {tp / max(tp + fp, 1):.3f}, recall {tp / max(tp + fn, 1):.3f})")
 PY
 
 if [ "$PEER" = 1 ]; then

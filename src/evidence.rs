@@ -882,6 +882,7 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
     // A distinctive figure of the statement stated elsewhere too (an infobox row, a summary
     // bullet) backs it as well: a sentence holding a number of the statement that occurs in
     // at most two sentences of the source, and sharing more than the number.
+    let have_prose = top.iter().any(|&(_, id)| text.sentences[id].prose);
     for (t, k) in &terms {
         if *k != Kind::Number || !is_distinctive_number(t) {
             continue;
@@ -892,12 +893,14 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
         }
         for &id in ids {
             let id = id as usize;
-            // Only rows and bullets: a prose sentence sharing one figure is usually another
-            // fact that happens to use the same number (a date, a percentage), and as an
-            // alternative anchor it would hide the removal of the real one.
+            // A prose sentence only when no prose passage is anchored yet (the best match was
+            // a headline or teaser): next to a prose anchor, a sentence sharing one figure is
+            // usually another fact that happens to use the same number (a date, a
+            // percentage), and as an alternative anchor it would hide the removal of the
+            // real one.
             if top.len() < MAX_ANCHORS
-                && !text.sentences[id].prose
                 && !top.iter().any(|s| s.1 == id)
+                && (!text.sentences[id].prose || !have_prose)
                 && let Some(&(score, _)) = scored.iter().find(|s| s.1 == id)
                 && score >= ANCHOR_MIN_SCORE * FACT_ANCHOR_SHARE
             {
