@@ -76,10 +76,12 @@ def gov(site, title, date, paras, stamp, sidebar, menu=None, table=None, order=N
 
 S1 = ["Kosovo's Defense Ministry has denied claims that the United States plans to withdraw its troops from the NATO-led KFOR mission.",
       "The United States contributes more than 600 troops to KFOR, most of them based at Camp Bondsteel in the east of the country.",
+      "That makes the U.S. contribution of several hundred soldiers a modest one compared with the presence after 1999, while KFOR as a whole counts several thousand personnel from dozens of nations.",
       "A ministry spokesperson said a withdrawal of U.S. troops was out of the question and that Washington had given no such signal.",
-      "Officials said no changes were planned to the U.S. presence, and that the reports had not been confirmed by any government.",
+      "Officials said no changes were planned to the U.S. presence in KFOR, and no policy change removing U.S. contributions had been announced.",
       "The claims followed public debate about U.S. force posture in Europe and speculation in some outlets about reductions or reviews of deployments.",
-      "Analysts said such reviews are routine and that commitments to allies remain in place."]
+      "Some analysts raise questions about whether Washington might reallocate troops, a debate tied to defense spending and force posture in Europe.",
+      "U.S. troops in Kosovo also train with the Kosovo Security Force during exercises such as DEFENDER 25."]
 S2 = ["DEFENDER 25 is U.S. Army Europe and Africa's largest annual exercise, bringing together thousands of U.S. and allied troops across the continent.",
       "This year DEFENDER 25 included a component in Kosovo, Immediate Response 25, in which U.S. soldiers trained alongside the Kosovo Security Force.",
       "The training focused on NATO interoperability, medical support and command post procedures rather than combat operations.",

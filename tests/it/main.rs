@@ -19,3 +19,6 @@ mod daemon;
 
 /// The labelled evidence corpus: precision, recall, exact verdicts.
 mod evidence;
+
+/// `demo`: the README's first command end to end.
+mod demo;
