@@ -143,6 +143,26 @@ pub enum SourceOutcome {
     Error,
 }
 
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        })
+    }
+}
+
+impl std::fmt::Display for SourceOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SourceOutcome::New => "new",
+            SourceOutcome::Unchanged => "unchanged",
+            SourceOutcome::Changed => "changed",
+            SourceOutcome::Error => "error",
+        })
+    }
+}
+
 impl RunReport {
     /// Flagged statements, new flags first.
     pub fn flagged(&self) -> Vec<&StatementReport> {
@@ -235,7 +255,7 @@ impl RunReport {
         let _ = writeln!(out, "# citewatch re-check report {}\n", self.run_id);
         let _ = writeln!(
             out,
-            "Trigger: {:?}. Started {}, finished {}.\n",
+            "Trigger: {}. Started {}, finished {}.\n",
             self.trigger,
             self.started_at.to_rfc3339(),
             self.finished_at.to_rfc3339()
@@ -284,7 +304,7 @@ impl RunReport {
         for src in &self.sources {
             let _ = writeln!(
                 out,
-                "| {} | {} | {:?} | {} |",
+                "| {} | {} | {} | {} |",
                 md_escape(&src.url),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 src.outcome,
@@ -319,7 +339,7 @@ impl RunReport {
         );
         let _ = write!(
             out,
-            "{:?}, {} → {}.</p>",
+            "{}, {} → {}.</p>",
             self.trigger,
             escape_html(&self.started_at.to_rfc3339()),
             escape_html(&self.finished_at.to_rfc3339())
@@ -338,7 +358,7 @@ impl RunReport {
         for src in &self.sources {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape_html(&src.url),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 src.outcome,
