@@ -23,7 +23,7 @@ pub enum Trigger {
 /// Everything a run found; the JSON form is `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunReport {
-    /// Sortable id: `YYYYMMDDTHHMMSSZ-xxxx`.
+    /// Sortable id: `YYYYMMDDTHHMMSSZ-mmmr` (millisecond and a random digit, in hex).
     pub run_id: String,
     /// What started it.
     pub trigger: Trigger,
@@ -222,6 +222,9 @@ impl RunReport {
                         let _ = writeln!(out, "    after:  {a}");
                         let _ = writeln!(out, "    diff:   {}", marked_text(b, a));
                     }
+                    (Some(b), None) if e.status == Verdict::SourceUnreachable => {
+                        let _ = writeln!(out, "    last seen: {b}");
+                    }
                     (Some(b), None) => {
                         let _ = writeln!(out, "    before: {b}");
                         let _ = writeln!(out, "    after:  (gone)");
@@ -284,7 +287,12 @@ impl RunReport {
                 if let (Some(b), Some(a)) = (&e.before, &e.after) {
                     let _ = writeln!(out, "  - change: {}", md_escape(&marked_text(b, a)));
                 } else if let Some(b) = &e.before {
-                    let _ = writeln!(out, "  - removed: {}", md_escape(b));
+                    let label = if e.status == Verdict::SourceUnreachable {
+                        "last seen"
+                    } else {
+                        "removed"
+                    };
+                    let _ = writeln!(out, "  - {label}: {}", md_escape(b));
                 }
                 if !e.facts.is_empty() {
                     let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
@@ -353,6 +361,21 @@ impl RunReport {
             out.push_str(&statement_html(self, st));
         }
         out.push_str(
+            "<h2>All statements</h2><table><tr><th>verdict</th><th>article</th><th>cites</th><th>statement</th></tr>",
+        );
+        for st in &self.statements {
+            let cites: Vec<String> = st.cites.iter().map(|c| format!("[{c}]")).collect();
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                st.status.as_str(),
+                escape_html(&st.article),
+                cites.join(""),
+                escape_html(&st.text)
+            );
+        }
+        out.push_str("</table>");
+        out.push_str(
             "<h2>Sources</h2><table><tr><th>URL</th><th>HTTP</th><th>outcome</th><th>error</th></tr>",
         );
         for src in &self.sources {
@@ -395,7 +418,11 @@ pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
         if let (Some(b), Some(a)) = (&e.before, &e.after) {
             let _ = write!(out, "<br>{}", marked_html(b, a, "", ""));
         } else if let Some(b) = &e.before {
-            let _ = write!(out, "<br>removed: <del>{}</del>", escape_html(b));
+            if e.status == Verdict::SourceUnreachable {
+                let _ = write!(out, "<br>last seen: {}", escape_html(b));
+            } else {
+                let _ = write!(out, "<br>removed: <del>{}</del>", escape_html(b));
+            }
         }
         if !e.facts.is_empty() {
             let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();

@@ -828,9 +828,16 @@ pub fn rules_fingerprint(selector: Option<&str>, ignore: &[String]) -> String {
     h.finalize().to_hex()[..12].to_owned()
 }
 
-/// A sortable run id: `YYYYMMDDTHHMMSSZ-xxxx`.
+/// A sortable run id: `YYYYMMDDTHHMMSSZ-mmmr` (hex: millisecond, random digit).
 pub fn new_run_id(at: chrono::DateTime<Utc>) -> String {
-    format!("{}-{:04x}", at.format("%Y%m%dT%H%M%SZ"), rand::random::<u16>())
+    // The suffix is the millisecond (3 hex digits) and a random digit, so ids sort in the
+    // order runs started even within one second.
+    format!(
+        "{}-{:03x}{:x}",
+        at.format("%Y%m%dT%H%M%SZ"),
+        at.timestamp_subsec_millis(),
+        rand::random::<u8>() & 0xf
+    )
 }
 
 /// Loads settings and watchlist under `root`; any error-level problem stops.

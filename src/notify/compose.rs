@@ -8,6 +8,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, Header, Head
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use crate::diff::{escape_html, marked_html, marked_text};
+use crate::evidence::Verdict;
 use crate::report::{RunReport, SourceOutcome, StatementReport};
 use crate::settings::SendWhen;
 
@@ -197,6 +198,9 @@ fn statement_text(out: &mut String, report: &RunReport, st: &StatementReport) {
                 let _ = writeln!(out, "      after:  {}", clean(a));
                 let _ = writeln!(out, "      change: {}", clean(&marked_text(b, a)));
             }
+            (Some(b), None) if e.status == Verdict::SourceUnreachable => {
+                let _ = writeln!(out, "      last seen: {}", clean(b));
+            }
             (Some(b), None) if e.status.flagged() => {
                 let _ = writeln!(out, "      before: {}", clean(b));
                 let _ = writeln!(out, "      after:  (gone)");
@@ -319,6 +323,13 @@ fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
                     escape_html(b),
                     escape_html(a),
                     marked_html(b, a, DEL, INS)
+                );
+            }
+            (Some(b), None) if e.status == Verdict::SourceUnreachable => {
+                let _ = write!(
+                    out,
+                    "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">last seen:</span> {}</div>",
+                    escape_html(b)
                 );
             }
             (Some(b), None) if e.status.flagged() => {
