@@ -29,7 +29,7 @@ use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 
 /// Identifies this extractor's behaviour; changes whenever its output for the same input may.
-pub const EXTRACTOR_VERSION: &str = "x2";
+pub const EXTRACTOR_VERSION: &str = "x3";
 
 /// The text the store keeps and the evidence stage reads: one block per entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -276,6 +276,10 @@ fn push_normalised(out: &mut String, t: &str) {
                 out.push_str(&t[run..i]);
                 space(out);
                 run = i + 1;
+            } else if b[i].is_ascii_control() {
+                // ESC and friends: source text must not drive the terminal that shows it.
+                out.push_str(&t[run..i]);
+                run = i + 1;
             }
             i += 1;
             continue;
@@ -287,7 +291,7 @@ fn push_normalised(out: &mut String, t: &str) {
             out.push_str(&t[run..i]);
             space(out);
             run = i + len;
-        } else if INVISIBLE.contains(&c) {
+        } else if INVISIBLE.contains(&c) || c.is_control() {
             out.push_str(&t[run..i]);
             run = i + len;
         }
@@ -1957,5 +1961,14 @@ mod tests {
         let page = html("<nav><a href=/>Home</a></nav><div>Short note.</div><div>Another one.</div>");
         assert_eq!(blocks(&page), ["Short note.", "Another one."]);
         assert!(blocks(&html("")).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod control_chars {
+    #[test]
+    fn control_characters_are_dropped() {
+        let t = super::normalise("a\u{1b}[2Jb \u{7}c\u{9b}d");
+        assert_eq!(t, "a[2Jb cd");
     }
 }

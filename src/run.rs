@@ -291,15 +291,18 @@ pub async fn run_check(
             for &cite in &st.cites {
                 let Some(src) = a.source(cite) else { continue };
                 let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
-                let Some(&j) = job_of.get(&snapshot::source_key(src.url.as_str(), &fp)) else {
+                let key = snapshot::source_key(src.url.as_str(), &fp);
+                let Some(&j) = job_of.get(&key) else {
                     continue;
                 };
                 let bkey = snapshot::baseline_key(&st.id, cite);
                 // A baseline is (re)taken on first sight, after a source that was never
-                // reachable comes back (empty version), and when the statement was reworded.
+                // reachable comes back (empty version), when the statement was reworded, and
+                // when the cite now points at another URL or other extraction rules.
                 let baseline = index.baselines.get(&bkey).and_then(|b| {
-                    let stale =
-                        b.version.is_empty() || (!b.statement_text.is_empty() && b.statement_text != st.text);
+                    let stale = b.version.is_empty()
+                        || b.source != key
+                        || (!b.statement_text.is_empty() && b.statement_text != st.text);
                     (!stale).then(|| (b.version.clone(), b.anchors.clone()))
                 });
                 jobs[j].tasks.push(EvTask {
@@ -381,16 +384,17 @@ pub async fn run_check(
     let mut ev_results: HashMap<String, (String, EvOutcome)> = HashMap::new();
     let mut source_reports: BTreeMap<String, SourceReport> = BTreeMap::new();
     let mut failures: HashMap<String, String> = HashMap::new();
-    let mut changed_keys: HashMap<String, bool> = HashMap::new();
     for (job, p) in jobs.iter().zip(processed) {
         let rec = index.sources.entry(job.key.clone()).or_default();
         rec.url = job.url.to_string();
         let (outcome, final_url, status, error) = match p {
             Processed::Failed(f) => {
+                // Keep the rules the stored text was made with: the next identical body must
+                // still be extracted again if the rules or the extractor changed meanwhile.
                 rec.last = Some(Attempt {
                     at: now,
                     raw: job.prev_raw.clone(),
-                    rules: job.fingerprint.clone(),
+                    rules: job.prev_rules.clone().unwrap_or_default(),
                     error: Some(f.clone()),
                 });
                 failures.insert(job.key.clone(), f.detail.clone());
@@ -480,14 +484,29 @@ pub async fn run_check(
                 (outcome, Some(meta.final_url), Some(meta.status), None)
             }
         };
-        changed_keys.insert(job.key.clone(), outcome == SourceOutcome::Changed);
-        source_reports.entry(job.url.to_string()).or_insert(SourceReport {
+        // Several rule sets may watch one URL: the report shows the most telling outcome.
+        let rank = |o: SourceOutcome| match o {
+            SourceOutcome::Unchanged => 0,
+            SourceOutcome::New => 1,
+            SourceOutcome::Changed => 2,
+            SourceOutcome::Error => 3,
+        };
+        let entry = source_reports.entry(job.url.to_string()).or_insert(SourceReport {
             url: job.url.to_string(),
-            final_url,
+            final_url: final_url.clone(),
             http_status: status,
             outcome,
-            error,
+            error: error.clone(),
         });
+        if rank(outcome) > rank(entry.outcome) {
+            *entry = SourceReport {
+                url: job.url.to_string(),
+                final_url,
+                http_status: status,
+                outcome,
+                error,
+            };
+        }
     }
 
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "stored");
@@ -578,14 +597,21 @@ pub async fn run_check(
                 let bkey = snapshot::baseline_key(&st.id, crate::watchlist::CiteNo(e.cite));
                 if let Some(b) = index.baselines.get_mut(&bkey) {
                     if e.status.flagged() {
-                        if b.flag.is_none() {
+                        // A flag raised while the source was unreachable does not cover what
+                        // is found once it is back: a changed or removed passage is news.
+                        let raised_by_outage = b.flag.as_ref().is_some_and(|f| {
+                            f.verdict == Some(Verdict::SourceUnreachable)
+                                && e.status != Verdict::SourceUnreachable
+                        });
+                        if b.flag.is_none() || raised_by_outage {
                             b.flag = Some(Flag {
                                 since_run: run_id.clone(),
                                 since: now,
+                                verdict: Some(e.status),
                             });
                             new = true;
                         }
-                    } else if e.status != Verdict::SourceUnreachable {
+                    } else {
                         b.flag = None;
                     }
                 } else if e.status.flagged() {
@@ -610,6 +636,7 @@ pub async fn run_check(
                             flag: Some(Flag {
                                 since_run: run_id.clone(),
                                 since: now,
+                                verdict: Some(e.status),
                             }),
                         },
                     );
@@ -631,7 +658,12 @@ pub async fn run_check(
 
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "evidence judged");
     let t0 = std::time::Instant::now();
-    store.commit(&mut index, ctx.settings.store.keep)?;
+    // syncfs and fsync may block for a while on a busy disk: off the async workers.
+    let keep = ctx.settings.store.keep;
+    let committer = store.clone();
+    tokio::task::spawn_blocking(move || committer.commit(&mut index, keep))
+        .await
+        .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "store committed");
 
     let sources: Vec<SourceReport> = source_reports.into_values().collect();
@@ -809,9 +841,11 @@ fn select_articles<'a>(wl: &'a Watchlist, only: &[String]) -> Result<Vec<&'a Art
     if only.is_empty() {
         return Ok(wl.articles.iter().collect());
     }
-    only.iter()
-        .map(|id| wl.article(id).ok_or_else(|| RunError::UnknownArticle(id.clone())))
-        .collect()
+    if let Some(id) = only.iter().find(|id| wl.article(id).is_none()) {
+        return Err(RunError::UnknownArticle(id.clone()));
+    }
+    // Watchlist order, each article once however often it was named.
+    Ok(wl.articles.iter().filter(|a| only.contains(&a.id.0)).collect())
 }
 
 /// Fingerprint of a source's extraction rules (empty when it has none).

@@ -13,8 +13,8 @@
 //! each; [`Store::commit`] then makes all of them durable with one `syncfs` (one fsync per
 //! new file where that call is missing) before it replaces `index.json` (temp file, fsync,
 //! rename, fsync of the folder). A crash at any point leaves the previous `index.json`, which
-//! only names objects that were durable before it was written; stray objects and temp files
-//! are harmless and cleaned up.
+//! only names objects that were durable before it was written; stray objects are harmless
+//! (unreferenced), and temp files are removed by the next lock holder.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -153,6 +153,9 @@ pub struct Flag {
     pub since_run: String,
     /// When.
     pub since: DateTime<Utc>,
+    /// The verdict that raised it (absent in stores written before it was recorded).
+    #[serde(default)]
+    pub verdict: Option<crate::evidence::Verdict>,
 }
 
 /// The key of a baseline in [`Index::baselines`].
@@ -185,20 +188,12 @@ pub struct StoreLock {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir` and clears stray temp files.
+    /// Opens (creating if needed) the store in `dir`. Stray temp files of crashed runs are
+    /// cleared by [`Store::lock`], never before: another process may be writing them.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         for sub in ["", "text", "raw"] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(io(&p))?;
-        }
-        for sub in ["", "text", "raw"] {
-            if let Ok(rd) = fs::read_dir(dir.join(sub)) {
-                for e in rd.flatten() {
-                    if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                        let _ = fs::remove_file(e.path());
-                    }
-                }
-            }
         }
         Ok(Store {
             dir: dir.to_path_buf(),
@@ -223,7 +218,19 @@ impl Store {
         let start = Instant::now();
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(StoreLock { _file: file }),
+                Ok(()) => {
+                    // Only the lock holder writes the store, so temp files now are leftovers.
+                    for sub in ["", "text", "raw"] {
+                        if let Ok(rd) = fs::read_dir(self.dir.join(sub)) {
+                            for e in rd.flatten() {
+                                if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                                    let _ = fs::remove_file(e.path());
+                                }
+                            }
+                        }
+                    }
+                    return Ok(StoreLock { _file: file });
+                }
                 Err(fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= wait {
                         return Err(StoreError::Locked(path, wait));
@@ -259,8 +266,10 @@ impl Store {
         let path = self.text_path(&hash);
         if !path.exists() {
             write_new(&path, text.as_bytes())?;
-            self.pending.lock().expect("pending list").push(path);
         }
+        // Even an object that exists may be one a killed run renamed into place but never
+        // synced: the commit makes it durable before the index names it.
+        self.pending.lock().expect("pending list").push(path);
         Ok(hash)
     }
 
@@ -282,8 +291,8 @@ impl Store {
         if !path.exists() {
             let z = lz4_flex::compress_prepend_size(body);
             write_new(&path, &z)?;
-            self.pending.lock().expect("pending list").push(path);
         }
+        self.pending.lock().expect("pending list").push(path);
         Ok(hash)
     }
 

@@ -78,9 +78,14 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 if b.flag.is_none() && (args.all || args.article.is_some()) {
                     continue;
                 }
+                // The cite's source as the watchlist names it now (its URL or rules may have
+                // changed since the baseline was taken).
+                let Some(src) = a.source(cite) else { continue };
+                let fp = crate::run::rules_fingerprint(src.selector.as_deref(), &src.ignore);
+                let source_key = snapshot::source_key(src.url.as_str(), &fp);
                 let Some(latest) = index
                     .sources
-                    .get(&b.source)
+                    .get(&source_key)
                     .and_then(|r| r.versions.last())
                     .cloned()
                 else {
@@ -94,6 +99,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 let loc = evidence::locate(st, &text);
                 let b = index.baselines.get_mut(&key).expect("present");
                 b.version = latest.text.clone();
+                b.source = source_key;
                 b.anchors = loc.anchors;
                 b.missing_quotes = loc.missing_quotes;
                 b.set_at = now;

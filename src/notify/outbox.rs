@@ -98,7 +98,8 @@ impl Dirs {
         }
     }
 
-    /// Writes the message and then its sidecar into `outbox/`; returns the `.eml` path.
+    /// Writes the sidecar and then the message into `outbox/`; returns the `.eml` path. The
+    /// `.eml` appears last, so a concurrent flush never sees a message without its envelope.
     pub fn enqueue(&self, bytes: &[u8], meta: &Meta) -> anyhow::Result<PathBuf> {
         let name: String = meta
             .run_id
@@ -107,8 +108,8 @@ impl Dirs {
             .collect();
         anyhow::ensure!(!name.is_empty(), "run id `{}` cannot name a file", meta.run_id);
         let eml = self.outbox.join(format!("{name}.eml"));
-        write(&eml, bytes)?;
         write(&sidecar(&eml), &serde_json::to_vec_pretty(meta)?)?;
+        write(&eml, bytes)?;
         Ok(eml)
     }
 

@@ -15,13 +15,10 @@ fn page(body: &str) -> String {
     )
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, from below the ephemeral range (see
+/// `support::smtp::free_port`), so no outgoing connection takes it before the daemon binds.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    crate::support::smtp::free_port()
 }
 
 /// Settings with a control port and a schedule.
@@ -384,7 +381,7 @@ fn sigterm_lets_a_slow_run_finish_then_exits_0() {
     let srv = PageServer::start();
     srv.set(
         "/a",
-        Response::html(&page("<p>About 600 U.S. soldiers serve in KFOR.</p>")).delay(Duration::from_secs(3)),
+        Response::html(&page("<p>About 600 U.S. soldiers serve in KFOR.</p>")).delay(Duration::from_secs(10)),
     );
     let ws = Workspace::new();
     let port = free_port();
@@ -394,7 +391,7 @@ fn sigterm_lets_a_slow_run_finish_then_exits_0() {
     let waiter = std::thread::spawn(move || http(port, "POST", "/recheck", &[], ""));
     d.wait_log("run started");
     d.signal("TERM");
-    let st = d.wait_exit(Duration::from_secs(20));
+    let st = d.wait_exit(Duration::from_secs(40));
     assert_eq!(st.code(), Some(0), "{}", d.log());
     let log = d.log();
     assert!(log.contains("stopping: waiting up to 30s"), "{log}");

@@ -237,7 +237,7 @@ async fn a_response_slower_than_the_timeout_is_a_timeout() {
     assert_eq!((f.kind, f.attempts), (FailureKind::Timeout, 2));
     assert!(f.detail.contains("timeout_secs = 1"), "{}", f.detail);
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
         "{took:?}"
     );
     assert_eq!(srv.hits("/slow"), 2);
@@ -407,10 +407,8 @@ async fn global_limit_holds_across_tasks() {
 
 #[tokio::test]
 async fn connection_refused_is_a_network_failure_after_retries() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // Free a moment ago, and below the ephemeral range, so nothing else takes it meanwhile.
+    let port = crate::support::smtp::free_port();
     let s = FetchSettings {
         retries: 1,
         ..settings()
