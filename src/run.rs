@@ -658,6 +658,23 @@ pub async fn run_check(
 
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "evidence judged");
     let t0 = std::time::Instant::now();
+    // Baselines of statements (or cites) the checked articles no longer have: a reworded
+    // statement has a new id, and its old baseline would pin old versions forever.
+    let live: std::collections::HashSet<String> = articles
+        .iter()
+        .flat_map(|a| {
+            a.statements
+                .iter()
+                .flat_map(|st| st.cites.iter().map(|&c| snapshot::baseline_key(&st.id, c)))
+        })
+        .collect();
+    index.baselines.retain(|k, b| {
+        let checked = articles
+            .iter()
+            .any(|a| b.statement.0.starts_with(&format!("{}:", a.id)));
+        !checked || live.contains(k)
+    });
+
     // syncfs and fsync may block for a while on a busy disk: off the async workers.
     let keep = ctx.settings.store.keep;
     let committer = store.clone();

@@ -321,3 +321,26 @@ fn a_change_found_after_an_outage_is_a_new_flag() {
     assert_eq!(v["statements"][0]["new"], true);
     assert_eq!(v["summary"]["new_flags"], 1);
 }
+
+#[test]
+fn baselines_of_reworded_statements_are_dropped() {
+    let srv = PageServer::start();
+    srv.set("/a", Response::html(&page(&format!("<p>{TROOPS}</p>"))));
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    ws.check_json();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "Roughly 600 U.S. soldiers serve in KFOR in 2025 [1].",
+    );
+    let (_, v) = ws.check_json();
+    assert_eq!(v["statements"][0]["status"], "baseline");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.root().join("snapshots/index.json")).unwrap()).unwrap();
+    assert_eq!(index["baselines"].as_object().unwrap().len(), 1, "{index:#}");
+}
