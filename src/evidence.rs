@@ -588,14 +588,19 @@ struct WordInfo {
 impl Prepared {
     /// Splits and indexes `text`.
     pub fn new(text: &ExtractedText) -> Self {
+        // Sized from the text (about one word per 6 bytes, one distinct word per 16) so the
+        // buffers and maps rarely grow.
+        let bytes: usize = text.blocks.iter().map(|b| b.len() + 1).sum();
+        let mut joined = String::with_capacity(bytes + bytes / 4 + 1);
+        joined.push(' ');
         let mut p = Prepared {
             delta: std::sync::Mutex::new(None),
             blocks: text.blocks.clone(),
             sentences: Vec::new(),
-            sentence_text: String::new(),
-            joined: String::from(" "),
-            word_at: Vec::new(),
-            stems: FastMap::default(),
+            sentence_text: String::with_capacity(bytes),
+            joined,
+            word_at: Vec::with_capacity(bytes / 6),
+            stems: FastMap::with_capacity_and_hasher(bytes / 16, Default::default()),
             df: Vec::new(),
             postings_at: Vec::new(),
             postings: Vec::new(),
@@ -603,7 +608,8 @@ impl Prepared {
         };
         // Each distinct canonical word is looked at once: its stem and whether it is a stop
         // word; every occurrence is then a hash lookup, with no allocation.
-        let mut vocab: FastMap<Box<str>, WordInfo> = FastMap::default();
+        let mut vocab: FastMap<Box<str>, WordInfo> =
+            FastMap::with_capacity_and_hasher(bytes / 16, Default::default());
         // Per stem id: the last block counted in `df`, the last sentence posted.
         let mut df_block: Vec<usize> = Vec::new();
         let mut post_sentence: Vec<u32> = Vec::new();
