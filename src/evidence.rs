@@ -209,17 +209,30 @@ fn is_joiner(c: char) -> bool {
 /// between digits, `.` between letters (`U.S`), apostrophes and hyphens between letters or
 /// digits; `% $ € £` are words of their own.
 fn tokenize(s: &str) -> Vec<Tok> {
-    let chars: Vec<(usize, char)> = s.char_indices().collect();
-    let mut out = Vec::new();
+    let mut chars = Vec::new();
+    let mut spans = Vec::new();
+    token_spans(s, &mut chars, &mut spans);
+    spans
+        .into_iter()
+        .map(|(start, end)| Tok {
+            canon: canon_word(&s[start..end]),
+            start,
+            end,
+        })
+        .collect()
+}
+
+/// The byte ranges of the words of `s` (see [`tokenize`]) into `out`, without building their
+/// canonical forms; `chars` is scratch space reused between calls.
+fn token_spans(s: &str, chars: &mut Vec<(usize, char)>, out: &mut Vec<(usize, usize)>) {
+    chars.clear();
+    chars.extend(s.char_indices());
+    out.clear();
     let mut i = 0;
     while i < chars.len() {
         let (b, c) = chars[i];
         if matches!(c, '%' | '$' | '€' | '£') {
-            out.push(Tok {
-                canon: c.to_string(),
-                start: b,
-                end: b + c.len_utf8(),
-            });
+            out.push((b, b + c.len_utf8()));
             i += 1;
             continue;
         }
@@ -269,15 +282,9 @@ fn tokenize(s: &str) -> Vec<Tok> {
         }
         let sb = chars[start].0;
         let eb = if j < chars.len() { chars[j].0 } else { s.len() };
-        let raw = &s[sb..eb];
-        out.push(Tok {
-            canon: canon_word(raw),
-            start: sb,
-            end: eb,
-        });
+        out.push((sb, eb));
         i = j;
     }
-    out
 }
 
 static ELLIPSIS: LazyLock<Regex> =
@@ -300,17 +307,30 @@ fn reference_marker(s: &str) -> Option<usize> {
 }
 
 fn canon_word(raw: &str) -> String {
-    let numeric = raw.starts_with(|c: char| c.is_ascii_digit());
     let mut s = String::with_capacity(raw.len());
+    push_canon(raw, &mut s);
+    s
+}
+
+/// Appends the canonical form of the word `raw` to `out`.
+fn push_canon(raw: &str, out: &mut String) {
+    // Most words are already canonical: lower-case ASCII without thousands separators.
+    if raw
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != b',')
+    {
+        out.push_str(raw);
+        return;
+    }
+    let numeric = raw.starts_with(|c: char| c.is_ascii_digit());
     for c in raw.chars() {
         match c {
             ',' if numeric => {}
-            '’' | '‘' => s.push('\''),
-            '‐' | '‑' | '–' => s.push('-'),
-            c => s.extend(c.to_lowercase()),
+            '’' | '‘' => out.push('\''),
+            '‐' | '‑' | '–' => out.push('-'),
+            c => out.extend(c.to_lowercase()),
         }
     }
-    s
 }
 
 fn canon_words(s: &str) -> Vec<String> {
@@ -479,13 +499,13 @@ impl std::hash::Hasher for FxHasher {
 }
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
 
 #[derive(Debug, Clone)]
 struct Sentence {
-    text: String,
-    words: Vec<String>,
-    key: String,
+    /// Byte range of its text in [`Prepared::sentence_text`].
+    text: (usize, usize),
+    /// Its words: a range of indices into [`Prepared::word_at`].
+    words: (usize, usize),
     block: usize,
     /// Number of non-stop words.
     content: usize,
@@ -502,72 +522,110 @@ struct Delta {
     new: Vec<bool>,
 }
 
+/// What judging needs beyond anchoring, built on first use (a cold run only anchors).
+#[derive(Debug, Clone)]
+struct JudgeIndex {
+    /// Fingerprint of `joined` and the sentence keys.
+    fingerprint: u64,
+    /// Sentence keys (canonical text) → how many times they occur.
+    keys: FastMap<String, u32>,
+    /// Per word index (into `word_at`, and one past the end): a sentence starts there; a
+    /// sentence ends there (exclusive).
+    sentence_starts: Vec<bool>,
+    sentence_ends: Vec<bool>,
+}
+
 /// One text version, split and indexed once for many statements: sentences, canonical
 /// words, rarity of each word in this source. Build with [`Prepared::new`].
 #[derive(Debug)]
 pub struct Prepared {
-    /// Fingerprint of `joined` and the sentence keys.
-    fingerprint: u64,
     /// The last comparison against a baseline (judging many statements against one).
     delta: std::sync::Mutex<Option<std::sync::Arc<Delta>>>,
     blocks: Vec<String>,
     sentences: Vec<Sentence>,
+    /// The sentences' texts, one after the other.
+    sentence_text: String,
     /// ` w1 w2 … ` over the whole text, blocks in order.
     joined: String,
     /// Byte offset in `joined` of each word, and its (block, start, end) in the source.
     word_at: Vec<(usize, usize, usize, usize)>,
-    /// Sentence keys (canonical text) → how many times they occur.
-    keys: FastMap<String, u32>,
-    /// Stemmed word → number of blocks containing it.
-    df: FastMap<String, u32>,
-    /// Stemmed content word → sentences containing it.
-    postings: FastMap<String, Vec<u32>>,
-    /// Word indices (into `word_at`) where a sentence starts, and where one ends (exclusive).
-    sentence_starts: FastSet<usize>,
-    sentence_ends: FastSet<usize>,
+    /// Stemmed word → its id, for `df` and `postings`.
+    stems: FastMap<Box<str>, u32>,
+    /// Per stem id: number of blocks containing it.
+    df: Vec<u32>,
+    /// Per stem id `s`: `postings[postings_at[s]..postings_at[s + 1]]` are the sentences
+    /// containing it as a content word, in order.
+    postings_at: Vec<u32>,
+    postings: Vec<u32>,
+    judge: std::sync::OnceLock<JudgeIndex>,
 }
 
 impl Clone for Prepared {
     fn clone(&self) -> Self {
         Prepared {
-            fingerprint: self.fingerprint,
             delta: std::sync::Mutex::new(None),
             blocks: self.blocks.clone(),
             sentences: self.sentences.clone(),
+            sentence_text: self.sentence_text.clone(),
             joined: self.joined.clone(),
             word_at: self.word_at.clone(),
-            keys: self.keys.clone(),
+            stems: self.stems.clone(),
             df: self.df.clone(),
+            postings_at: self.postings_at.clone(),
             postings: self.postings.clone(),
-            sentence_starts: self.sentence_starts.clone(),
-            sentence_ends: self.sentence_ends.clone(),
+            judge: self.judge.clone(),
         }
     }
+}
+
+/// What the index keeps of a distinct canonical word while building.
+#[derive(Clone, Copy)]
+struct WordInfo {
+    stem: u32,
+    stop: bool,
 }
 
 impl Prepared {
     /// Splits and indexes `text`.
     pub fn new(text: &ExtractedText) -> Self {
+        // Sized from the text (about one word per 6 bytes, one distinct word per 16) so the
+        // buffers and maps rarely grow.
+        let bytes: usize = text.blocks.iter().map(|b| b.len() + 1).sum();
+        let mut joined = String::with_capacity(bytes + bytes / 4 + 1);
+        joined.push(' ');
         let mut p = Prepared {
-            fingerprint: 0,
             delta: std::sync::Mutex::new(None),
             blocks: text.blocks.clone(),
             sentences: Vec::new(),
-            joined: String::from(" "),
-            word_at: Vec::new(),
-            keys: FastMap::default(),
-            df: FastMap::default(),
-            postings: FastMap::default(),
-            sentence_starts: FastSet::default(),
-            sentence_ends: FastSet::default(),
+            sentence_text: String::with_capacity(bytes),
+            joined,
+            word_at: Vec::with_capacity(bytes / 6),
+            stems: FastMap::with_capacity_and_hasher(bytes / 16, Default::default()),
+            df: Vec::new(),
+            postings_at: Vec::new(),
+            postings: Vec::new(),
+            judge: std::sync::OnceLock::new(),
         };
+        // Each distinct canonical word is looked at once: its stem and whether it is a stop
+        // word; every occurrence is then a hash lookup, with no allocation.
+        let mut vocab: FastMap<Box<str>, WordInfo> =
+            FastMap::with_capacity_and_hasher(bytes / 16, Default::default());
+        // Per stem id: the last block counted in `df`, the last sentence posted.
+        let mut df_block: Vec<usize> = Vec::new();
+        let mut post_sentence: Vec<u32> = Vec::new();
+        // (stem, sentence) pairs, sentences in order; sorted into `postings` at the end.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        // Per word of the current unit: its stem and stop-word flag.
+        let mut unit_words: Vec<WordInfo> = Vec::new();
+        let mut chars = Vec::new();
+        let mut spans = Vec::new();
         // Units: hard-wrapped lines joined again (a block that does not end a sentence and a
         // next block that starts in lower case are one run of text). Each unit is tokenised
         // once; its tokens feed the whole-text word index and its sentences.
         let mut bi = 0;
         while bi < text.blocks.len() {
             let first = bi;
-            let mut unit = text.blocks[bi].clone();
+            let mut unit = std::borrow::Cow::Borrowed(text.blocks[bi].as_str());
             let mut starts = vec![0usize];
             while bi + 1 < text.blocks.len()
                 && !unit
@@ -576,89 +634,186 @@ impl Prepared {
                 && text.blocks[bi + 1].starts_with(|c: char| c.is_lowercase())
             {
                 bi += 1;
-                unit.push(' ');
-                starts.push(unit.len());
-                unit.push_str(&text.blocks[bi]);
+                let u = unit.to_mut();
+                u.push(' ');
+                starts.push(u.len());
+                u.push_str(&text.blocks[bi]);
             }
             bi += 1;
-            let toks = tokenize(&unit);
+            let unit: &str = &unit;
+            token_spans(unit, &mut chars, &mut spans);
             let base = p.word_at.len();
-            let mut seen: Vec<FastSet<String>> = vec![FastSet::default(); starts.len()];
-            for t in &toks {
-                let k = starts.partition_point(|&s| s <= t.start) - 1;
-                p.word_at
-                    .push((p.joined.len(), first + k, t.start - starts[k], t.end - starts[k]));
-                p.joined.push_str(&t.canon);
+            unit_words.clear();
+            for &(ts, te) in &spans {
+                let k = starts.partition_point(|&s| s <= ts) - 1;
+                let at = p.joined.len();
+                p.word_at.push((at, first + k, ts - starts[k], te - starts[k]));
+                push_canon(&unit[ts..te], &mut p.joined);
+                let info = match vocab.get(&p.joined[at..]) {
+                    Some(&info) => info,
+                    None => {
+                        let w: Box<str> = p.joined[at..].into();
+                        let s = stem(&w);
+                        let stem = match p.stems.get(s.as_str()) {
+                            Some(&id) => id,
+                            None => {
+                                let id = p.df.len() as u32;
+                                p.stems.insert(s.into_boxed_str(), id);
+                                p.df.push(0);
+                                df_block.push(usize::MAX);
+                                post_sentence.push(u32::MAX);
+                                id
+                            }
+                        };
+                        let info = WordInfo {
+                            stem,
+                            stop: is_stop(&w),
+                        };
+                        vocab.insert(w, info);
+                        info
+                    }
+                };
                 p.joined.push(' ');
-                seen[k].insert(stem(&t.canon));
-            }
-            for set in seen {
-                for s in set {
-                    *p.df.entry(s).or_default() += 1;
+                unit_words.push(info);
+                // Rarity: the number of blocks holding the stem.
+                let s = info.stem as usize;
+                if df_block[s] != first + k {
+                    df_block[s] = first + k;
+                    p.df[s] += 1;
                 }
             }
             let mut ti = 0;
-            for sent in split_sentences(&unit) {
+            for sent in split_sentences(unit) {
                 let s0 = sent.as_ptr() as usize - unit.as_ptr() as usize;
                 let s1 = s0 + sent.len();
-                while ti < toks.len() && toks[ti].start < s0 {
+                while ti < spans.len() && spans[ti].0 < s0 {
                     ti += 1;
                 }
-                let mut words = Vec::new();
                 let first_word = ti;
-                while ti < toks.len() && toks[ti].start < s1 {
-                    words.push(toks[ti].canon.clone());
+                while ti < spans.len() && spans[ti].0 < s1 {
                     ti += 1;
                 }
-                if words.is_empty() {
+                if first_word == ti {
                     continue;
                 }
-                p.sentence_starts.insert(base + first_word);
-                p.sentence_ends.insert(base + ti);
-                let key = words.join(" ");
-                *p.keys.entry(key.clone()).or_default() += 1;
                 let id = p.sentences.len() as u32;
-                let mut stems: Vec<String> = words.iter().filter(|w| !is_stop(w)).map(|w| stem(w)).collect();
-                stems.sort();
-                stems.dedup();
-                for s in stems {
-                    p.postings.entry(s).or_default().push(id);
+                let mut content = 0;
+                for w in &unit_words[first_word..ti] {
+                    if w.stop {
+                        continue;
+                    }
+                    content += 1;
+                    if post_sentence[w.stem as usize] != id {
+                        post_sentence[w.stem as usize] = id;
+                        pairs.push((w.stem, id));
+                    }
                 }
-                let content = words.iter().filter(|w| !is_stop(w)).count();
+                let t0 = p.sentence_text.len();
+                p.sentence_text.push_str(sent);
                 p.sentences.push(Sentence {
-                    text: sent.to_owned(),
-                    words,
-                    key,
+                    text: (t0, p.sentence_text.len()),
+                    words: (base + first_word, base + ti),
                     block: first,
                     content,
                     prose: is_prose(sent),
                 });
             }
         }
-        let mut h = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(&p.joined, &mut h);
-        for s in &p.sentences {
-            std::hash::Hash::hash(&s.key, &mut h);
+        // Postings by stem, each list in sentence order (a stable counting sort).
+        let mut at = vec![0u32; p.df.len() + 1];
+        for &(s, _) in &pairs {
+            at[s as usize + 1] += 1;
         }
-        p.fingerprint = std::hash::Hasher::finish(&h);
+        for i in 1..at.len() {
+            at[i] += at[i - 1];
+        }
+        let mut fill = at.clone();
+        p.postings = vec![0; pairs.len()];
+        for &(s, id) in &pairs {
+            p.postings[fill[s as usize] as usize] = id;
+            fill[s as usize] += 1;
+        }
+        p.postings_at = at;
         p
+    }
+
+    /// The canonical word at index `i` of `word_at`.
+    fn word(&self, i: usize) -> &str {
+        let start = self.word_at[i].0;
+        let end = self.word_at.get(i + 1).map_or(self.joined.len(), |w| w.0) - 1;
+        &self.joined[start..end]
+    }
+
+    /// The text of sentence `id`.
+    fn sentence(&self, id: usize) -> &str {
+        let (a, b) = self.sentences[id].text;
+        &self.sentence_text[a..b]
+    }
+
+    /// The canonical words of sentence `id`, joined by single spaces.
+    fn key(&self, id: usize) -> &str {
+        let (w0, w1) = self.sentences[id].words;
+        let end = self.word_at.get(w1).map_or(self.joined.len(), |w| w.0) - 1;
+        &self.joined[self.word_at[w0].0..end]
+    }
+
+    /// Sentences containing the stem `s` as a content word.
+    fn postings(&self, s: &str) -> &[u32] {
+        match self.stems.get(s) {
+            Some(&id) => {
+                let id = id as usize;
+                &self.postings[self.postings_at[id] as usize..self.postings_at[id + 1] as usize]
+            }
+            None => &[],
+        }
+    }
+
+    fn judge_index(&self) -> &JudgeIndex {
+        self.judge.get_or_init(|| {
+            let mut keys: FastMap<String, u32> = FastMap::default();
+            let mut sentence_starts = vec![false; self.word_at.len() + 1];
+            let mut sentence_ends = vec![false; self.word_at.len() + 1];
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&self.joined, &mut h);
+            for (id, s) in self.sentences.iter().enumerate() {
+                sentence_starts[s.words.0] = true;
+                sentence_ends[s.words.1] = true;
+                let key = self.key(id);
+                std::hash::Hash::hash(key, &mut h);
+                match keys.get_mut(key) {
+                    Some(n) => *n += 1,
+                    None => {
+                        keys.insert(key.to_owned(), 1);
+                    }
+                }
+            }
+            JudgeIndex {
+                fingerprint: std::hash::Hasher::finish(&h),
+                keys,
+                sentence_starts,
+                sentence_ends,
+            }
+        })
     }
 
     /// This (latest) text against `baseline`, cached for the next anchor.
     fn delta(&self, baseline: &Prepared) -> std::sync::Arc<Delta> {
+        let fingerprint = baseline.judge_index().fingerprint;
         let mut slot = self.delta.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(d) = slot.as_ref()
-            && d.baseline == baseline.fingerprint
+            && d.baseline == fingerprint
         {
             return d.clone();
         }
+        let (mine, theirs) = (&self.judge_index().keys, &baseline.judge_index().keys);
         let d = std::sync::Arc::new(Delta {
-            baseline: baseline.fingerprint,
+            baseline: fingerprint,
             same: baseline.same_content(self),
-            new: self
-                .sentences
-                .iter()
-                .map(|s| self.keys[&s.key] > baseline.keys.get(&s.key).copied().unwrap_or(0))
+            new: (0..self.sentences.len())
+                .map(|id| {
+                    let key = self.key(id);
+                    mine[key] > theirs.get(key).copied().unwrap_or(0)
+                })
                 .collect(),
         });
         *slot = Some(d.clone());
@@ -667,7 +822,7 @@ impl Prepared {
 
     fn idf(&self, stem: &str) -> f32 {
         let n = self.blocks.len().max(1) as f32;
-        let df = self.df.get(stem).copied().unwrap_or(0).max(1) as f32;
+        let df = self.stems.get(stem).map_or(0, |&id| self.df[id as usize]).max(1) as f32;
         (1.0 + n / df).ln()
     }
 
@@ -700,12 +855,13 @@ impl Prepared {
             return false;
         }
         let key = words.join(" ");
-        if self.keys.contains_key(&key) {
+        let j = self.judge_index();
+        if j.keys.contains_key(&key) {
             return true;
         }
         self.joined.match_indices(&format!(" {key} ")).any(|(at, _)| {
             let first = self.word_at.partition_point(|w| w.0 < at + 1);
-            self.sentence_starts.contains(&first) && self.sentence_ends.contains(&(first + words.len()))
+            j.sentence_starts[first] && j.sentence_ends.get(first + words.len()) == Some(&true)
         })
     }
 
@@ -714,13 +870,13 @@ impl Prepared {
             return false;
         }
         let key = words.join(" ");
-        self.keys.contains_key(&key) || self.joined.contains(&format!(" {key} "))
+        self.judge_index().keys.contains_key(&key) || self.joined.contains(&format!(" {key} "))
     }
 
     /// The same words in the same order (however split into blocks), or the same sentences
     /// in any order.
     fn same_content(&self, other: &Prepared) -> bool {
-        self.joined == other.joined || self.keys == other.keys
+        self.joined == other.joined || self.judge_index().keys == other.judge_index().keys
     }
 
     /// Scores every sentence sharing a word with the statement: (score, sentence index), in
@@ -732,22 +888,20 @@ impl Prepared {
         let mut hits = vec![0u16; self.sentences.len()];
         let mut touched: Vec<u32> = Vec::new();
         for (t, k) in terms {
-            let known = self.df.contains_key(t);
+            let known = self.stems.contains_key(t.as_str());
             let w = kind_boost(*k) * if known { self.idf(t) } else { max_idf * 0.5 };
             total += w;
-            if let Some(ids) = self.postings.get(t) {
-                for &id in ids {
-                    if acc[id as usize] == 0.0 {
-                        touched.push(id);
-                    }
-                    acc[id as usize] += w;
-                    // A distinctive figure counts as two words: it is evidence on its own.
-                    hits[id as usize] += if *k == Kind::Number && is_distinctive_number(t) {
-                        2
-                    } else {
-                        1
-                    };
+            for &id in self.postings(t) {
+                if acc[id as usize] == 0.0 {
+                    touched.push(id);
                 }
+                acc[id as usize] += w;
+                // A distinctive figure counts as two words: it is evidence on its own.
+                hits[id as usize] += if *k == Kind::Number && is_distinctive_number(t) {
+                    2
+                } else {
+                    1
+                };
             }
         }
         if total <= 0.0 {
@@ -887,8 +1041,8 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
         if *k != Kind::Number || !is_distinctive_number(t) {
             continue;
         }
-        let Some(ids) = text.postings.get(t) else { continue };
-        if ids.len() > 2 {
+        let ids = text.postings(t);
+        if ids.is_empty() || ids.len() > 2 {
             continue;
         }
         for &id in ids {
@@ -909,7 +1063,7 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
         }
     }
     for (score, id) in top {
-        let passage = text.sentences[id].text.clone();
+        let passage = text.sentence(id).to_owned();
         if located.anchors.iter().any(|a| a.passage == passage) {
             continue;
         }
@@ -1014,11 +1168,9 @@ pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Fo
     stems.dedup();
     let mut shared: FastMap<u32, u32> = FastMap::default();
     for s in &stems {
-        if let Some(ids) = latest.postings.get(s) {
-            for &id in ids {
-                if new[id as usize] {
-                    *shared.entry(id).or_default() += 1;
-                }
+        for &id in latest.postings(s) {
+            if new[id as usize] {
+                *shared.entry(id).or_default() += 1;
             }
         }
     }
@@ -1033,7 +1185,7 @@ pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Fo
     let mut consider = |first: usize, last: usize| {
         let cand: Vec<&str> = latest.sentences[first..=last]
             .iter()
-            .flat_map(|s| s.words.iter().map(String::as_str))
+            .flat_map(|s| (s.words.0..s.words.1).map(|i| latest.word(i)))
             .collect();
         let (ratio, w0, w1) = local_ratio(&words, &cand);
         if best.is_none_or(|b| ratio > b.0) {
@@ -1052,15 +1204,11 @@ pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Fo
     }
     match best {
         Some((ratio, first, last, w0, w1)) if ratio >= CHANGED_MIN_RATIO => {
-            let sents = &latest.sentences[first..=last];
+            let sents: Vec<&str> = (first..=last).map(|id| latest.sentence(id)).collect();
             let after = if anchor.quote {
-                window_text(sents, w0, w1)
+                window_text(&sents, w0, w1)
             } else {
-                sents
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                sents.join(" ")
             };
             Found::Changed { ratio, after }
         }
@@ -1075,15 +1223,15 @@ pub fn find_again(anchor: &Anchor, baseline: &Prepared, latest: &Prepared) -> Fo
 /// Figures align with figures (`43.5` with `41.9`): a passage whose numbers were edited keeps
 /// its shape, which is what makes a table row with new values "changed", not "removed".
 fn local_ratio(a: &[String], b: &[&str]) -> (f32, usize, usize) {
-    let shape = |w: &str| -> String {
+    fn shape(w: &str) -> &str {
         if w.starts_with(|c: char| c.is_ascii_digit()) {
-            "#".to_owned()
+            "#"
         } else {
-            w.to_owned()
+            w
         }
-    };
-    let a: Vec<String> = a.iter().map(|w| shape(w)).collect();
-    let b: Vec<String> = b.iter().map(|w| shape(w)).collect();
+    }
+    let a: Vec<&str> = a.iter().map(|w| shape(w)).collect();
+    let b: Vec<&str> = b.iter().map(|w| shape(w)).collect();
     let ops = similar::capture_diff_slices(Algorithm::Myers, &a, &b);
     let mut matched = 0usize;
     let mut first: Option<(usize, usize)> = None; // (old index, new index) of first equal
@@ -1112,16 +1260,17 @@ fn local_ratio(a: &[String], b: &[&str]) -> (f32, usize, usize) {
 }
 
 /// The source text of words `w0..w1` of the concatenated sentences.
-fn window_text(sents: &[Sentence], w0: usize, w1: usize) -> String {
+fn window_text(sents: &[&str], w0: usize, w1: usize) -> String {
     let mut parts = Vec::new();
     let mut offset = 0;
+    let (mut chars, mut toks) = (Vec::new(), Vec::new());
     for s in sents {
-        let toks = tokenize(&s.text);
+        token_spans(s, &mut chars, &mut toks);
         let n = toks.len();
         let lo = w0.max(offset);
         let hi = w1.min(offset + n);
         if lo < hi {
-            parts.push(s.text[toks[lo - offset].start..toks[hi - 1 - offset].end].to_owned());
+            parts.push(s[toks[lo - offset].0..toks[hi - 1 - offset].1].to_owned());
         }
         offset += n;
     }

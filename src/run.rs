@@ -330,7 +330,9 @@ pub async fn run_check(
     let t0 = std::time::Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    let cpu = tokio::sync::Semaphore::new(cores);
+    // Two per core: a processing task also waits on file writes and is preempted by the
+    // fetches' network work, and with one per core the cores sat idle a quarter of a cold run.
+    let cpu = tokio::sync::Semaphore::new(cores * 2);
     let mut processed: Vec<Option<Processed>> =
         futures_util::stream::iter(groups.iter().map(|(url, members)| {
             let fetcher = &fetcher;
@@ -351,8 +353,15 @@ pub async fn run_check(
                     p(n, total);
                 }
                 let mut out = Vec::with_capacity(members.len());
-                for &m in members {
-                    out.push((m, process(&jobs[m], outcome.clone(), store.clone(), cpu).await));
+                let mut outcome = Some(outcome);
+                for (i, &m) in members.iter().enumerate() {
+                    // The last member takes the body itself; only shared URLs copy it.
+                    let o = if i + 1 == members.len() {
+                        outcome.take().expect("taken once, by the last member")
+                    } else {
+                        outcome.clone().expect("taken only by the last member")
+                    };
+                    out.push((m, process(&jobs[m], o, store.clone(), cpu).await));
                 }
                 out
             }
@@ -782,7 +791,7 @@ async fn process(
             let prev_raw = job.prev_raw.clone();
             let prev_text = job.prev_text.clone();
             let tasks = job.tasks.clone();
-            // Parsing is CPU-bound: at most one extraction per core, however many fetches
+            // Parsing is CPU-bound: at most two extractions per core, however many fetches
             // are in flight, so pages wait as bytes rather than as half-built trees.
             let _permit = cpu.acquire().await;
             let r = tokio::task::spawn_blocking(move || {
@@ -822,7 +831,7 @@ async fn process(
                 };
                 let stored = store
                     .put_text(&text.to_text())
-                    .and_then(|h| Ok((h, store.put_raw(&page.body)?)));
+                    .and_then(|h| Ok((h, store.put_raw_hashed(&page.body, raw_hash)?)));
                 let evidence = stored.and_then(|(text_hash, raw_hash)| {
                     let ev = run_tasks(&tasks, &text_hash, Some(&text), &store)?;
                     Ok((text_hash, raw_hash, ev))

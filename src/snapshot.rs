@@ -286,7 +286,11 @@ impl Store {
     /// Stores a raw body compressed; returns its hash.
     /// Safe to call from several threads at once.
     pub fn put_raw(&self, body: &[u8]) -> Result<Hash, StoreError> {
-        let hash = Self::raw_hash(body);
+        self.put_raw_hashed(body, Self::raw_hash(body))
+    }
+
+    /// [`Store::put_raw`] with the body's [`Store::raw_hash`] already computed.
+    pub fn put_raw_hashed(&self, body: &[u8], hash: Hash) -> Result<Hash, StoreError> {
         let path = self.raw_path(&hash);
         if !path.exists() {
             let z = lz4_flex::compress_prepend_size(body);
