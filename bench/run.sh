@@ -34,6 +34,7 @@ python3 "$HERE/make_watchlist.py" "$OUT/root" "$WORK/pages-$N-A" "$WORK/pages-$N
 printf '[fetch]\nconcurrency = 16\nper_host = 16\n' > "$OUT/root/citewatch.toml"
 
 timed() {
+  sync; sleep 1   # let the previous phase's writeback finish outside the timed run
   /usr/bin/time -v -o "$OUT/time-$1.txt" "$BIN" --root "$OUT/root" -q check --format json > "$OUT/report-$1.json"
 }
 timed 1-cold
