@@ -466,11 +466,11 @@ pub async fn run_check(
                     SourceOutcome::Changed
                 };
                 if same {
+                    // Same text: the version keeps the raw body it was first stored with.
                     let v = rec.versions.last_mut().expect("checked");
                     v.last_seen = now;
                     v.etag = meta.etag;
                     v.last_modified = meta.last_modified;
-                    v.raw = Some(raw_hash.clone());
                 } else {
                     rec.versions.push(Version {
                         text: text_hash,
@@ -829,9 +829,14 @@ async fn process(
                         return failed(kind, e.to_string());
                     }
                 };
-                let stored = store
-                    .put_text(&text.to_text())
-                    .and_then(|h| Ok((h, store.put_raw_hashed(&page.body, raw_hash)?)));
+                // The raw body is kept with each new text version; a body whose text did not
+                // change (new timestamps, menus, ads) adds nothing to the store.
+                let stored = store.put_text(&text.to_text()).and_then(|h| {
+                    if prev_text.as_deref() != Some(h.as_str()) {
+                        store.put_raw_hashed(&page.body, raw_hash.clone())?;
+                    }
+                    Ok((h, raw_hash))
+                });
                 let evidence = stored.and_then(|(text_hash, raw_hash)| {
                     let ev = run_tasks(&tasks, &text_hash, Some(&text), &store)?;
                     Ok((text_hash, raw_hash, ev))
