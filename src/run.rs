@@ -290,8 +290,7 @@ pub async fn run_check(
         for st in &a.statements {
             for &cite in &st.cites {
                 let Some(src) = a.source(cite) else { continue };
-                let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
-                let key = snapshot::source_key(src.url.as_str(), &fp);
+                let key = source_key_of(src);
                 let Some(&j) = job_of.get(&key) else {
                     continue;
                 };
@@ -527,8 +526,7 @@ pub async fn run_check(
             let mut per_cite = Vec::new();
             for &cite in &st.cites {
                 let Some(src) = a.source(cite) else { continue };
-                let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
-                let key = snapshot::source_key(src.url.as_str(), &fp);
+                let key = source_key_of(src);
                 let bkey = snapshot::baseline_key(&st.id, cite);
                 let mut rep = EvidenceReport {
                     cite: cite.0,
@@ -629,13 +627,12 @@ pub async fn run_check(
                     let Some(src) = a.source(crate::watchlist::CiteNo(e.cite)) else {
                         continue;
                     };
-                    let fp = rules_fingerprint(src.selector.as_deref(), &src.ignore);
                     index.baselines.insert(
                         bkey,
                         Baseline {
                             statement: st.id.clone(),
                             cite: crate::watchlist::CiteNo(e.cite),
-                            source: snapshot::source_key(src.url.as_str(), &fp),
+                            source: source_key_of(src),
                             version: String::new(),
                             anchors: Vec::new(),
                             missing_quotes: Vec::new(),
@@ -877,6 +874,14 @@ fn select_articles<'a>(wl: &'a Watchlist, only: &[String]) -> Result<Vec<&'a Art
     }
     // Watchlist order, each article once however often it was named.
     Ok(wl.articles.iter().filter(|a| only.contains(&a.id.0)).collect())
+}
+
+/// The store key of a watchlist source: its URL plus its extraction rules.
+pub fn source_key_of(src: &crate::watchlist::Source) -> String {
+    snapshot::source_key(
+        src.url.as_str(),
+        &rules_fingerprint(src.selector.as_deref(), &src.ignore),
+    )
 }
 
 /// Fingerprint of a source's extraction rules (empty when it has none).

@@ -81,8 +81,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 // The cite's source as the watchlist names it now (its URL or rules may have
                 // changed since the baseline was taken).
                 let Some(src) = a.source(cite) else { continue };
-                let fp = crate::run::rules_fingerprint(src.selector.as_deref(), &src.ignore);
-                let source_key = snapshot::source_key(src.url.as_str(), &fp);
+                let source_key = crate::run::source_key_of(src);
                 let Some(latest) = index
                     .sources
                     .get(&source_key)
