@@ -365,7 +365,9 @@ fn is_raw_text(name: &[u8]) -> bool {
 /// - when block tags nest deeper than [`MAX_BLOCK_NESTING`], the excess start tags (and as many
 ///   end tags) are removed, so that the parse stays linear;
 /// - the contents of `<script>` and `<style>` (about half the bytes of a typical page, never
-///   text) are removed, so that the tokenizer does not walk through them.
+///   text) are removed, so that the tokenizer does not walk through them;
+/// - so are those of `<svg>` and `<math>`, which the extractor drops whole (not when one nests
+///   another of its kind: the first end tag would then close the wrong one).
 ///
 /// A page with neither is returned untouched (no copy).
 fn prepare(html: &str) -> Cow<'_, str> {
@@ -420,6 +422,16 @@ fn scan_tags(html: &str, mut cut: impl FnMut(usize, usize, &'static str)) -> usi
                 cut(i, content_end, "");
             }
             i = content_end;
+            continue;
+        }
+        if !close && matches!(name, b"svg" | b"math") && !b[start..end].ends_with(b"/>") {
+            // Foreign content is never text here: drop it whole (icons and charts are a tenth
+            // of a typical page's bytes), unless it nests another one of its kind.
+            let content_end = find_end_tag(b, i, name);
+            if content_end < b.len() && find_ci(&b[i..content_end], &[b"<", name].concat()).is_none() {
+                cut(i, content_end, "");
+                i = content_end;
+            }
             continue;
         }
         if !is_scope_scanning(name) || b[start..end].ends_with(b"/>") {
@@ -1831,6 +1843,14 @@ mod tests {
         assert_eq!(scan_tags(&guarded, |_, _, _| {}), MAX_BLOCK_NESTING);
         // Unterminated script: its contents run to the end.
         assert_eq!(prepare("<p>a</p><script>x < y"), "<p>a</p><script>");
+        // Icons and formulas go whole; a nested one, or one never closed, is left to the parser.
+        assert_eq!(
+            prepare("<p>a<SVG viewBox=x><path d=M0/><title>t</title></svg>b<math><mi>x</mi></MATH></p>"),
+            "<p>a<SVG viewBox=x></svg>b<math></MATH></p>"
+        );
+        let nested = "<svg><svg><path/></svg><path/></svg><p>b</p>";
+        assert_eq!(prepare(nested), "<svg><svg></svg><path/></svg><p>b</p>");
+        assert!(matches!(prepare("<p>a<svg><path/>"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -240,6 +240,7 @@ pub async fn run_check(
     progress: Option<Progress>,
 ) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
+    let t_start = std::time::Instant::now();
     let run_id = new_run_id(started_at);
     // Messages of earlier runs first; a mail problem never stops the run.
     let flushed = crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await;
@@ -253,6 +254,10 @@ pub async fn run_check(
         .await
         .map_err(|e| anyhow::anyhow!("lock task: {e}"))??;
     let mut index = store.load_index()?;
+    tracing::debug!(
+        elapsed_ms = t_start.elapsed().as_millis() as u64,
+        "outbox flushed, store locked, index loaded"
+    );
 
     // Distinct sources, fetched once per URL however many articles cite them.
     let mut jobs: Vec<Job> = Vec::new();
@@ -326,6 +331,10 @@ pub async fn run_check(
         groups[g].1.push(i);
     }
     let total = groups.len() as u64;
+    tracing::debug!(
+        elapsed_ms = t_start.elapsed().as_millis() as u64,
+        "jobs planned, client built"
+    );
     let t0 = std::time::Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
