@@ -558,6 +558,9 @@ pub struct Prepared {
     postings_at: Vec<u32>,
     postings: Vec<u32>,
     judge: std::sync::OnceLock<JudgeIndex>,
+    /// Built by [`Prepared::for_locating`]: only the sentences that can anchor its statements
+    /// were split out, so it can locate those statements but not judge.
+    partial: bool,
 }
 
 impl Clone for Prepared {
@@ -574,6 +577,7 @@ impl Clone for Prepared {
             postings_at: self.postings_at.clone(),
             postings: self.postings.clone(),
             judge: self.judge.clone(),
+            partial: self.partial,
         }
     }
 }
@@ -588,6 +592,21 @@ struct WordInfo {
 impl Prepared {
     /// Splits and indexes `text`.
     pub fn new(text: &ExtractedText) -> Self {
+        Self::build(text, None)
+    }
+
+    /// Indexes `text` only as far as locating `statements` needs: every word, but only the
+    /// sentences of units (paragraphs) that share enough words with one of the statements to
+    /// hold a passage for it. [`locate_in`] gives the same result for those statements as with
+    /// [`Prepared::new`], for much less work on a first run (sentence splitting is the larger
+    /// part of preparing a text); it cannot judge.
+    pub fn for_locating(text: &ExtractedText, statements: &[&Statement]) -> Self {
+        let interest: Vec<Vec<(String, Kind)>> =
+            statements.iter().map(|st| statement_terms(&st.text)).collect();
+        Self::build(text, Some(&interest))
+    }
+
+    fn build(text: &ExtractedText, interest: Option<&[Vec<(String, Kind)>]>) -> Self {
         // Sized from the text (about one word per 6 bytes, one distinct word per 16) so the
         // buffers and maps rarely grow.
         let bytes: usize = text.blocks.iter().map(|b| b.len() + 1).sum();
@@ -605,7 +624,10 @@ impl Prepared {
             postings_at: Vec::new(),
             postings: Vec::new(),
             judge: std::sync::OnceLock::new(),
+            partial: interest.is_some(),
         };
+        // Per stem id: the last unit in which it was a content word (for `interest`).
+        let mut unit_seen: Vec<usize> = Vec::new();
         // Each distinct canonical word is looked at once: its stem and whether it is a stop
         // word; every occurrence is then a hash lookup, with no allocation.
         let mut vocab: FastMap<Box<str>, WordInfo> =
@@ -662,6 +684,7 @@ impl Prepared {
                                 p.df.push(0);
                                 df_block.push(usize::MAX);
                                 post_sentence.push(u32::MAX);
+                                unit_seen.push(usize::MAX);
                                 id
                             }
                         };
@@ -680,6 +703,25 @@ impl Prepared {
                 if df_block[s] != first + k {
                     df_block[s] = first + k;
                     p.df[s] += 1;
+                }
+                if !info.stop {
+                    unit_seen[s] = first;
+                }
+            }
+            // A sentence anchors a statement only with enough of its terms (see
+            // `score_sentences`); a unit without them has no such sentence.
+            if let Some(interest) = interest {
+                let holds = |t: &str| p.stems.get(t).is_some_and(|&id| unit_seen[id as usize] == first);
+                let wanted = interest.iter().any(|terms| {
+                    let hits: u32 = terms
+                        .iter()
+                        .filter(|(t, _)| holds(t))
+                        .map(|(t, k)| term_hits(t, *k) as u32)
+                        .sum();
+                    hits > 0 && hits >= terms.len().min(2) as u32
+                });
+                if !wanted {
+                    continue;
                 }
             }
             let mut ti = 0;
@@ -769,6 +811,10 @@ impl Prepared {
     }
 
     fn judge_index(&self) -> &JudgeIndex {
+        assert!(
+            !self.partial,
+            "a text prepared for locating only cannot be judged"
+        );
         self.judge.get_or_init(|| {
             let mut keys: FastMap<String, u32> = FastMap::default();
             let mut sentence_starts = vec![false; self.word_at.len() + 1];
@@ -897,11 +943,7 @@ impl Prepared {
                 }
                 acc[id as usize] += w;
                 // A distinctive figure counts as two words: it is evidence on its own.
-                hits[id as usize] += if *k == Kind::Number && is_distinctive_number(t) {
-                    2
-                } else {
-                    1
-                };
+                hits[id as usize] += term_hits(t, *k);
             }
         }
         if total <= 0.0 {
@@ -1097,6 +1139,16 @@ fn is_prose(s: &str) -> bool {
 }
 
 /// A number worth anchoring on its own: not a year, and not a small count (`2`, `6`).
+/// How much a statement term shared with a sentence counts towards the minimum of shared
+/// terms: a distinctive figure counts as two words, as it is evidence on its own.
+fn term_hits(t: &str, k: Kind) -> u16 {
+    if k == Kind::Number && is_distinctive_number(t) {
+        2
+    } else {
+        1
+    }
+}
+
 fn is_distinctive_number(t: &str) -> bool {
     let Some(first) = t.chars().next() else {
         return false;

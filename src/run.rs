@@ -148,11 +148,30 @@ fn run_tasks(
 ) -> Result<Vec<(String, String, EvOutcome)>, StoreError> {
     let mut out = Vec::with_capacity(tasks.len());
     let mut prepared: HashMap<String, evidence::Prepared> = HashMap::new();
+    // When nothing is judged against this version (a first run), it is indexed only as far
+    // as locating its statements needs.
+    let judging = tasks
+        .iter()
+        .any(|t| t.baseline.as_ref().is_some_and(|(base, _)| base != version));
+    let locating: Vec<&crate::watchlist::Statement> = tasks
+        .iter()
+        .filter(|t| t.baseline.is_none())
+        .map(|t| &t.statement)
+        .collect();
     let prepare = |prepared: &mut HashMap<String, evidence::Prepared>, v: &str| -> Result<(), StoreError> {
         if !prepared.contains_key(v) {
+            let stored;
             let text = match latest {
-                Some(t) if v == version => evidence::Prepared::new(t),
-                _ => evidence::Prepared::new(&ExtractedText::from_text(&store.get_text(v)?)),
+                Some(t) if v == version => t,
+                _ => {
+                    stored = ExtractedText::from_text(&store.get_text(v)?);
+                    &stored
+                }
+            };
+            let text = if v == version && !judging {
+                evidence::Prepared::for_locating(text, &locating)
+            } else {
+                evidence::Prepared::new(text)
             };
             prepared.insert(v.to_owned(), text);
         }

@@ -303,10 +303,25 @@ pub fn run(cases: &[Case]) -> Result<Results, String> {
         let base = extract::extract(base_html.as_bytes(), &case.content_type, &rules)
             .map_err(|e| format!("{name}: base: {e}"))?;
         let base_p = Prepared::new(&base);
+        // A first run indexes only what locating needs: it must anchor exactly the same.
+        let all: Vec<_> = case.statements.iter().map(|s| statement(case, s)).collect();
+        let lean = Prepared::for_locating(&base, &all.iter().collect::<Vec<_>>());
         let mut located = Vec::new();
         for s in &case.statements {
             let st = statement(case, s);
             let loc = evidence::locate_in(&st, &base_p);
+            assert_eq!(
+                evidence::locate_in(&st, &lean),
+                loc,
+                "{name}/{}: anchors differ with the index for locating (all statements)",
+                s.id
+            );
+            assert_eq!(
+                evidence::locate_in(&st, &Prepared::for_locating(&base, &[&st])),
+                loc,
+                "{name}/{}: anchors differ with the index for locating (this statement)",
+                s.id
+            );
             r.scores.push((
                 name.clone(),
                 s.id.clone(),
