@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
@@ -169,10 +169,11 @@ pub struct Fetcher {
 
 #[derive(Debug)]
 struct Shared {
-    /// Honours the system proxy settings.
-    proxied: reqwest::Client,
+    /// Honours the system proxy settings. Each client is built on first use (building one
+    /// loads the system's root certificates: a few milliseconds a run need not spend).
+    proxied: OnceLock<Result<reqwest::Client, String>>,
     /// Never uses a proxy: for loopback hosts.
-    direct: reqwest::Client,
+    direct: OnceLock<Result<reqwest::Client, String>>,
     settings: FetchSettings,
     /// At most `concurrency` requests in flight.
     global: Semaphore,
@@ -376,23 +377,10 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
 impl Fetcher {
     /// Builds the clients. Fails only if TLS cannot be initialised.
     pub fn new(settings: &FetchSettings) -> anyhow::Result<Self> {
-        let build = |direct: bool| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-            let mut b = reqwest::Client::builder()
-                .user_agent(settings.user_agent.clone())
-                .default_headers(headers)
-                .redirect(redirect_policy())
-                .connect_timeout(Duration::from_secs(settings.timeout_secs.max(1)));
-            if direct {
-                b = b.no_proxy();
-            }
-            b.build()
-        };
         Ok(Self {
             shared: Arc::new(Shared {
-                proxied: build(false)?,
-                direct: build(true)?,
+                proxied: OnceLock::new(),
+                direct: OnceLock::new(),
                 settings: settings.clone(),
                 global: Semaphore::new(settings.concurrency.max(1)),
                 hosts: Mutex::new(HashMap::new()),
@@ -512,12 +500,37 @@ impl Fetcher {
         }
     }
 
-    async fn attempt_inner(&self, url: &Url, cond: &Conditional) -> Result<Success, AttemptFailure> {
-        let client = if is_loopback(url) {
+    /// The client for `url`: one that never uses a proxy for loopback hosts.
+    fn client(&self, url: &Url) -> Result<&reqwest::Client, &str> {
+        let direct = is_loopback(url);
+        let slot = if direct {
             &self.shared.direct
         } else {
             &self.shared.proxied
         };
+        let settings = &self.shared.settings;
+        slot.get_or_init(|| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+            let mut b = reqwest::Client::builder()
+                .user_agent(settings.user_agent.clone())
+                .default_headers(headers)
+                .redirect(redirect_policy())
+                .connect_timeout(Duration::from_secs(settings.timeout_secs.max(1)));
+            if direct {
+                b = b.no_proxy();
+            }
+            b.build()
+                .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+        })
+        .as_ref()
+        .map_err(String::as_str)
+    }
+
+    async fn attempt_inner(&self, url: &Url, cond: &Conditional) -> Result<Success, AttemptFailure> {
+        let client = self
+            .client(url)
+            .map_err(|e| AttemptFailure::new(FailureKind::Network, e.to_owned()))?;
         let mut req = client.get(url.clone());
         // A stored validator that is not a valid header value is not sent (and the server
         // answers in full).

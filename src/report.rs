@@ -187,11 +187,24 @@ impl RunReport {
     /// Writes `report.json`, `report.md` and `report.html`; returns the folder.
     pub fn write(&self, reports_dir: &Path) -> anyhow::Result<PathBuf> {
         let dir = self.dir(reports_dir);
-        std::fs::create_dir_all(&dir)?;
-        crate::snapshot::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
-        crate::snapshot::atomic_write(&dir.join("report.md"), self.to_markdown().as_bytes())?;
-        crate::snapshot::atomic_write(&dir.join("report.html"), self.to_html().as_bytes())?;
+        let json = serde_json::to_vec_pretty(self)?;
+        let (md, html) = (self.to_markdown(), self.to_html());
+        crate::snapshot::atomic_write_files(
+            &dir,
+            &[
+                ("report.json", &json),
+                ("report.md", md.as_bytes()),
+                ("report.html", html.as_bytes()),
+            ],
+        )?;
         Ok(dir)
+    }
+
+    /// Rewrites only `report.json` of a written report (the one file that shows `mail`).
+    pub fn write_json(&self, reports_dir: &Path) -> anyhow::Result<()> {
+        let dir = self.dir(reports_dir);
+        crate::snapshot::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
+        Ok(())
     }
 
     /// The short human summary `check` prints.

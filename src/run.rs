@@ -772,6 +772,7 @@ pub async fn run_check(
         mail: None,
     };
     report.write(&ctx.paths.reports())?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "report written");
     // The store is done with; do not hold its lock through a slow SMTP server.
     drop(_lock);
     let mail = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, &report).await {
@@ -786,9 +787,13 @@ pub async fn run_check(
     } else {
         format!("{mail}; {flushed}")
     });
-    if let Err(e) = report.write(&ctx.paths.reports()) {
+    if let Err(e) = report.write_json(&ctx.paths.reports()) {
         tracing::warn!("cannot add the mail status to the report: {e:#}");
     }
+    tracing::debug!(
+        elapsed_ms = t0.elapsed().as_millis() as u64,
+        "report message handled"
+    );
     Ok(report)
 }
 

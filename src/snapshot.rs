@@ -413,6 +413,21 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
+    replace_file(dir, path, bytes)?;
+    sync_dir(dir)
+}
+
+/// [`atomic_write`] of several files of one folder, syncing the folder once.
+pub fn atomic_write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    for (name, bytes) in files {
+        replace_file(dir, &dir.join(name), bytes)?;
+    }
+    sync_dir(dir)
+}
+
+/// Writes `bytes` to a temporary file in `dir`, syncs it and renames it to `path`.
+fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -420,7 +435,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     tmp.write_all(bytes).map_err(io(path))?;
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    sync_dir(dir)
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
