@@ -38,7 +38,6 @@
 //! For many statements citing one source, build a [`Prepared`] per text version once and call
 //! [`locate_in`] / [`judge_in`]; [`locate`] and [`judge`] are convenience wrappers.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -470,35 +469,7 @@ fn split_sentences(block: &str) -> Vec<&str> {
 
 /// FxHash (as in rustc): the index maps hash short words millions of times per megabyte, and
 /// need no protection against crafted collisions worth SipHash's cost here.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 #[derive(Debug, Clone)]
 struct Sentence {

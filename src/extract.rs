@@ -22,7 +22,6 @@
 //! (still without script, style and hidden elements).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -786,10 +785,35 @@ static JUNK_STEMS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Readability's weight (±25) for a class or id value, whether it marks boilerplate, and whether
 /// it marks the article itself (microformats `hentry`, `h-entry`).
+/// Hints by class (or id) value.
+type HintCache = rustc_hash::FxHashMap<Box<str>, (f32, bool, bool)>;
+
 fn name_hints(s: &str, is_id: bool) -> (f32, bool, bool) {
     if s.is_empty() {
         return (0.0, false, false);
     }
+    // A site's pages share their templates' class names, page after page and run after run:
+    // each thread remembers the hints of the names it has seen (three regex searches each).
+    thread_local! {
+        static SEEN: std::cell::RefCell<[HintCache; 2]> = std::cell::RefCell::default();
+    }
+    const SEEN_MAX: usize = 8192;
+    let cached = SEEN.with_borrow(|seen| seen[usize::from(is_id)].get(s).copied());
+    if let Some(h) = cached {
+        return h;
+    }
+    let h = compute_name_hints(s, is_id);
+    SEEN.with_borrow_mut(|seen| {
+        let map = &mut seen[usize::from(is_id)];
+        if map.len() >= SEEN_MAX {
+            map.clear();
+        }
+        map.insert(s.into(), h);
+    });
+    h
+}
+
+fn compute_name_hints(s: &str, is_id: bool) -> (f32, bool, bool) {
     let mut w = 0.0;
     if NEGATIVE.is_match(s) {
         w -= 25.0;
@@ -894,7 +918,6 @@ fn build<'a>(doc: &'a Html, selector: Option<&Selector>, auto: bool, selected: &
     let mut stack: Vec<u32> = vec![0];
     let mut in_link = 0usize;
     let mut selected_at = NONE;
-    let mut hints: HashMap<&'a str, (f32, bool, bool)> = HashMap::new();
     let root = doc.tree.root();
     let Some(mut n) = root.first_child() else {
         evs.push(Ev::Close(0));
@@ -930,9 +953,7 @@ fn build<'a>(doc: &'a Html, selector: Option<&Selector>, auto: bool, selected: &
                     let idx = els.len() as u32;
                     let mut el = new_el(name, at.class, cur, kind, flags);
                     if auto {
-                        let (wc, jc, ac) = *hints
-                            .entry(at.class)
-                            .or_insert_with(|| name_hints(at.class, false));
+                        let (wc, jc, ac) = name_hints(at.class, false);
                         let (wi, ji, _) = name_hints(at.id, true);
                         el.weight = wc + wi;
                         // The article element itself is never boilerplate, whatever its classes.
