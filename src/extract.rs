@@ -783,11 +783,11 @@ static JUNK_STEMS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)cookie|newsletter|advert|sponsor|breadcrumb|sidebar|related|social|share|comments|disqus|outbrain|taboola|paywall|subscri|caption").unwrap()
 });
 
-/// Readability's weight (±25) for a class or id value, whether it marks boilerplate, and whether
-/// it marks the article itself (microformats `hentry`, `h-entry`).
 /// Hints by class (or id) value.
 type HintCache = rustc_hash::FxHashMap<Box<str>, (f32, bool, bool)>;
 
+/// Readability's weight (±25) for a class or id value, whether it marks boilerplate, and whether
+/// it marks the article itself (microformats `hentry`, `h-entry`).
 fn name_hints(s: &str, is_id: bool) -> (f32, bool, bool) {
     if s.is_empty() {
         return (0.0, false, false);
