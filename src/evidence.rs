@@ -208,9 +208,8 @@ fn is_joiner(c: char) -> bool {
 /// between digits, `.` between letters (`U.S`), apostrophes and hyphens between letters or
 /// digits; `% $ € £` are words of their own.
 fn tokenize(s: &str) -> Vec<Tok> {
-    let mut chars = Vec::new();
     let mut spans = Vec::new();
-    token_spans(s, &mut chars, &mut spans);
+    token_spans(s, &mut spans);
     spans
         .into_iter()
         .map(|(start, end)| Tok {
@@ -222,66 +221,73 @@ fn tokenize(s: &str) -> Vec<Tok> {
 }
 
 /// The byte ranges of the words of `s` (see [`tokenize`]) into `out`, without building their
-/// canonical forms; `chars` is scratch space reused between calls.
-fn token_spans(s: &str, chars: &mut Vec<(usize, char)>, out: &mut Vec<(usize, usize)>) {
-    chars.clear();
-    chars.extend(s.char_indices());
+/// canonical forms. Walks the bytes, decoding only non-ASCII characters.
+fn token_spans(s: &str, out: &mut Vec<(usize, usize)>) {
     out.clear();
+    let b = s.as_bytes();
+    let n = b.len();
+    // The character at byte `p` (a char boundary) and its length.
+    let at = |p: usize| -> (char, usize) {
+        if b[p] < 0x80 {
+            (char::from(b[p]), 1)
+        } else {
+            let c = s[p..].chars().next().unwrap_or('\u{fffd}');
+            (c, c.len_utf8())
+        }
+    };
     let mut i = 0;
-    while i < chars.len() {
-        let (b, c) = chars[i];
+    while i < n {
+        let (c, len) = at(i);
         if matches!(c, '%' | '$' | '€' | '£') {
-            out.push((b, b + c.len_utf8()));
-            i += 1;
+            out.push((i, i + len));
+            i += len;
             continue;
         }
         if c == '['
-            && let Some(len) = reference_marker(&s[b..])
+            && let Some(marker) = reference_marker(&s[i..])
         {
             // `[12]`, `[a]`, `[note 3]`, `[citation needed]`: renumbered at will, not content.
-            let end = b + len;
-            while i < chars.len() && chars[i].0 < end {
-                i += 1;
-            }
+            i += marker;
             continue;
         }
         if !c.is_alphanumeric() {
-            i += 1;
+            i += len;
             continue;
         }
         let start = i;
-        let mut j = i + 1;
-        while j < chars.len() {
-            let c = chars[j].1;
+        // The last character of the word so far, and where it starts.
+        let (mut prev, mut prev_at) = (c, i);
+        let mut j = i + len;
+        while j < n {
+            let (c, clen) = at(j);
             if c.is_alphanumeric() {
-                j += 1;
+                (prev, prev_at) = (c, j);
+                j += clen;
                 continue;
             }
-            if is_joiner(c) && j + 1 < chars.len() {
-                let prev = chars[j - 1].1;
-                let next = chars[j + 1].1;
+            if is_joiner(c) && j + clen < n {
+                let (next, nlen) = at(j + clen);
                 let ok = match c {
                     ',' => prev.is_ascii_digit() && next.is_ascii_digit(),
                     '.' => {
                         (prev.is_ascii_digit() && next.is_ascii_digit())
-                            || (prev.is_alphabetic() && next.is_alphabetic() && j >= 2 && {
+                            || (prev.is_alphabetic() && next.is_alphabetic() && prev_at > 0 && {
                                 // only for abbreviations like U.S / e.g: single letters
-                                let before_prev = if j >= 2 { chars[j - 2].1 } else { ' ' };
+                                let before_prev = s[..prev_at].chars().next_back().unwrap_or(' ');
                                 !before_prev.is_alphanumeric() || before_prev == '.'
                             })
                     }
                     _ => prev.is_alphanumeric() && next.is_alphanumeric(),
                 };
                 if ok {
-                    j += 2;
+                    (prev, prev_at) = (next, j + clen);
+                    j += clen + nlen;
                     continue;
                 }
             }
             break;
         }
-        let sb = chars[start].0;
-        let eb = if j < chars.len() { chars[j].0 } else { s.len() };
-        out.push((sb, eb));
+        out.push((start, j));
         i = j;
     }
 }
@@ -610,7 +616,6 @@ impl Prepared {
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         // Per word of the current unit: its stem and stop-word flag.
         let mut unit_words: Vec<WordInfo> = Vec::new();
-        let mut chars = Vec::new();
         let mut spans = Vec::new();
         // Units: hard-wrapped lines joined again (a block that does not end a sentence and a
         // next block that starts in lower case are one run of text). Each unit is tokenised
@@ -634,7 +639,7 @@ impl Prepared {
             }
             bi += 1;
             let unit: &str = &unit;
-            token_spans(unit, &mut chars, &mut spans);
+            token_spans(unit, &mut spans);
             let base = p.word_at.len();
             unit_words.clear();
             for &(ts, te) in &spans {
@@ -1286,9 +1291,9 @@ fn local_ratio(a: &[String], b: &[&str]) -> (f32, usize, usize) {
 fn window_text(sents: &[&str], w0: usize, w1: usize) -> String {
     let mut parts = Vec::new();
     let mut offset = 0;
-    let (mut chars, mut toks) = (Vec::new(), Vec::new());
+    let mut toks = Vec::new();
     for s in sents {
-        token_spans(s, &mut chars, &mut toks);
+        token_spans(s, &mut toks);
         let n = toks.len();
         let lo = w0.max(offset);
         let hi = w1.min(offset + n);
@@ -1508,6 +1513,108 @@ fn multiset_minus<'a>(x: &[&'a String], y: &[&'a String]) -> Vec<&'a String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The former char-vector implementation, for comparison.
+    /// The byte ranges of the words of `s` (see [`tokenize`]) into `out`, without building their
+    /// canonical forms; `chars` is scratch space reused between calls.
+    fn token_spans_reference(s: &str, chars: &mut Vec<(usize, char)>, out: &mut Vec<(usize, usize)>) {
+        chars.clear();
+        chars.extend(s.char_indices());
+        out.clear();
+        let mut i = 0;
+        while i < chars.len() {
+            let (b, c) = chars[i];
+            if matches!(c, '%' | '$' | '€' | '£') {
+                out.push((b, b + c.len_utf8()));
+                i += 1;
+                continue;
+            }
+            if c == '['
+                && let Some(len) = reference_marker(&s[b..])
+            {
+                // `[12]`, `[a]`, `[note 3]`, `[citation needed]`: renumbered at will, not content.
+                let end = b + len;
+                while i < chars.len() && chars[i].0 < end {
+                    i += 1;
+                }
+                continue;
+            }
+            if !c.is_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut j = i + 1;
+            while j < chars.len() {
+                let c = chars[j].1;
+                if c.is_alphanumeric() {
+                    j += 1;
+                    continue;
+                }
+                if is_joiner(c) && j + 1 < chars.len() {
+                    let prev = chars[j - 1].1;
+                    let next = chars[j + 1].1;
+                    let ok = match c {
+                        ',' => prev.is_ascii_digit() && next.is_ascii_digit(),
+                        '.' => {
+                            (prev.is_ascii_digit() && next.is_ascii_digit())
+                                || (prev.is_alphabetic() && next.is_alphabetic() && j >= 2 && {
+                                    // only for abbreviations like U.S / e.g: single letters
+                                    let before_prev = if j >= 2 { chars[j - 2].1 } else { ' ' };
+                                    !before_prev.is_alphanumeric() || before_prev == '.'
+                                })
+                        }
+                        _ => prev.is_alphanumeric() && next.is_alphanumeric(),
+                    };
+                    if ok {
+                        j += 2;
+                        continue;
+                    }
+                }
+                break;
+            }
+            let sb = chars[start].0;
+            let eb = if j < chars.len() { chars[j].0 } else { s.len() };
+            out.push((sb, eb));
+            i = j;
+        }
+    }
+
+    #[test]
+    fn token_spans_match_the_char_vector_walk() {
+        let samples = [
+            "About 600 U.S. soldiers serve in KFOR, the NATO-led force, e.g. at Camp Bondsteel.",
+            "It cost $1,234.56 (or €2.5bn, 12% of £3m) in 2024–25; see [12] and [citation needed].",
+            "“Smart quotes” — dashes – and the U.N.’s résumé: naïve café, 3.14, 1,000,000 and 1,2.",
+            "a.b. c.d e.g.x X.Y.Z 10.5.3 ,5 5, .5 5. U.S.-led don't rock’n’roll l’état [a][note 3]",
+            "日本語のテキスト。Ελληνικά κείμενα. Русский текст, 12,5 % — ٣٤٥ ¼ ² x²y",
+            "",
+            ".",
+            "[",
+            "a",
+            "é.é",
+            "1.",
+            "a.b",
+            " q.a.b",
+        ];
+        for s in samples {
+            let (mut a, mut b, mut chars) = (Vec::new(), Vec::new(), Vec::new());
+            token_spans(s, &mut a);
+            token_spans_reference(s, &mut chars, &mut b);
+            assert_eq!(a, b, "{s:?}");
+        }
+        // Every prefix and suffix of the samples too (word edges at every position).
+        for s in samples {
+            for (k, _) in s.char_indices() {
+                for t in [&s[k..], &s[..k]] {
+                    let (mut a, mut b, mut chars) = (Vec::new(), Vec::new(), Vec::new());
+                    token_spans(t, &mut a);
+                    token_spans_reference(t, &mut chars, &mut b);
+                    assert_eq!(a, b, "{t:?}");
+                }
+            }
+        }
+    }
     use crate::watchlist::StatementId;
 
     fn text(blocks: &[&str]) -> ExtractedText {
