@@ -58,6 +58,10 @@ pub enum Command {
     Trigger(TriggerArgs),
     /// List the messages waiting in the outbox; --send retries delivery now.
     Outbox(OutboxArgs),
+    /// Internal: read a PDF on stdin within memory and CPU limits, write its text to stdout.
+    /// `check` and the daemon run it as a child process for each PDF source.
+    #[command(name = "pdf-text", hide = true)]
+    PdfText,
 }
 
 /// Output formats of `check`.

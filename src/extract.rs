@@ -25,6 +25,8 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+pub mod pdf;
 use scraper::{ElementRef, Html, Node, Selector};
 
 /// Identifies this extractor's behaviour; changes whenever its output for the same input may.
@@ -139,7 +141,7 @@ pub fn extract(body: &[u8], content_type: &str, rules: &Rules) -> Result<Extract
         DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref())
             .ok_or(ExtractError::SelectorMatchedNothing)?,
         DocKind::Text => decode_cow(body, content_type).lines().map(normalise).collect(),
-        DocKind::Pdf => pdf_text(body)?.split("\n\n").map(normalise).collect(),
+        DocKind::Pdf => pdf::pdf_text(body)?.split("\n\n").map(normalise).collect(),
     };
     Ok(ExtractedText {
         blocks: blocks
@@ -147,22 +149,6 @@ pub fn extract(body: &[u8], content_type: &str, rules: &Rules) -> Result<Extract
             .filter(|b| !b.is_empty() && !rules.ignore.iter().any(|r| r.is_match(b)))
             .collect(),
     })
-}
-
-/// PDF text; the PDF crates can panic on malformed input, so a panic becomes an error.
-fn pdf_text(body: &[u8]) -> Result<String, ExtractError> {
-    match std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(body)) {
-        Ok(Ok(text)) => Ok(text),
-        Ok(Err(e)) => Err(ExtractError::Pdf(e.to_string())),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "malformed PDF".to_owned());
-            Err(ExtractError::Pdf(format!("PDF reader failed: {msg}")))
-        }
-    }
 }
 
 /// Decodes bytes to text.

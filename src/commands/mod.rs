@@ -16,6 +16,10 @@ pub use check::check;
 /// Runs one command; the returned [`Exit`] is the process exit code.
 pub fn run(cli: Cli) -> Result<Exit, CommandError> {
     let root = cli.root.clone();
+    // PDFs are read in a child process of this binary, within limits.
+    if let Ok(exe) = std::env::current_exe() {
+        crate::extract::pdf::use_helper(exe);
+    }
     match cli.command {
         Command::Check(args) => runtime()?.block_on(check::check(&root, &args)),
         Command::Validate => validate::validate(&root),
@@ -24,6 +28,7 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
         Command::Daemon => daemon::daemon(&root),
         Command::Trigger(args) => runtime()?.block_on(trigger::trigger(&root, &args)),
+        Command::PdfText => std::process::exit(crate::extract::pdf::helper_main()),
     }
 }
 

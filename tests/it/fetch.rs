@@ -571,20 +571,33 @@ fn check_decodes_an_iso_8859_1_page() {
 /// A one-page PDF showing `text` in Helvetica, with a correct cross-reference table.
 fn pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+    pdf_with_contents(b"", content.as_bytes())
+}
+
+/// A one-page PDF whose content stream is `content`, with `dict` added to the stream's
+/// dictionary (e.g. `/Filter /FlateDecode`).
+fn pdf_with_contents(dict: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut stream = format!("<< /Length {} ", content.len()).into_bytes();
+    stream.extend_from_slice(dict);
+    stream.extend_from_slice(b" >>\nstream\n");
+    stream.extend_from_slice(content);
+    stream.extend_from_slice(b"\nendstream");
+    let objects: [Vec<u8>; 5] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
          /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_owned(),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
+            .to_vec(),
+        stream,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
     ];
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
     out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
@@ -599,6 +612,90 @@ fn pdf(text: &str) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+/// A zlib stream that inflates to `n` zero bytes (n = 1 + 258·k): one literal, then
+/// back-references of 258 bytes at distance 1, in one fixed-Huffman block (about 160:1).
+fn zlib_zeros(n: usize) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        len: u32,
+    }
+    impl Bits {
+        /// `n` bits of `v`, least significant first (header fields).
+        fn put(&mut self, v: u64, n: u32) {
+            self.acc |= v << self.len;
+            self.len += n;
+            while self.len >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.len -= 8;
+            }
+        }
+        /// A Huffman code of `n` bits, most significant first.
+        fn code(&mut self, c: u64, n: u32) {
+            let r = (0..n).fold(0, |r, i| r | (((c >> i) & 1) << (n - 1 - i)));
+            self.put(r, n);
+        }
+    }
+    assert_eq!((n - 1) % 258, 0);
+    let mut b = Bits {
+        out: vec![0x78, 0x01],
+        acc: 0,
+        len: 0,
+    };
+    b.put(1, 1); // final block
+    b.put(1, 2); // fixed Huffman codes
+    b.code(0b0011_0000, 8); // literal 0
+    for _ in 0..(n - 1) / 258 {
+        b.code(0b1100_0101, 8); // length 258 (code 285)
+        b.code(0, 5); // distance 1 (code 0)
+    }
+    b.code(0, 7); // end of block
+    b.put(0, 7); // pad to a byte
+    // Adler-32 of n zeros: a stays 1, b adds 1 per byte.
+    let adler = (((n % 65521) as u32) << 16) | 1;
+    b.out.extend_from_slice(&adler.to_be_bytes());
+    b.out
+}
+
+#[test]
+fn a_pdf_bomb_fails_its_source_within_the_reader_limits() {
+    // 4 MB that inflate to 640 MiB: read in-process, that much memory (or twice, as it grows).
+    let bomb = pdf_with_contents(b"/Filter /FlateDecode", &zlib_zeros(1 + 258 * 2_601_000));
+    assert!(bomb.len() < 5 << 20, "{}", bomb.len());
+    let srv = PageServer::start();
+    srv.set("/bomb.pdf", Response::typed("application/pdf", bomb));
+    srv.set(
+        "/res.pdf",
+        Response::typed("application/pdf", pdf("Resolution 1244 establishes KFOR.")),
+    );
+    let ws = workspace(&[srv.url("/bomb.pdf"), srv.url("/res.pdf")]);
+    ws.write("citewatch.toml", "[fetch]\ntimeout_secs = 30\nretries = 0\n");
+    let started = std::time::Instant::now();
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let src = |path: &str| {
+        v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["url"].as_str().unwrap().ends_with(path))
+            .cloned()
+            .unwrap()
+    };
+    let bomb = src("/bomb.pdf");
+    assert_eq!(bomb["outcome"], "error", "{v}");
+    let err = bomb["error"].as_str().unwrap();
+    assert!(err.contains("512 MiB memory limit"), "{err}");
+    // The other PDF of the run is read as usual.
+    assert_eq!(src("/res.pdf")["outcome"], "new", "{v}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
