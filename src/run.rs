@@ -352,7 +352,7 @@ pub async fn run_check(
     let total = groups.len() as u64;
     tracing::debug!(
         elapsed_ms = t_start.elapsed().as_millis() as u64,
-        "jobs planned, client built"
+        "jobs planned"
     );
     let t0 = std::time::Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
