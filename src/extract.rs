@@ -409,12 +409,20 @@ fn scan_tags(html: &str, mut cut: impl FnMut(usize, usize, &'static str)) -> usi
             i = content_end;
             continue;
         }
-        if !close && matches!(name, b"svg" | b"math") && !b[start..end].ends_with(b"/>") {
+        if !close && matches!(name, b"svg" | b"math") && b.get(ne).is_some_and(|&c| ends_name(c)) {
             // Foreign content is never text here: drop it whole (icons and charts are a tenth
-            // of a typical page's bytes), unless it nests another one of its kind.
-            let content_end = find_end_tag(b, i, name);
-            if content_end < b.len() && find_ci(&b[i..content_end], &[b"<", name].concat()).is_none() {
-                cut(i, content_end, "");
+            // of a typical page's bytes), when that cannot change the parse: the start tag's
+            // real end (quotes respected), its own end tag, nothing of its kind nested, and no
+            // HTML tag inside that would make the parser leave it.
+            let open_end = tag_end(b, ne);
+            if b[..open_end].ends_with(b"/>") {
+                continue;
+            }
+            if let Some(content_end) = find_end_tag_exact(b, open_end, name)
+                && find_ci(&b[open_end..content_end], &[b"<", name].concat()).is_none()
+                && !breaks_out_of_foreign(&b[open_end..content_end])
+            {
+                cut(open_end, content_end, "");
                 i = content_end;
             }
             continue;
@@ -456,6 +464,117 @@ fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// Whether `c` may follow a tag name (white space, `/` or `>`).
+fn ends_name(c: u8) -> bool {
+    c.is_ascii_whitespace() || c == b'/' || c == b'>'
+}
+
+/// The offset just past the `>` that ends the tag whose name ends at `from`, skipping quoted
+/// attribute values; the end of `b` if there is none.
+fn tag_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i < b.len() {
+        match b[i] {
+            b'>' => return i + 1,
+            q @ (b'"' | b'\'') if b[from..i].trim_ascii_end().ends_with(b"=") => {
+                i = memchr::memchr(q, &b[i + 1..]).map_or(b.len(), |e| i + 1 + e + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// Offset of the end tag `</name` followed by white space, `/` or `>` (any case), if any.
+fn find_end_tag_exact(b: &[u8], mut from: usize, name: &[u8]) -> Option<usize> {
+    while let Some(p) = memchr::memmem::find(&b[from..], b"</") {
+        let at = from + p;
+        let n = &b[at + 2..];
+        if n.len() > name.len() && n[..name.len()].eq_ignore_ascii_case(name) && ends_name(n[name.len()]) {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// Whether foreign (SVG or MathML) content holds a tag that makes an HTML parser leave it
+/// (the "breakout" start tags, `</p>` and `</br>`): cutting it would then lose HTML text.
+fn breaks_out_of_foreign(content: &[u8]) -> bool {
+    const BREAKOUT: &[&[u8]] = &[
+        b"b",
+        b"big",
+        b"blockquote",
+        b"body",
+        b"br",
+        b"center",
+        b"code",
+        b"dd",
+        b"div",
+        b"dl",
+        b"dt",
+        b"em",
+        b"embed",
+        b"font",
+        b"h1",
+        b"h2",
+        b"h3",
+        b"h4",
+        b"h5",
+        b"h6",
+        b"head",
+        b"hr",
+        b"i",
+        b"img",
+        b"li",
+        b"listing",
+        b"menu",
+        b"meta",
+        b"nobr",
+        b"ol",
+        b"p",
+        b"pre",
+        b"ruby",
+        b"s",
+        b"small",
+        b"span",
+        b"strike",
+        b"strong",
+        b"sub",
+        b"sup",
+        b"table",
+        b"tt",
+        b"u",
+        b"ul",
+        b"var",
+    ];
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'<', &content[i..]) {
+        let at = i + p + 1;
+        i = at;
+        let close = content.get(at) == Some(&b'/');
+        let ns = if close { at + 1 } else { at };
+        let ne = ns
+            + content[ns..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+        if ne == ns || !content.get(ne).is_none_or(|&c| ends_name(c)) {
+            continue;
+        }
+        let name = &content[ns..ne];
+        let hit = if close {
+            name.eq_ignore_ascii_case(b"p") || name.eq_ignore_ascii_case(b"br")
+        } else {
+            BREAKOUT.iter().any(|t| name.eq_ignore_ascii_case(t))
+        };
+        if hit {
+            return true;
+        }
+    }
+    false
 }
 
 /// Offset of `</name` (any case) at or after `from`, or the end of `b`.
@@ -783,12 +902,16 @@ fn name_hints(s: &str, is_id: bool) -> (f32, bool, bool) {
     thread_local! {
         static SEEN: std::cell::RefCell<[HintCache; 2]> = std::cell::RefCell::default();
     }
+    // At most this many names per thread, and names past 256 bytes are not kept.
     const SEEN_MAX: usize = 8192;
     let cached = SEEN.with_borrow(|seen| seen[usize::from(is_id)].get(s).copied());
     if let Some(h) = cached {
         return h;
     }
     let h = compute_name_hints(s, is_id);
+    if s.len() > 256 {
+        return h;
+    }
     SEEN.with_borrow_mut(|seen| {
         let map = &mut seen[usize::from(is_id)];
         if map.len() >= SEEN_MAX {
@@ -1850,6 +1973,19 @@ mod tests {
         assert_eq!(scan_tags(&guarded, |_, _, _| {}), MAX_BLOCK_NESTING);
         // Unterminated script: its contents run to the end.
         assert_eq!(prepare("<p>a</p><script>x < y"), "<p>a</p><script>");
+        // Custom elements named like them, `>` in a quoted attribute, HTML that breaks out.
+        let page = "<svg-icon>Menu</svg-icon><math-renderer>E=mc2</math-renderer><p>x</p>";
+        assert!(matches!(prepare(page), Cow::Borrowed(_)));
+        assert_eq!(
+            prepare("<svg aria-label=\"a > b\"><path/></svg><p>b</p>"),
+            "<svg aria-label=\"a > b\"></svg><p>b</p>"
+        );
+        assert!(matches!(prepare("<math><p>text</p></math>"), Cow::Borrowed(_)));
+        assert!(matches!(
+            prepare("<svg><path/></p><p>text</p></svg>"),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(prepare("<svg><path/></svg-x>"), Cow::Borrowed(_)));
         // Icons and formulas go whole; a nested one, or one never closed, is left to the parser.
         assert_eq!(
             prepare("<p>a<SVG viewBox=x><path d=M0/><title>t</title></svg>b<math><mi>x</mi></MATH></p>"),

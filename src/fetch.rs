@@ -375,7 +375,8 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
 }
 
 impl Fetcher {
-    /// Builds the clients. Fails only if TLS cannot be initialised.
+    /// A fetcher with `settings`. Its HTTP clients are built on first use; one that cannot be
+    /// (TLS initialisation) fails each source it was needed for, without retries.
     pub fn new(settings: &FetchSettings) -> anyhow::Result<Self> {
         Ok(Self {
             shared: Arc::new(Shared {
@@ -407,6 +408,10 @@ impl Fetcher {
         if url.scheme() != "http" && url.scheme() != "https" {
             let detail = format!("unsupported URL scheme `{}` (only http and https)", url.scheme());
             return self.give_up(url, AttemptFailure::new(FailureKind::Network, detail), 0);
+        }
+        // A client that cannot be set up (TLS initialisation) will not be on a retry.
+        if let Err(e) = self.client(url) {
+            return self.give_up(url, AttemptFailure::new(FailureKind::Network, e.to_owned()), 0);
         }
         let max_attempts = self.shared.settings.retries.saturating_add(1);
         let mut attempt: u32 = 0;

@@ -5,7 +5,10 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = citewatch::cli::Cli::parse();
-    citewatch::cli::init_tracing(&cli);
+    // The PDF helper's stderr carries only its own failure, for the parent to read.
+    if !matches!(cli.command, citewatch::cli::Command::PdfText) {
+        citewatch::cli::init_tracing(&cli);
+    }
     match citewatch::commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {

@@ -350,10 +350,7 @@ pub async fn run_check(
         groups[g].1.push(i);
     }
     let total = groups.len() as u64;
-    tracing::debug!(
-        elapsed_ms = t_start.elapsed().as_millis() as u64,
-        "jobs planned"
-    );
+    tracing::debug!(elapsed_ms = t_start.elapsed().as_millis() as u64, "jobs planned");
     let t0 = std::time::Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
@@ -377,7 +374,9 @@ pub async fn run_check(
             let url = url.clone();
             let members = members.clone();
             let fallback = members.clone();
-            let task = tokio::spawn(async move {
+            // Aborted if the run is dropped (the daemon's grace period ran out): no fetch
+            // outlives the run or its store lock.
+            let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
                 // Validators only hold when one rule set watches the URL.
                 let cond = match members.as_slice() {
                     [one] => jobs[*one].cond.clone(),
@@ -400,7 +399,7 @@ pub async fn run_check(
                     out.push((m, process(&jobs[m], o, store.clone(), &cpu).await));
                 }
                 out
-            });
+            }));
             async move {
                 match task.await {
                     Ok(out) => out,

@@ -17,7 +17,7 @@ pub use check::check;
 pub fn run(cli: Cli) -> Result<Exit, CommandError> {
     let root = cli.root.clone();
     // PDFs are read in a child process of this binary, within limits.
-    if let Ok(exe) = std::env::current_exe() {
+    if let Some(exe) = crate::extract::pdf::this_binary() {
         crate::extract::pdf::use_helper(exe);
     }
     match cli.command {

@@ -37,6 +37,16 @@ pub fn use_helper(exe: PathBuf) {
     let _ = HELPER.set(exe);
 }
 
+/// The path that runs this very binary: `/proc/self/exe` on Linux, which still works after
+/// the file was replaced by an upgrade while a daemon runs; else `current_exe`.
+pub fn this_binary() -> Option<PathBuf> {
+    let proc_self = Path::new("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_self.exists() {
+        return Some(proc_self.to_path_buf());
+    }
+    std::env::current_exe().ok()
+}
+
 /// The text of a PDF: in the helper process when one is set, in-process otherwise.
 pub(super) fn pdf_text(body: &[u8]) -> Result<String, ExtractError> {
     match HELPER.get() {
@@ -129,7 +139,7 @@ fn in_child(exe: &Path, body: &[u8]) -> Result<String, ExtractError> {
         .env_remove("RUST_LOG")
         .spawn()
         .map_err(|e| fail(format!("cannot start the PDF reader {}: {e}", exe.display())))?;
-    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         let _ = child.kill();
@@ -142,15 +152,28 @@ fn in_child(exe: &Path, body: &[u8]) -> Result<String, ExtractError> {
         s.spawn(move || {
             let _ = stdin.write_all(body);
         });
+        // Both pipes are read to the end (a reader stopped early would break the child's
+        // writes); only the first MAX_TEXT + 1 bytes of text and the last 64 KiB of messages
+        // are kept.
         let out = s.spawn(move || {
             let mut v = Vec::new();
-            let _ = stdout.take(MAX_TEXT + 1).read_to_end(&mut v);
+            let _ = (&mut stdout).take(MAX_TEXT + 1).read_to_end(&mut v);
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
             v
         });
         let err = s.spawn(move || {
-            let mut v = Vec::new();
-            let _ = stderr.take(64 << 10).read_to_end(&mut v);
-            String::from_utf8_lossy(&v).trim().to_owned()
+            const TAIL: usize = 64 << 10;
+            let (mut tail, mut buf) = (Vec::new(), [0u8; 8192]);
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 2 * TAIL {
+                    tail.drain(..tail.len() - TAIL);
+                }
+            }
+            String::from_utf8_lossy(&tail).trim().to_owned()
         });
         let status = loop {
             match child.try_wait() {
@@ -175,10 +198,10 @@ fn in_child(exe: &Path, body: &[u8]) -> Result<String, ExtractError> {
         )
     });
     let status = status.map_err(fail)?;
+    if out.len() as u64 > MAX_TEXT {
+        return Err(fail(format!("more than {} MiB of text", MAX_TEXT >> 20)));
+    }
     if status.success() {
-        if out.len() as u64 > MAX_TEXT {
-            return Err(fail(format!("more than {} MiB of text", MAX_TEXT >> 20)));
-        }
         return Ok(String::from_utf8_lossy(&out).into_owned());
     }
     Err(fail(explain(status, &err)))
@@ -195,8 +218,12 @@ fn explain(status: std::process::ExitStatus, stderr: &str) -> String {
                 return format!("the PDF reader ran out of its {MEMORY_LIMIT_MIB} MiB memory limit");
             }
             return match sig {
-                // SIGXCPU, or the SIGKILL that follows it at the hard limit.
-                24 | 9 => format!("the PDF reader used more than {CPU_LIMIT_SECS} s of CPU time"),
+                // SIGXCPU at the soft limit.
+                24 => format!("the PDF reader used more than {CPU_LIMIT_SECS} s of CPU time"),
+                // The hard CPU limit, or the kernel's out-of-memory killer.
+                9 => format!(
+                    "the PDF reader was killed (past {CPU_LIMIT_SECS} s of CPU time, or out of memory)"
+                ),
                 _ if last.is_empty() => format!("the PDF reader crashed (signal {sig})"),
                 _ => format!("the PDF reader crashed (signal {sig}): {last}"),
             };
