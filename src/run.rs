@@ -97,7 +97,7 @@ pub enum RunError {
     /// `--only` named an article that does not exist.
     #[error("no article with id `{0}` in the watchlist")]
     UnknownArticle(String),
-    /// Anything else that stops the run (report not writable, client not buildable).
+    /// Anything else that stops the run (e.g. the report not writable).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
