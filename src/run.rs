@@ -118,6 +118,9 @@ struct Job {
     prev_text: Option<String>,
     /// The statement × cite pairs that cite this source, judged where its text is at hand.
     tasks: Vec<EvTask>,
+    /// Stored versions (the latest, and those baselines refer to) that another extractor made,
+    /// to extract again from their raw bodies: (text hash, raw hash, content type).
+    reextract: Vec<(String, String, String)>,
 }
 
 /// One statement × cite to anchor or judge against a job's source.
@@ -136,6 +139,13 @@ enum EvOutcome {
     Located(evidence::Located),
     /// Judged against the baseline.
     Judged(evidence::Judgement),
+    /// The baseline's text was made again by this extractor (`version`), the statement
+    /// located there, and judged against it.
+    Rebased {
+        version: String,
+        located: evidence::Located,
+        judgement: evidence::Judgement,
+    },
 }
 
 /// Runs a job's evidence tasks against the latest text version (`latest`, or loaded from the
@@ -145,17 +155,24 @@ fn run_tasks(
     version: &str,
     latest: Option<&ExtractedText>,
     store: &Store,
+    rebased: &HashMap<String, String>,
 ) -> Result<Vec<(String, String, EvOutcome)>, StoreError> {
     let mut out = Vec::with_capacity(tasks.len());
     let mut prepared: HashMap<String, evidence::Prepared> = HashMap::new();
     // When nothing is judged against this version (a first run), it is indexed only as far
     // as locating its statements needs.
-    let judging = tasks
-        .iter()
-        .any(|t| t.baseline.as_ref().is_some_and(|(base, _)| base != version));
+    let judging = tasks.iter().any(|t| {
+        t.baseline.as_ref().is_some_and(|(base, _)| {
+            base != version && rebased.get(base).is_none_or(|nb| nb.as_str() != version)
+        })
+    });
     let locating: Vec<&crate::watchlist::Statement> = tasks
         .iter()
-        .filter(|t| t.baseline.is_none())
+        .filter(|t| {
+            t.baseline
+                .as_ref()
+                .is_none_or(|(base, _)| rebased.contains_key(base))
+        })
         .map(|t| &t.statement)
         .collect();
     let prepare = |prepared: &mut HashMap<String, evidence::Prepared>, v: &str| -> Result<(), StoreError> {
@@ -178,6 +195,35 @@ fn run_tasks(
         Ok(())
     };
     for t in tasks {
+        if let Some((base, _)) = &t.baseline
+            && let Some(nb) = rebased.get(base)
+        {
+            // The baseline's page as this extractor reads it: locate the statement there
+            // again, then judge the latest text against it.
+            prepare(&mut prepared, nb)?;
+            let located = evidence::locate_in(&t.statement, &prepared[nb.as_str()]);
+            let judgement = if nb == version {
+                evidence::Judgement {
+                    verdict: Verdict::Unchanged,
+                    before: None,
+                    after: None,
+                    facts: vec![],
+                }
+            } else {
+                prepare(&mut prepared, version)?;
+                evidence::judge_in(&located.anchors, &prepared[nb.as_str()], &prepared[version])
+            };
+            out.push((
+                t.bkey.clone(),
+                version.to_owned(),
+                EvOutcome::Rebased {
+                    version: nb.clone(),
+                    located,
+                    judgement,
+                },
+            ));
+            continue;
+        }
         match &t.baseline {
             // The very text the baseline was taken from: nothing to judge.
             Some((base, _)) if base == version => out.push((
@@ -236,6 +282,8 @@ enum Processed {
         raw_hash: String,
         text_hash: String,
         evidence: Vec<(String, String, EvOutcome)>,
+        /// Stored versions made again by this extractor: old text hash → new one.
+        rebased: HashMap<String, String>,
     },
     /// The body is byte-identical to the last one (same rules): nothing extracted.
     SameRaw {
@@ -307,6 +355,7 @@ pub async fn run_check(
                 prev_rules: last.map(|l| l.rules.clone()),
                 prev_text: latest.map(|v| v.text.clone()),
                 tasks: Vec::new(),
+                reextract: Vec::new(),
             });
         }
     }
@@ -335,6 +384,27 @@ pub async fn run_check(
                 });
             }
         }
+    }
+    // After an extractor upgrade, the latest text and the baselines' texts are made again from
+    // their raw bodies, so that a run compares texts of one extractor: the upgrade itself is
+    // not a change of the sources.
+    for job in &mut jobs {
+        let Some(rec) = index.sources.get(&job.key) else {
+            continue;
+        };
+        let wanted = |v: &Version| {
+            job.prev_text.as_deref() == Some(v.text.as_str())
+                || job
+                    .tasks
+                    .iter()
+                    .any(|t| t.baseline.as_ref().is_some_and(|(b, _)| *b == v.text))
+        };
+        job.reextract = rec
+            .versions
+            .iter()
+            .filter(|v| v.extractor() != crate::extract::EXTRACTOR_VERSION && wanted(v))
+            .filter_map(|v| Some((v.text.clone(), v.raw.clone()?, v.content_type.clone())))
+            .collect();
     }
 
     // Fetch each distinct URL once (however many articles or rule sets cite it); extract and
@@ -503,8 +573,10 @@ pub async fn run_check(
                 raw_hash,
                 text_hash,
                 evidence,
+                rebased,
             } => {
                 ev_results.extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));
+                apply_rebased(&mut rec.versions, &rebased);
                 let same = rec.versions.last().is_some_and(|v| v.text == text_hash);
                 let outcome = if rec.versions.is_empty() {
                     SourceOutcome::New
@@ -530,6 +602,7 @@ pub async fn run_check(
                         content_type: meta.content_type,
                         etag: meta.etag,
                         last_modified: meta.last_modified,
+                        extractor: Some(crate::extract::EXTRACTOR_VERSION.to_owned()),
                     });
                 }
                 rec.last = Some(Attempt {
@@ -619,6 +692,31 @@ pub async fn run_check(
                                 flag: None,
                             },
                         );
+                    }
+                    (
+                        None,
+                        Some((
+                            _,
+                            EvOutcome::Rebased {
+                                version,
+                                located,
+                                judgement: j,
+                            },
+                        )),
+                    ) => {
+                        rep.status = j.verdict;
+                        rep.before = j.before;
+                        rep.after = j.after;
+                        rep.facts = j.facts;
+                        rep.note = baseline_note(&located);
+                        if let Some(b) = index.baselines.get_mut(&bkey) {
+                            b.version = version;
+                            b.anchors = located.anchors;
+                            b.missing_quotes = located.missing_quotes;
+                            b.set_at = now;
+                            b.set_by = format!("re-extracted ({})", crate::extract::EXTRACTOR_VERSION);
+                            b.statement_text = st.text.clone();
+                        }
                     }
                     (None, Some((_, EvOutcome::Judged(j)))) => {
                         rep.status = j.verdict;
@@ -826,7 +924,10 @@ async fn process(
             };
             let tasks = job.tasks.clone();
             let _permit = cpu.acquire().await;
-            let r = tokio::task::spawn_blocking(move || run_tasks(&tasks, &version, None, &store)).await;
+            let r = tokio::task::spawn_blocking(move || {
+                run_tasks(&tasks, &version, None, &store, &HashMap::new())
+            })
+            .await;
             match r {
                 Ok(Ok(evidence)) => Processed::NotModified {
                     final_url: final_url.to_string(),
@@ -842,6 +943,7 @@ async fn process(
             let prev_raw = job.prev_raw.clone();
             let prev_text = job.prev_text.clone();
             let tasks = job.tasks.clone();
+            let reextract = job.reextract.clone();
             // Parsing is CPU-bound: at most two extractions per core, however many fetches
             // are in flight, so pages wait as bytes rather than as half-built trees.
             let _permit = cpu.acquire().await;
@@ -852,7 +954,7 @@ async fn process(
                     && prev_raw.as_deref() == Some(raw_hash.as_str())
                     && let Some(version) = &prev_text
                 {
-                    return match run_tasks(&tasks, version, None, &store) {
+                    return match run_tasks(&tasks, version, None, &store, &HashMap::new()) {
                         Ok(evidence) => Processed::SameRaw {
                             meta,
                             raw_hash,
@@ -889,15 +991,17 @@ async fn process(
                     Ok((h, raw_hash))
                 });
                 let evidence = stored.and_then(|(text_hash, raw_hash)| {
-                    let ev = run_tasks(&tasks, &text_hash, Some(&text), &store)?;
-                    Ok((text_hash, raw_hash, ev))
+                    let rebased = reextract_versions(&reextract, &rules, &store)?;
+                    let ev = run_tasks(&tasks, &text_hash, Some(&text), &store, &rebased)?;
+                    Ok((text_hash, raw_hash, ev, rebased))
                 });
                 match evidence {
-                    Ok((text_hash, raw_hash, evidence)) => Processed::Stored {
+                    Ok((text_hash, raw_hash, evidence, rebased)) => Processed::Stored {
                         meta,
                         raw_hash,
                         text_hash,
                         evidence,
+                        rebased,
                     },
                     Err(e) => Processed::StoreFailed(e),
                 }
@@ -906,6 +1010,53 @@ async fn process(
             r.unwrap_or_else(panicked)
         }
     }
+}
+
+/// Records the versions made again by this extractor (old text hash → new): each comes right
+/// after the version it was made from (same raw body and times), so the latest stays the
+/// latest. One whose text did not change only records the extractor.
+fn apply_rebased(versions: &mut Vec<Version>, rebased: &HashMap<String, String>) {
+    let current = crate::extract::EXTRACTOR_VERSION;
+    for (old, new) in rebased {
+        let Some(i) = versions.iter().position(|v| v.text == *old) else {
+            continue;
+        };
+        if old == new {
+            versions[i].extractor = Some(current.to_owned());
+        } else if !versions.iter().any(|v| v.text == *new) {
+            let mut v = versions[i].clone();
+            v.text = new.clone();
+            v.extractor = Some(current.to_owned());
+            versions.insert(i + 1, v);
+        }
+    }
+}
+
+/// Extracts the raw bodies of `versions` (text hash, raw hash, content type) again with this
+/// extractor and stores the texts: old text hash → new. A body that cannot be read or
+/// extracted again is left out (its version is judged as stored), with a warning.
+fn reextract_versions(
+    versions: &[(String, String, String)],
+    rules: &Rules,
+    store: &Store,
+) -> Result<HashMap<String, String>, StoreError> {
+    let mut out = HashMap::new();
+    for (text, raw, content_type) in versions {
+        let body = match store.get_raw(raw) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("cannot re-extract stored version {text}: {e}");
+                continue;
+            }
+        };
+        match crate::extract::extract(&body, content_type, rules) {
+            Ok(t) => {
+                out.insert(text.clone(), store.put_text(&t.to_text())?);
+            }
+            Err(e) => tracing::warn!("cannot re-extract stored version {text}: {e}"),
+        }
+    }
+    Ok(out)
 }
 
 /// A processing task that panicked: the source fails, the run goes on.

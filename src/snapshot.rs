@@ -104,6 +104,20 @@ pub struct Version {
     pub etag: Option<String>,
     /// `Last-Modified`.
     pub last_modified: Option<String>,
+    /// The [`crate::extract::EXTRACTOR_VERSION`] that made the text; absent in versions stored
+    /// before it was recorded, which were made by [`LEGACY_EXTRACTOR`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractor: Option<String>,
+}
+
+/// The extractor of versions that do not name theirs.
+pub const LEGACY_EXTRACTOR: &str = "x3";
+
+impl Version {
+    /// The extractor version that made this text.
+    pub fn extractor(&self) -> &str {
+        self.extractor.as_deref().unwrap_or(LEGACY_EXTRACTOR)
+    }
 }
 
 /// The latest fetch attempt of a source.
@@ -487,6 +501,7 @@ mod tests {
             content_type: String::new(),
             etag: None,
             last_modified: None,
+            extractor: None,
         };
         let mut idx = Index::default();
         idx.sources.insert(

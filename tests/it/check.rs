@@ -344,3 +344,105 @@ fn baselines_of_reworded_statements_are_dropped() {
         serde_json::from_slice(&std::fs::read(ws.root().join("snapshots/index.json")).unwrap()).unwrap();
     assert_eq!(index["baselines"].as_object().unwrap().len(), 1, "{index:#}");
 }
+
+/// Makes the store look as if an older extractor ("x0") had read the page: the stored text of
+/// the only source gets the anchored sentence as `old_sentence` (the way that extractor wrote
+/// it), and its version and baseline point at that text.
+fn pretend_older_extractor(ws: &Workspace, old_sentence: &str) {
+    let path = ws.root().join("snapshots/index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (_, src) = index["sources"]
+        .as_object_mut()
+        .unwrap()
+        .iter_mut()
+        .next()
+        .unwrap();
+    let version = &mut src["versions"][0];
+    let text_path = ws.root().join(format!(
+        "snapshots/text/{}.txt",
+        version["text"].as_str().unwrap()
+    ));
+    let old_text = std::fs::read_to_string(&text_path)
+        .unwrap()
+        .replace(TROOPS, old_sentence);
+    assert!(old_text.contains(old_sentence));
+    let hash = blake3::hash(old_text.as_bytes()).to_hex().to_string();
+    std::fs::write(ws.root().join(format!("snapshots/text/{hash}.txt")), &old_text).unwrap();
+    version["text"] = hash.clone().into();
+    version["extractor"] = "x0".into();
+    src["last"]["rules"] = "x0:".into();
+    for (_, b) in index["baselines"].as_object_mut().unwrap().iter_mut() {
+        b["version"] = hash.clone().into();
+        b["anchors"][0]["passage"] = old_sentence.into();
+    }
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn an_extractor_upgrade_is_not_reported_as_a_change() {
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
+    );
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    // The older extractor kept a footnote link inside the sentence.
+    let old = TROOPS.replace("2025,", "2025 [source: Army.mil],");
+    pretend_older_extractor(&ws, &old);
+
+    // The page did not change: the stored page is read again by this extractor, nothing is
+    // flagged, and the baseline says so.
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["sources"][0]["outcome"], "unchanged", "{v:#}");
+    assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], false);
+    let index = std::fs::read_to_string(ws.root().join("snapshots/index.json")).unwrap();
+    assert!(index.contains("re-extracted (x"), "{index}");
+    // Once re-read, later runs compare as usual.
+    let (_, v) = ws.check_json();
+    assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
+}
+
+#[test]
+fn a_change_made_across_an_extractor_upgrade_is_still_flagged() {
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
+    );
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    pretend_older_extractor(&ws, &TROOPS.replace("2025,", "2025 [source: Army.mil],"));
+    // The figure changes in the same run that first uses the new extractor.
+    srv.set(
+        "/a",
+        Response::html(&page(&format!(
+            "<p>{}</p><p>{OTHER}</p>",
+            TROOPS.replace("600", "350")
+        ))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let st = &v["statements"][0];
+    assert_eq!(st["status"], "evidence_changed", "{v:#}");
+    assert_eq!(st["evidence"][0]["before"].as_str().unwrap(), TROOPS, "{v:#}");
+    assert!(
+        st["evidence"][0]["after"].as_str().unwrap().contains("350"),
+        "{v:#}"
+    );
+}
