@@ -159,12 +159,18 @@ fn run_tasks(
 ) -> Result<Vec<(String, String, EvOutcome)>, StoreError> {
     let mut out = Vec::with_capacity(tasks.len());
     let mut prepared: HashMap<String, evidence::Prepared> = HashMap::new();
+    // Without a fresh text (304, same body), the latest stored version stands for today's
+    // page: as this extractor reads it, if it was made again.
+    let version = match latest {
+        None => rebased.get(version).map_or(version, String::as_str),
+        Some(_) => version,
+    };
     // When nothing is judged against this version (a first run), it is indexed only as far
     // as locating its statements needs.
     let judging = tasks.iter().any(|t| {
-        t.baseline.as_ref().is_some_and(|(base, _)| {
-            base != version && rebased.get(base).is_none_or(|nb| nb.as_str() != version)
-        })
+        t.baseline
+            .as_ref()
+            .is_some_and(|(base, _)| rebased.get(base).map_or(base.as_str(), String::as_str) != version)
     });
     let locating: Vec<&crate::watchlist::Statement> = tasks
         .iter()
@@ -290,10 +296,12 @@ enum Processed {
         meta: PageMeta,
         raw_hash: String,
         evidence: Vec<(String, String, EvOutcome)>,
+        rebased: HashMap<String, String>,
     },
     NotModified {
         final_url: String,
         evidence: Vec<(String, String, EvOutcome)>,
+        rebased: HashMap<String, String>,
     },
     Failed(crate::fetch::FetchFailure),
     /// The store could not be written: the run cannot go on.
@@ -403,7 +411,17 @@ pub async fn run_check(
             .versions
             .iter()
             .filter(|v| v.extractor() != crate::extract::EXTRACTOR_VERSION && wanted(v))
-            .filter_map(|v| Some((v.text.clone(), v.raw.clone()?, v.content_type.clone())))
+            .filter_map(|v| {
+                if v.raw.is_none() {
+                    tracing::warn!(
+                        url = %job.url,
+                        "version {} was made by extractor {} and has no raw body to read again",
+                        v.text,
+                        v.extractor()
+                    );
+                }
+                Some((v.text.clone(), v.raw.clone()?, v.content_type.clone()))
+            })
             .collect();
     }
 
@@ -533,8 +551,13 @@ pub async fn run_check(
                 )
             }
             Processed::StoreFailed(e) => return Err(RunError::Store(e)),
-            Processed::NotModified { final_url, evidence } => {
+            Processed::NotModified {
+                final_url,
+                evidence,
+                rebased,
+            } => {
                 ev_results.extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));
+                apply_rebased(&mut rec.versions, &rebased);
                 if let Some(v) = rec.versions.last_mut() {
                     v.last_seen = now;
                 }
@@ -548,8 +571,10 @@ pub async fn run_check(
                 meta,
                 raw_hash,
                 evidence,
+                rebased,
             } => {
                 ev_results.extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));
+                apply_rebased(&mut rec.versions, &rebased);
                 if let Some(v) = rec.versions.last_mut() {
                     v.last_seen = now;
                     v.etag = meta.etag;
@@ -713,8 +738,12 @@ pub async fn run_check(
                             b.version = version;
                             b.anchors = located.anchors;
                             b.missing_quotes = located.missing_quotes;
-                            b.set_at = now;
-                            b.set_by = format!("re-extracted ({})", crate::extract::EXTRACTOR_VERSION);
+                            // Still the same snapshot of the page: `set_at` stays, `set_by` grows.
+                            b.set_by = format!(
+                                "{}; re-extracted ({})",
+                                b.set_by,
+                                crate::extract::EXTRACTOR_VERSION
+                            );
                             b.statement_text = st.text.clone();
                         }
                     }
@@ -920,18 +949,24 @@ async fn process(
                 return Processed::NotModified {
                     final_url: final_url.to_string(),
                     evidence: vec![],
+                    rebased: HashMap::new(),
                 };
             };
             let tasks = job.tasks.clone();
+            let rules = job.rules.clone();
+            let reextract = job.reextract.clone();
             let _permit = cpu.acquire().await;
             let r = tokio::task::spawn_blocking(move || {
-                run_tasks(&tasks, &version, None, &store, &HashMap::new())
+                let rebased = reextract_versions(&reextract, &rules, &store)?;
+                let ev = run_tasks(&tasks, &version, None, &store, &rebased)?;
+                Ok::<_, StoreError>((ev, rebased))
             })
             .await;
             match r {
-                Ok(Ok(evidence)) => Processed::NotModified {
+                Ok(Ok((evidence, rebased))) => Processed::NotModified {
                     final_url: final_url.to_string(),
                     evidence,
+                    rebased,
                 },
                 Ok(Err(e)) => Processed::StoreFailed(e),
                 Err(e) => panicked(e),
@@ -954,11 +989,15 @@ async fn process(
                     && prev_raw.as_deref() == Some(raw_hash.as_str())
                     && let Some(version) = &prev_text
                 {
-                    return match run_tasks(&tasks, version, None, &store, &HashMap::new()) {
-                        Ok(evidence) => Processed::SameRaw {
+                    let judged = reextract_versions(&reextract, &rules, &store).and_then(|rebased| {
+                        Ok((run_tasks(&tasks, version, None, &store, &rebased)?, rebased))
+                    });
+                    return match judged {
+                        Ok((evidence, rebased)) => Processed::SameRaw {
                             meta,
                             raw_hash,
                             evidence,
+                            rebased,
                         },
                         Err(e) => Processed::StoreFailed(e),
                     };
@@ -1018,12 +1057,18 @@ async fn process(
 fn apply_rebased(versions: &mut Vec<Version>, rebased: &HashMap<String, String>) {
     let current = crate::extract::EXTRACTOR_VERSION;
     for (old, new) in rebased {
-        let Some(i) = versions.iter().position(|v| v.text == *old) else {
+        if old == new {
+            for v in versions.iter_mut().filter(|v| v.text == *old) {
+                v.extractor = Some(current.to_owned());
+            }
+            continue;
+        }
+        // The last occurrence: a text that came back (A, B, A) is the latest one.
+        let Some(i) = versions.iter().rposition(|v| v.text == *old) else {
             continue;
         };
-        if old == new {
-            versions[i].extractor = Some(current.to_owned());
-        } else if !versions.iter().any(|v| v.text == *new) {
+        let latest = i + 1 == versions.len();
+        if latest || !versions.iter().any(|v| v.text == *new) {
             let mut v = versions[i].clone();
             v.text = new.clone();
             v.extractor = Some(current.to_owned());

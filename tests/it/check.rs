@@ -446,3 +446,74 @@ fn a_change_made_across_an_extractor_upgrade_is_still_flagged() {
         "{v:#}"
     );
 }
+
+#[test]
+fn a_page_that_now_reads_like_the_old_extractor_output_is_judged() {
+    // Today's page, read by this extractor, is word for word what the older one had stored,
+    // while the stored page read again differs: the baseline is judged, not merely located.
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
+    );
+    let ws = Workspace::new();
+    one_source(
+        &ws,
+        &srv.url("/a"),
+        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let old = TROOPS.replace("2025,", "2025 [source: Army.mil],");
+    pretend_older_extractor(&ws, &old);
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{old}</p><p>{OTHER}</p>"))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_ne!(v["sources"][0]["outcome"], "error", "{v:#}");
+    assert_eq!(
+        v["statements"][0]["evidence"][0]["before"].as_str().unwrap(),
+        TROOPS,
+        "{v:#}"
+    );
+    assert_eq!(
+        v["statements"][0]["evidence"][0]["after"].as_str().unwrap(),
+        old,
+        "{v:#}"
+    );
+}
+
+#[test]
+fn articles_checked_later_are_compared_with_their_page_read_again_too() {
+    // Two articles cite one page; after the upgrade only one is checked (`--only`), then all:
+    // the other's baseline is read again even though the page's body is byte-identical.
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
+    );
+    let ws = Workspace::new();
+    for id in ["a", "b"] {
+        ws.watchlist(
+            &format!("{id}.toml"),
+            &format!(
+                "title = \"{id}\"\narticle = \"\"\"About 600 U.S. soldiers serve in KFOR as of 2025 [1].\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n",
+                srv.url("/a")
+            ),
+        );
+    }
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    pretend_older_extractor(&ws, &TROOPS.replace("2025,", "2025 [source: Army.mil],"));
+    let out = ws.run(&["check", "--only", "a"]);
+    assert!(out.status.success(), "{}", show(&out));
+    for _ in 0..2 {
+        let (out, v) = ws.check_json();
+        assert!(out.status.success(), "{}", show(&out));
+        for st in v["statements"].as_array().unwrap() {
+            assert_eq!(st["status"], "unchanged", "{v:#}");
+        }
+    }
+}
