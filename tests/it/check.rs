@@ -379,8 +379,9 @@ fn pretend_older_extractor(ws: &Workspace, old_sentence: &str) {
     std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
 }
 
-#[test]
-fn an_extractor_upgrade_is_not_reported_as_a_change() {
+/// A workspace whose one statement was checked against `/a` ([`TROOPS`] and [`OTHER`]) by an
+/// older extractor, which kept a footnote link inside the sentence; returns that sentence.
+fn checked_by_an_older_extractor() -> (PageServer, Workspace, String) {
     let srv = PageServer::start();
     srv.set(
         "/a",
@@ -394,9 +395,14 @@ fn an_extractor_upgrade_is_not_reported_as_a_change() {
     );
     let (out, _) = ws.check_json();
     assert!(out.status.success(), "{}", show(&out));
-    // The older extractor kept a footnote link inside the sentence.
     let old = TROOPS.replace("2025,", "2025 [source: Army.mil],");
     pretend_older_extractor(&ws, &old);
+    (srv, ws, old)
+}
+
+#[test]
+fn an_extractor_upgrade_is_not_reported_as_a_change() {
+    let (_srv, ws, _) = checked_by_an_older_extractor();
 
     // The page did not change: the stored page is read again by this extractor, nothing is
     // flagged, and the baseline says so.
@@ -414,20 +420,7 @@ fn an_extractor_upgrade_is_not_reported_as_a_change() {
 
 #[test]
 fn a_change_made_across_an_extractor_upgrade_is_still_flagged() {
-    let srv = PageServer::start();
-    srv.set(
-        "/a",
-        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
-    );
-    let ws = Workspace::new();
-    one_source(
-        &ws,
-        &srv.url("/a"),
-        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
-    );
-    let (out, _) = ws.check_json();
-    assert!(out.status.success(), "{}", show(&out));
-    pretend_older_extractor(&ws, &TROOPS.replace("2025,", "2025 [source: Army.mil],"));
+    let (srv, ws, _) = checked_by_an_older_extractor();
     // The figure changes in the same run that first uses the new extractor.
     srv.set(
         "/a",
@@ -451,21 +444,7 @@ fn a_change_made_across_an_extractor_upgrade_is_still_flagged() {
 fn a_page_that_now_reads_like_the_old_extractor_output_is_judged() {
     // Today's page, read by this extractor, is word for word what the older one had stored,
     // while the stored page read again differs: the baseline is judged, not merely located.
-    let srv = PageServer::start();
-    srv.set(
-        "/a",
-        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
-    );
-    let ws = Workspace::new();
-    one_source(
-        &ws,
-        &srv.url("/a"),
-        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
-    );
-    let (out, _) = ws.check_json();
-    assert!(out.status.success(), "{}", show(&out));
-    let old = TROOPS.replace("2025,", "2025 [source: Army.mil],");
-    pretend_older_extractor(&ws, &old);
+    let (srv, ws, old) = checked_by_an_older_extractor();
     srv.set(
         "/a",
         Response::html(&page(&format!("<p>{old}</p><p>{OTHER}</p>"))),
