@@ -51,8 +51,8 @@ const TROOPS: &str =
 const OTHER: &str =
     "The weather in Pristina was mild during the spring, with occasional rain in the valleys.";
 
-#[test]
-fn changed_number_is_flagged_until_acked() {
+/// `/a` serving [`TROOPS`] and [`OTHER`], cited by one statement, checked once.
+fn troops_checked_once() -> (PageServer, Workspace) {
     let srv = PageServer::start();
     srv.set(
         "/a",
@@ -66,6 +66,12 @@ fn changed_number_is_flagged_until_acked() {
     );
     let (out, _) = ws.check_json();
     assert!(out.status.success(), "{}", show(&out));
+    (srv, ws)
+}
+
+#[test]
+fn changed_number_is_flagged_until_acked() {
+    let (srv, ws) = troops_checked_once();
 
     // An unrelated paragraph changes: quiet.
     srv.set(
@@ -382,19 +388,7 @@ fn pretend_older_extractor(ws: &Workspace, old_sentence: &str) {
 /// A workspace whose one statement was checked against `/a` ([`TROOPS`] and [`OTHER`]) by an
 /// older extractor, which kept a footnote link inside the sentence; returns that sentence.
 fn checked_by_an_older_extractor() -> (PageServer, Workspace, String) {
-    let srv = PageServer::start();
-    srv.set(
-        "/a",
-        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
-    );
-    let ws = Workspace::new();
-    one_source(
-        &ws,
-        &srv.url("/a"),
-        "About 600 U.S. soldiers serve in KFOR as of 2025 [1].",
-    );
-    let (out, _) = ws.check_json();
-    assert!(out.status.success(), "{}", show(&out));
+    let (srv, ws) = troops_checked_once();
     let old = TROOPS.replace("2025,", "2025 [source: Army.mil],");
     pretend_older_extractor(&ws, &old);
     (srv, ws, old)
