@@ -6,6 +6,8 @@
 //! python3 ../shared/corpora/score_extraction.py score CORPUS_DIR OUTDIR
 //! # speed and signal/noise: gen_pages.py version A and B directories
 //! cargo run --release --example extract_corpus -- --bench DIR_A DIR_B [--reps N]
+//! # the fast parse against scraper's (html5ever) on the same pages: how many differ
+//! cargo run --release --example extract_corpus -- --compare DIR...
 //! ```
 //!
 //! A corpus directory holds either `html/<id>.html.gz` (article-extraction-benchmark) or
@@ -24,10 +26,12 @@ fn main() -> anyhow::Result<()> {
     let mut reps = 5usize;
     let mut pos = Vec::new();
     let mut bench = false;
+    let mut compare = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--bench" => bench = true,
+            "--compare" => compare = true,
             "--reps" => reps = it.next().context("--reps needs a number")?.parse()?,
             "-h" | "--help" => {
                 println!(
@@ -37,6 +41,9 @@ fn main() -> anyhow::Result<()> {
             }
             _ => pos.push(a),
         }
+    }
+    if compare {
+        return run_compare(&pos);
     }
     match (bench, pos.as_slice()) {
         (false, [corpus, out]) => run_corpus(Path::new(corpus), Path::new(out)),
@@ -90,6 +97,61 @@ fn gunzip(path: &Path) -> anyhow::Result<Vec<u8>> {
         .read_to_end(&mut out)
         .with_context(|| format!("gunzip {}", path.display()))?;
     Ok(out)
+}
+
+/// Every page of a corpus, or every `.html` file of a folder (the bench page sets).
+fn any_pages(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    if dir.join("html").is_dir() || dir.join("pages").is_dir() {
+        return corpus_pages(dir)?
+            .into_iter()
+            .map(|(id, p)| Ok((id, gunzip(&p)?)))
+            .collect();
+    }
+    let mut pages = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "html") {
+            let id = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+            pages.push((id, std::fs::read(&p)?));
+        }
+    }
+    pages.sort();
+    Ok(pages)
+}
+
+/// Compares the main text of the fast parse with the one of scraper's parse, page by page.
+fn run_compare(dirs: &[String]) -> anyhow::Result<()> {
+    for d in dirs {
+        let pages = any_pages(Path::new(d))?;
+        let mut same = 0;
+        let mut shown = 0;
+        for (id, body) in &pages {
+            let fast = run(body).blocks;
+            let slow = citewatch::extract::main_text_via_scraper(body, "text/html");
+            if fast == slow {
+                same += 1;
+                continue;
+            }
+            let (f, s) = (fast.join("\n"), slow.join("\n"));
+            let diff = similar::TextDiff::from_lines(&s, &f);
+            let changed = diff
+                .ops()
+                .iter()
+                .filter(|o| o.tag() != similar::DiffTag::Equal)
+                .count();
+            println!(
+                "{d}/{id}: differs ({} vs {} bytes, {changed} changed runs)",
+                f.len(),
+                s.len()
+            );
+            if shown < 5 && std::env::var_os("SHOW").is_some() {
+                shown += 1;
+                print!("{}", diff.unified_diff().context_radius(1));
+            }
+        }
+        println!("{d}: {same} of {} pages identical", pages.len());
+    }
+    Ok(())
 }
 
 fn run_corpus(dir: &Path, out: &Path) -> anyhow::Result<()> {

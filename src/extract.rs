@@ -26,11 +26,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+mod html;
 pub mod pdf;
 use scraper::{ElementRef, Html, Node, Selector};
 
 /// Identifies this extractor's behaviour; changes whenever its output for the same input may.
-pub const EXTRACTOR_VERSION: &str = "x3";
+/// x4: the fast parse ([`html`]) keeps white space between inline elements that a comment
+/// split from their text (`Por<!-- --> <a>…` is "Por …", no longer "Por…").
+pub const EXTRACTOR_VERSION: &str = "x4";
 
 /// The text the store keeps and the evidence stage reads: one block per entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -997,9 +1000,188 @@ fn text_stats(t: &str) -> (u32, u32) {
 /// Flattens the parsed document. With `selector`, marks the outermost matching elements in
 /// `selected`. `auto` marks boilerplate as junk (main-text mode).
 fn build<'a>(doc: &'a Html, selector: Option<&Selector>, auto: bool, selected: &mut Vec<u32>) -> Arena<'a> {
-    let mut els: Vec<El<'a>> = Vec::with_capacity(2048);
-    let mut evs: Vec<Ev<'a>> = Vec::with_capacity(8192);
-    let new_el = |name: &'a str, class: &'a str, parent: u32, kind: Kind, flags: u16| El {
+    let mut b = ArenaBuilder::new(auto);
+    let root = doc.tree.root();
+    let Some(mut n) = root.first_child() else {
+        return b.finish();
+    };
+    'walk: loop {
+        let mut descend = false;
+        match n.value() {
+            Node::Text(t) => b.text(t),
+            Node::Element(e) => {
+                let is_selected =
+                    || selector.is_some_and(|sel| ElementRef::wrap(n).is_some_and(|r| sel.matches(&r)));
+                descend = b.open(e.name(), attrs_of(e), is_selected, selected);
+            }
+            _ => {}
+        }
+        if descend && let Some(c) = n.first_child() {
+            n = c;
+            continue;
+        }
+        if descend {
+            b.close();
+        }
+        // Next node: a sibling, or climb (closing elements) until one has a sibling.
+        loop {
+            if let Some(s) = n.next_sibling() {
+                n = s;
+                continue 'walk;
+            }
+            match n.parent() {
+                Some(p) if p.id() != root.id() => {
+                    n = p;
+                    b.close();
+                }
+                _ => break 'walk,
+            }
+        }
+    }
+    b.finish()
+}
+
+/// Whether an element is left out of the arena with all its content (it is only counted in its
+/// parent's statistics).
+fn skipped(flags: u16, at: &Attrs<'_>) -> bool {
+    flags & NEVER != 0 || at.hidden
+}
+
+/// Builds the arena from a walk of the document: elements opened and closed in document order,
+/// text in between. Used by both parsers ([`build`] over scraper's tree, and [`html`]'s fast
+/// parse).
+struct ArenaBuilder<'a> {
+    els: Vec<El<'a>>,
+    evs: Vec<Ev<'a>>,
+    /// Open elements of the arena (the tree path).
+    stack: Vec<u32>,
+    /// The count of open `<a>`s.
+    in_link: usize,
+    /// How deep the outermost selected element is (NONE: not inside one).
+    selected_at: u32,
+    auto: bool,
+}
+
+impl<'a> ArenaBuilder<'a> {
+    fn new(auto: bool) -> Self {
+        let mut els: Vec<El<'a>> = Vec::with_capacity(2048);
+        let mut evs: Vec<Ev<'a>> = Vec::with_capacity(8192);
+        els.push(new_el("#root", "", NONE, Kind::Block, 0));
+        evs.push(Ev::Open(0));
+        ArenaBuilder {
+            els,
+            evs,
+            stack: vec![0],
+            in_link: 0,
+            selected_at: NONE,
+            auto,
+        }
+    }
+
+    fn cur(&self) -> u32 {
+        *self.stack.last().unwrap_or(&0)
+    }
+
+    fn text(&mut self, t: &'a str) {
+        let (len, commas) = text_stats(t);
+        if len > 0 {
+            let (in_link, cur) = (self.in_link > 0, self.cur() as usize);
+            let o = &mut self.els[cur].own;
+            o.text += len;
+            o.commas += commas;
+            if in_link {
+                o.links += len;
+            }
+            self.evs.push(Ev::Text(t));
+        }
+    }
+
+    /// An element starts. Returns whether it was opened (its content is to be walked and
+    /// [`Self::close`]d); a skipped element only counts in its parent. `is_selected` is asked
+    /// only outside an already selected element; matches are pushed to `selected`.
+    fn open(
+        &mut self,
+        name: &'a str,
+        at: Attrs<'a>,
+        is_selected: impl FnOnce() -> bool,
+        selected: &mut Vec<u32>,
+    ) -> bool {
+        let cur = self.cur();
+        let (kind, flags) = classify(name);
+        if skipped(flags, &at) {
+            let o = &mut self.els[cur as usize].own;
+            o.imgs += u32::from(flags & IMG != 0);
+            o.inputs += u32::from(flags & INPUT != 0);
+            o.embeds += u32::from(flags & EMBED != 0);
+            return false;
+        }
+        let idx = self.els.len() as u32;
+        let mut el = new_el(name, at.class, cur, kind, flags);
+        if self.auto {
+            let (wc, jc, ac) = name_hints(at.class, false);
+            let (wi, ji, _) = name_hints(at.id, true);
+            el.weight = wc + wi;
+            // The article element itself is never boilerplate, whatever its classes.
+            let article = ac || name == "article" || at.article_body;
+            el.junk = !matches!(name, "html" | "body")
+                && (flags & STRUCTURAL != 0
+                    || (!article && (jc || ji))
+                    || (!at.role.is_empty() && junk_role(at.role)));
+        }
+        if flags & BLOCKY != 0 {
+            self.els[cur as usize].block_child = true;
+        }
+        el.own.paras = u32::from(flags & P != 0);
+        el.own.lis = u32::from(flags & LI != 0);
+        el.open = self.evs.len() as u32;
+        self.evs.push(Ev::Open(idx));
+        self.els.push(el);
+        if self.selected_at == NONE && is_selected() {
+            selected.push(idx);
+            self.selected_at = self.stack.len() as u32;
+        }
+        if flags & A != 0 {
+            self.in_link += 1;
+        }
+        self.stack.push(idx);
+        true
+    }
+
+    /// Closes the innermost open element.
+    fn close(&mut self) {
+        if self.stack.len() <= 1 {
+            return;
+        }
+        let Some(idx) = self.stack.pop() else { return };
+        let last = self.els.len() as u32 - 1;
+        let el = &mut self.els[idx as usize];
+        el.close = self.evs.len() as u32;
+        el.end = last;
+        if el.flags & A != 0 {
+            self.in_link = self.in_link.saturating_sub(1);
+        }
+        if self.selected_at == self.stack.len() as u32 {
+            self.selected_at = NONE;
+        }
+        self.evs.push(Ev::Close(idx));
+    }
+
+    fn finish(mut self) -> Arena<'a> {
+        while self.stack.len() > 1 {
+            self.close();
+        }
+        self.els[0].close = self.evs.len() as u32;
+        self.evs.push(Ev::Close(0));
+        self.els[0].end = self.els.len() as u32 - 1;
+        Arena {
+            els: self.els,
+            evs: self.evs,
+        }
+    }
+}
+
+fn new_el<'a>(name: &'a str, class: &'a str, parent: u32, kind: Kind, flags: u16) -> El<'a> {
+    El {
         name,
         flags,
         class,
@@ -1019,133 +1201,7 @@ fn build<'a>(doc: &'a Html, selector: Option<&Selector>, auto: bool, selected: &
         flow: (0, 0),
         score: 0.0,
         scored: false,
-    };
-    els.push(new_el("#root", "", NONE, Kind::Block, 0));
-    evs.push(Ev::Open(0));
-    // Open elements of the arena (the tree path), the count of open `<a>`s, and how deep the
-    // outermost selected element is (NONE: not inside one).
-    let mut stack: Vec<u32> = vec![0];
-    let mut in_link = 0usize;
-    let mut selected_at = NONE;
-    let root = doc.tree.root();
-    let Some(mut n) = root.first_child() else {
-        evs.push(Ev::Close(0));
-        els[0].close = 1;
-        return Arena { els, evs };
-    };
-    'walk: loop {
-        let cur = *stack.last().unwrap_or(&0);
-        let mut descend = false;
-        match n.value() {
-            Node::Text(t) => {
-                let (len, commas) = text_stats(t);
-                if len > 0 {
-                    let o = &mut els[cur as usize].own;
-                    o.text += len;
-                    o.commas += commas;
-                    if in_link > 0 {
-                        o.links += len;
-                    }
-                    evs.push(Ev::Text(t));
-                }
-            }
-            Node::Element(e) => {
-                let name = e.name();
-                let (kind, flags) = classify(name);
-                let at = attrs_of(e);
-                if flags & NEVER != 0 || at.hidden {
-                    let o = &mut els[cur as usize].own;
-                    o.imgs += u32::from(flags & IMG != 0);
-                    o.inputs += u32::from(flags & INPUT != 0);
-                    o.embeds += u32::from(flags & EMBED != 0);
-                } else {
-                    let idx = els.len() as u32;
-                    let mut el = new_el(name, at.class, cur, kind, flags);
-                    if auto {
-                        let (wc, jc, ac) = name_hints(at.class, false);
-                        let (wi, ji, _) = name_hints(at.id, true);
-                        el.weight = wc + wi;
-                        // The article element itself is never boilerplate, whatever its classes.
-                        let article = ac || name == "article" || at.article_body;
-                        el.junk = !matches!(name, "html" | "body")
-                            && (flags & STRUCTURAL != 0
-                                || (!article && (jc || ji))
-                                || (!at.role.is_empty() && junk_role(at.role)));
-                    }
-                    if flags & BLOCKY != 0 {
-                        els[cur as usize].block_child = true;
-                    }
-                    el.own.paras = u32::from(flags & P != 0);
-                    el.own.lis = u32::from(flags & LI != 0);
-                    el.open = evs.len() as u32;
-                    evs.push(Ev::Open(idx));
-                    els.push(el);
-                    if let Some(sel) = selector
-                        && selected_at == NONE
-                        && ElementRef::wrap(n).is_some_and(|r| sel.matches(&r))
-                    {
-                        selected.push(idx);
-                        selected_at = stack.len() as u32;
-                    }
-                    if flags & A != 0 {
-                        in_link += 1;
-                    }
-                    stack.push(idx);
-                    descend = true;
-                }
-            }
-            _ => {}
-        }
-        if descend && let Some(c) = n.first_child() {
-            n = c;
-            continue;
-        }
-        if descend {
-            close_top(&mut els, &mut evs, &mut stack, &mut in_link, &mut selected_at);
-        }
-        // Next node: a sibling, or climb (closing elements) until one has a sibling.
-        loop {
-            if let Some(s) = n.next_sibling() {
-                n = s;
-                continue 'walk;
-            }
-            match n.parent() {
-                Some(p) if p.id() != root.id() => {
-                    n = p;
-                    close_top(&mut els, &mut evs, &mut stack, &mut in_link, &mut selected_at);
-                }
-                _ => break 'walk,
-            }
-        }
     }
-    while stack.len() > 1 {
-        close_top(&mut els, &mut evs, &mut stack, &mut in_link, &mut selected_at);
-    }
-    els[0].close = evs.len() as u32;
-    evs.push(Ev::Close(0));
-    els[0].end = els.len() as u32 - 1;
-    Arena { els, evs }
-}
-
-fn close_top(
-    els: &mut [El<'_>],
-    evs: &mut Vec<Ev<'_>>,
-    stack: &mut Vec<u32>,
-    in_link: &mut usize,
-    selected_at: &mut u32,
-) {
-    let Some(idx) = stack.pop() else { return };
-    let last = els.len() as u32 - 1;
-    let el = &mut els[idx as usize];
-    el.close = evs.len() as u32;
-    el.end = last;
-    if el.flags & A != 0 {
-        *in_link = in_link.saturating_sub(1);
-    }
-    if *selected_at == stack.len() as u32 {
-        *selected_at = NONE;
-    }
-    evs.push(Ev::Close(idx));
 }
 
 impl Arena<'_> {
@@ -1698,16 +1754,35 @@ const MIN_MAIN_TEXT: usize = 250;
 /// The blocks of a page; `None` when a selector matched nothing.
 fn html_blocks(html: &str, selector: Option<&Selector>) -> Option<Vec<String>> {
     let html = prepare(html);
+    if selector.is_none() {
+        let parsed = html::parse(&html);
+        return Some(main_blocks(parsed.arena()));
+    }
     let doc = Html::parse_document(&html);
     let mut selected = Vec::new();
-    let mut arena = build(&doc, selector, selector.is_none(), &mut selected);
-    if selector.is_some() {
-        if selected.is_empty() {
-            return None;
-        }
-        arena.aggregate(false);
-        return Some(arena.blocks(&selected, false, false));
+    let mut arena = build(&doc, selector, false, &mut selected);
+    if selected.is_empty() {
+        return None;
     }
+    arena.aggregate(false);
+    Some(arena.blocks(&selected, false, false))
+}
+
+/// The main text of a page parsed with scraper (html5ever) instead of the fast parse: for
+/// comparing the two (`examples/extract_corpus.rs --compare`).
+#[doc(hidden)]
+pub fn main_text_via_scraper(body: &[u8], content_type: &str) -> Vec<String> {
+    let html = decode_cow(body, content_type);
+    let html = prepare(&html);
+    let doc = Html::parse_document(&html);
+    main_blocks(build(&doc, None, true, &mut Vec::new()))
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+/// The main text of an arena built in main-text mode.
+fn main_blocks(mut arena: Arena<'_>) -> Vec<String> {
     arena.aggregate(true);
     let roots = arena.main_content();
     let mut blocks: Vec<String> = arena.blocks(&roots, true, true);
@@ -1732,7 +1807,7 @@ fn html_blocks(html: &str, selector: Option<&Selector>) -> Option<Vec<String>> {
             blocks = retry;
         }
     }
-    Some(blocks)
+    blocks
 }
 
 #[cfg(test)]
