@@ -559,6 +559,23 @@ impl Clone for Prepared {
     }
 }
 
+/// The lowest score at which [`locate_in`] keeps a sentence as an anchor (a fact anchor's), a
+/// hair lower for rounding: units whose coverage is under it are not split into sentences.
+const LOCATE_FLOOR: f32 = ANCHOR_MIN_SCORE * FACT_ANCHOR_SHARE - 1e-4;
+
+/// A unit (run of blocks) whose sentences are split once the whole text is counted.
+struct Deferred {
+    /// Its first block.
+    first: usize,
+    /// Its text when it joins several blocks (else it is block `first`).
+    unit: Option<String>,
+    /// Its words' spans and infos, as ranges of the flat lists.
+    spans: (usize, usize),
+    words: (usize, usize),
+    /// The index of its first word in `word_at`.
+    base: usize,
+}
+
 /// What the index keeps of a distinct canonical word while building.
 #[derive(Clone, Copy)]
 struct WordInfo {
@@ -603,8 +620,10 @@ impl Prepared {
             judge: std::sync::OnceLock::new(),
             partial: interest.is_some(),
         };
-        // Per stem id: the last unit in which it was a content word (for `interest`).
-        let mut unit_seen: Vec<usize> = Vec::new();
+        // Locating only: the units whose sentences are split at the end, and their words.
+        let mut deferred: Vec<Deferred> = Vec::new();
+        let mut all_spans: Vec<(usize, usize)> = Vec::new();
+        let mut all_words: Vec<WordInfo> = Vec::new();
         // Each distinct canonical word is looked at once: its stem and whether it is a stop
         // word; every occurrence is then a hash lookup, with no allocation.
         let mut vocab: FastMap<Box<str>, WordInfo> =
@@ -623,22 +642,22 @@ impl Prepared {
         let mut bi = 0;
         while bi < text.blocks.len() {
             let first = bi;
-            let mut unit = std::borrow::Cow::Borrowed(text.blocks[bi].as_str());
+            let mut unit_cow = std::borrow::Cow::Borrowed(text.blocks[bi].as_str());
             let mut starts = vec![0usize];
             while bi + 1 < text.blocks.len()
-                && !unit
+                && !unit_cow
                     .trim_end()
                     .ends_with(['.', '!', '?', ':', ';', '"', '”', ')'])
                 && text.blocks[bi + 1].starts_with(|c: char| c.is_lowercase())
             {
                 bi += 1;
-                let u = unit.to_mut();
+                let u = unit_cow.to_mut();
                 u.push(' ');
                 starts.push(u.len());
                 u.push_str(&text.blocks[bi]);
             }
             bi += 1;
-            let unit: &str = &unit;
+            let unit: &str = &unit_cow;
             token_spans(unit, &mut spans);
             let base = p.word_at.len();
             unit_words.clear();
@@ -660,7 +679,6 @@ impl Prepared {
                                 p.df.push(0);
                                 df_block.push(usize::MAX);
                                 post_sentence.push(u32::MAX);
-                                unit_seen.push(usize::MAX);
                                 id
                             }
                         };
@@ -680,26 +698,85 @@ impl Prepared {
                     df_block[s] = first + k;
                     p.df[s] += 1;
                 }
-                if !info.stop {
-                    unit_seen[s] = first;
-                }
             }
-            // A sentence anchors a statement only with enough of its terms (see
-            // `score_sentences`); a unit without them has no such sentence.
-            if let Some(interest) = interest {
-                let holds = |t: &str| p.stems.get(t).is_some_and(|&id| unit_seen[id as usize] == first);
-                let wanted = interest.iter().any(|terms| {
-                    let hits: u32 = terms
-                        .iter()
-                        .filter(|(t, _)| holds(t))
-                        .map(|(t, k)| term_hits(t, *k) as u32)
-                        .sum();
-                    hits > 0 && hits >= terms.len().min(2) as u32
+            // Locating only: which units can hold an anchor is known once every block has
+            // been counted (the rarity of words weighs them); their sentences are split then.
+            if interest.is_some() {
+                deferred.push(Deferred {
+                    first,
+                    unit: match unit_cow {
+                        std::borrow::Cow::Borrowed(_) => None,
+                        std::borrow::Cow::Owned(u) => Some(u),
+                    },
+                    spans: (all_spans.len(), all_spans.len() + spans.len()),
+                    words: (all_words.len(), all_words.len() + unit_words.len()),
+                    base,
                 });
+                all_spans.extend_from_slice(&spans);
+                all_words.extend_from_slice(&unit_words);
+                continue;
+            }
+            p.split_unit(
+                unit,
+                &spans,
+                &unit_words,
+                base,
+                first,
+                &mut post_sentence,
+                &mut pairs,
+            );
+        }
+        if let Some(interest) = interest {
+            let wanted = p.anchor_units(interest, &deferred, &all_words);
+            for (d, wanted) in deferred.iter().zip(wanted) {
                 if !wanted {
                     continue;
                 }
+                let unit = d.unit.as_deref().unwrap_or(&text.blocks[d.first]);
+                p.split_unit(
+                    unit,
+                    &all_spans[d.spans.0..d.spans.1],
+                    &all_words[d.words.0..d.words.1],
+                    d.base,
+                    d.first,
+                    &mut post_sentence,
+                    &mut pairs,
+                );
             }
+        }
+        // Postings by stem, each list in sentence order (a stable counting sort).
+        let mut at = vec![0u32; p.df.len() + 1];
+        for &(s, _) in &pairs {
+            at[s as usize + 1] += 1;
+        }
+        for i in 1..at.len() {
+            at[i] += at[i - 1];
+        }
+        let mut fill = at.clone();
+        p.postings = vec![0; pairs.len()];
+        for &(s, id) in &pairs {
+            p.postings[fill[s as usize] as usize] = id;
+            fill[s as usize] += 1;
+        }
+        p.postings_at = at;
+        p
+    }
+
+    /// Splits a unit (`unit`, its word `spans` and `words`, its first word's index `base`,
+    /// its first block `first`) into sentences and posts their content words.
+    #[allow(clippy::too_many_arguments)]
+    fn split_unit(
+        &mut self,
+        unit: &str,
+        spans: &[(usize, usize)],
+        unit_words: &[WordInfo],
+        base: usize,
+        first: usize,
+        post_sentence: &mut [u32],
+        pairs: &mut Vec<(u32, u32)>,
+    ) {
+        let p = self;
+        {
             let mut ti = 0;
             for sent in split_sentences(unit) {
                 let s0 = sent.as_ptr() as usize - unit.as_ptr() as usize;
@@ -737,22 +814,69 @@ impl Prepared {
                 });
             }
         }
-        // Postings by stem, each list in sentence order (a stable counting sort).
-        let mut at = vec![0u32; p.df.len() + 1];
-        for &(s, _) in &pairs {
-            at[s as usize + 1] += 1;
-        }
-        for i in 1..at.len() {
-            at[i] += at[i - 1];
-        }
-        let mut fill = at.clone();
-        p.postings = vec![0; pairs.len()];
-        for &(s, id) in &pairs {
-            p.postings[fill[s as usize] as usize] = id;
-            fill[s as usize] += 1;
-        }
-        p.postings_at = at;
-        p
+    }
+
+    /// Which of the `deferred` units can hold a sentence that [`locate_in`] keeps as an
+    /// anchor of one of the statements whose terms are `interest`.
+    ///
+    /// A sentence's score is at most its coverage (the weighed share of the statement's terms
+    /// it holds, see `score_sentences`), so at most the coverage of its whole unit; a unit
+    /// under [`LOCATE_FLOOR`], the lowest score any anchor is kept at, has no anchor. Nor
+    /// has one with fewer shared terms than a sentence needs. A unit holding one of the
+    /// statement's distinctive figures is always kept: the fact-anchor rule counts the
+    /// sentences that hold such a figure.
+    fn anchor_units(
+        &self,
+        interest: &[Vec<(String, Kind)>],
+        deferred: &[Deferred],
+        words: &[WordInfo],
+    ) -> Vec<bool> {
+        let max_idf = self.idf("\u{0}");
+        // Per statement: (stem id, weight, hits, distinctive) of each term, the weight total
+        // and the hits a sentence needs.
+        type Weighed = (Vec<(Option<u32>, f32, u32, bool)>, f32, u32);
+        let weighed: Vec<Weighed> = interest
+            .iter()
+            .map(|terms| {
+                let ts: Vec<_> = terms
+                    .iter()
+                    .map(|(t, k)| {
+                        let id = self.stems.get(t.as_str()).copied();
+                        let w = kind_boost(*k) * if id.is_some() { self.idf(t) } else { max_idf * 0.5 };
+                        let distinctive = *k == Kind::Number && is_distinctive_number(t);
+                        (id, w, term_hits(t, *k) as u32, distinctive)
+                    })
+                    .collect();
+                let total = ts.iter().map(|t| t.1).sum();
+                (ts, total, terms.len().min(2) as u32)
+            })
+            .collect();
+        // Per stem id: the last unit it was a content word of.
+        let mut seen = vec![usize::MAX; self.df.len()];
+        deferred
+            .iter()
+            .enumerate()
+            .map(|(u, d)| {
+                for w in &words[d.words.0..d.words.1] {
+                    if !w.stop {
+                        seen[w.stem as usize] = u;
+                    }
+                }
+                weighed.iter().any(|(terms, total, min_hits)| {
+                    let (mut covered, mut hits) = (0.0f32, 0u32);
+                    for &(id, w, h, distinctive) in terms {
+                        if id.is_some_and(|id| seen[id as usize] == u) {
+                            if distinctive {
+                                return true;
+                            }
+                            covered += w;
+                            hits += h;
+                        }
+                    }
+                    hits > 0 && hits >= *min_hits && *total > 0.0 && covered / total >= LOCATE_FLOOR
+                })
+            })
+            .collect()
     }
 
     /// The canonical word at index `i` of `word_at`.
