@@ -259,6 +259,13 @@ fn token_spans(s: &str, out: &mut Vec<(usize, usize)>) {
         let (mut prev, mut prev_at) = (c, i);
         let mut j = i + len;
         while j < n {
+            // The common case, a run of ASCII letters and digits, byte by byte.
+            if b[j].is_ascii_alphanumeric() {
+                let run = b[j..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+                j += run;
+                (prev, prev_at) = (char::from(b[j - 1]), j - 1);
+                continue;
+            }
             let (c, clen) = at(j);
             if c.is_alphanumeric() {
                 (prev, prev_at) = (c, j);

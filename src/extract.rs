@@ -260,6 +260,11 @@ fn push_normalised(out: &mut String, t: &str) {
     let (mut i, mut run) = (0, 0);
     while i < b.len() {
         if b[i] < 0x80 {
+            if b[i] == b' ' && i > run && b[i - 1] != b' ' {
+                // One space after kept text stays as it is: the run goes on.
+                i += 1;
+                continue;
+            }
             if b[i].is_ascii_whitespace() {
                 out.push_str(&t[run..i]);
                 space(out);

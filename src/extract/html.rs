@@ -110,6 +110,15 @@ impl Parsed {
     }
 }
 
+/// The text of html5gum's bytes: valid UTF-8 (the input is a `&str`) checked the fast way, with
+/// a lossy fallback all the same.
+fn utf8(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 /// Parses `html` (already through `prepare`).
 pub(super) fn parse(html: &str) -> Parsed {
     let mut tb = TreeBuilder {
@@ -273,7 +282,7 @@ impl Tag {
     /// An attribute value; class, id and role values go to `scratch` until the tag is kept.
     fn attr_value(&mut self, value: &[u8], scratch: &mut String) {
         let Some(a) = self.pending.take() else { return };
-        let v = String::from_utf8_lossy(value);
+        let v = utf8(value);
         let mut keep = |at: &mut (usize, usize)| {
             let s = scratch.len();
             scratch.push_str(&v);
@@ -336,6 +345,9 @@ struct TreeBuilder {
 /// The tag names extraction or tree construction looks at, interned (html5gum lower-cases
 /// names); any other name is kept as written.
 fn known(name: &[u8]) -> Option<&'static str> {
+    if name.len() > 10 {
+        return None;
+    }
     let name = std::str::from_utf8(name).ok()?;
     macro_rules! names {
         ($($n:literal),* $(,)?) => {
@@ -907,7 +919,7 @@ impl TreeBuilder {
             Some(s) => Name::Known(s),
             None => {
                 let s = self.buf.len() as u32;
-                self.buf.push_str(&String::from_utf8_lossy(&self.tag.name));
+                self.buf.push_str(&utf8(&self.tag.name));
                 Name::Other(R(s, self.buf.len() as u32))
             }
         }
@@ -932,7 +944,7 @@ impl TreeBuilder {
         if self.mode != Mode::Initial {
             return;
         }
-        let public = public.map(|p| String::from_utf8_lossy(p).to_ascii_lowercase());
+        let public = public.map(|p| utf8(p).to_ascii_lowercase());
         let quirky_public = public.as_deref().is_some_and(|p| {
             const PREFIXES: &[&str] = &[
                 "-//w3c//dtd html 3",
@@ -964,7 +976,7 @@ impl TreeBuilder {
     }
 
     fn text(&mut self, value: &[u8]) {
-        let v = String::from_utf8_lossy(value);
+        let v = utf8(value);
         let blank = v
             .bytes()
             .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'));
