@@ -130,6 +130,8 @@ pub(super) fn parse(html: &str) -> Parsed {
         skip_depth: 0,
         selects: 0,
         templates: 0,
+        body_ev: None,
+        html_ev: None,
         tag: Tag::default(),
         scratch: String::new(),
         next_state: None,
@@ -300,7 +302,8 @@ impl Tag {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// In document order: [`TreeBuilder::implied_up_to`] only moves forward.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Mode {
     /// Nothing yet: the next token implies `<html>`.
     Initial,
@@ -337,6 +340,9 @@ struct TreeBuilder {
     /// Open `<select>` and `<template>` elements (so that their checks need no walk otherwise).
     selects: usize,
     templates: usize,
+    /// The index in `evs` of the `<body>` and `<html>` elements' [`E::Open`].
+    body_ev: Option<usize>,
+    html_ev: Option<usize>,
     tag: Tag,
     scratch: String,
     next_state: Option<State>,
@@ -784,7 +790,23 @@ impl TreeBuilder {
     fn in_scope(&self, want: impl Fn(&str) -> bool, scope: Scope) -> Option<usize> {
         for (i, o) in self.stack.iter().enumerate().rev().take(MAX_WALK) {
             if o.foreign {
-                return None;
+                // SVG and MathML elements never match; their HTML integration points bound
+                // every scope.
+                if matches!(
+                    self.name_str(&o.name),
+                    "foreignobject"
+                        | "desc"
+                        | "title"
+                        | "mi"
+                        | "mo"
+                        | "mn"
+                        | "ms"
+                        | "mtext"
+                        | "annotation-xml"
+                ) {
+                    return None;
+                }
+                continue;
             }
             if want(self.name_str(&o.name)) {
                 return Some(i);
@@ -882,6 +904,11 @@ impl TreeBuilder {
             if skip {
                 self.evs.push(E::Skip(name, attrs));
             } else {
+                match name {
+                    Name::Known("body") if self.body_ev.is_none() => self.body_ev = Some(self.evs.len()),
+                    Name::Known("html") if self.html_ev.is_none() => self.html_ev = Some(self.evs.len()),
+                    _ => {}
+                }
                 self.evs.push(E::Open(name, attrs));
             }
         }
@@ -1028,9 +1055,17 @@ impl TreeBuilder {
             }
         }
         if self.mode == Mode::InBody {
-            if matches!(n, "html" | "body" | "head" | "frameset") {
+            if matches!(n, "html" | "body") {
+                // A later `<body>` (or `<html>`) adds the attributes the element lacks.
+                return self.merge_attrs(n);
+            }
+            if matches!(n, "head" | "frameset") {
                 return;
             }
+            return self.in_body_start(name, n);
+        }
+        if self.templates > 0 {
+            // Template content in the head: parsed as body content, skipped with the head.
             return self.in_body_start(name, n);
         }
         match n {
@@ -1038,6 +1073,8 @@ impl TreeBuilder {
                 if self.mode == Mode::Initial {
                     self.insert(name, false, false);
                     self.mode = Mode::BeforeHead;
+                } else {
+                    self.merge_attrs(n);
                 }
             }
             "frameset" => {}
@@ -1069,11 +1106,28 @@ impl TreeBuilder {
         }
     }
 
+    /// Gives the open `<body>` (or `<html>`) the class, id and role of the current tag where it
+    /// has none, as html5ever does with a repeated start tag.
+    fn merge_attrs(&mut self, n: &str) {
+        let Some(at) = (if n == "body" { self.body_ev } else { self.html_ev }) else {
+            return;
+        };
+        let (class, id, role) = (self.tag.class, self.tag.id, self.tag.role);
+        let (class, id, role) = (self.keep(class), self.keep(id), self.keep(role));
+        if let Some(E::Open(_, a)) = self.evs.get_mut(at) {
+            for (old, new) in [(&mut a.class, class), (&mut a.id, id), (&mut a.role, role)] {
+                if old.0 == old.1 {
+                    *old = new;
+                }
+            }
+        }
+    }
+
     /// Opens the implied `<html>`, `<head>`, closes `<head>` and opens `<body>`, as far as
     /// `mode` (the current tag is kept for the element that follows).
     fn implied_up_to(&mut self, mode: Mode) {
         let tag = std::mem::take(&mut self.tag);
-        while self.mode != mode {
+        while self.mode < mode {
             match self.mode {
                 Mode::Initial => {
                     self.tag.start(b"html");
@@ -1112,16 +1166,9 @@ impl TreeBuilder {
     }
 
     fn in_body_start(&mut self, name: Name, n: &str) {
-        // Inside `<select>` only options and a few others count.
-        if self.selects > 0
-            && let Some(sel) = self.select_pos()
-            && self.stack[sel..].iter().all(|o| {
-                matches!(
-                    o.name,
-                    Name::Known("select" | "option" | "optgroup" | "script" | "template")
-                )
-            })
-        {
+        // Inside `<select>` only options and a few others count (so only those are ever open
+        // above it, and finding it takes a look at the top of the stack).
+        if let Some(sel) = self.in_select() {
             match n {
                 "option" => {
                     if self.top_name() == "option" {
@@ -1144,7 +1191,7 @@ impl TreeBuilder {
                     self.pop_to(sel);
                     return self.in_body_start(name, n);
                 }
-                "script" | "template" | "hr" => {}
+                "script" | "hr" => {}
                 _ => return,
             }
             return self.raw_or_push(name, n);
@@ -1332,9 +1379,8 @@ impl TreeBuilder {
                         return;
                     }
                 }
-                if self.stack.last().is_some_and(|o| o.foreign) {
-                    return;
-                }
+                // No foreign element of that name: the tag is processed as an HTML end tag,
+                // which may close the foreign content around it.
             }
         }
         // The end of a raw text element (the only end tag its content can hold).
@@ -1355,6 +1401,28 @@ impl TreeBuilder {
             )
         {
             self.pop();
+            return;
+        }
+        if let Some(sel) = self.in_select() {
+            match n {
+                "select" => self.pop_to(sel),
+                "option" if self.top_name() == "option" => self.pop(),
+                "optgroup" => {
+                    let below = self
+                        .stack
+                        .len()
+                        .checked_sub(2)
+                        .map(|i| self.name_str(&self.stack[i].name));
+                    if self.top_name() == "option" && below == Some("optgroup") {
+                        self.pop();
+                    }
+                    if self.top_name() == "optgroup" {
+                        self.pop();
+                    }
+                }
+                // Every other end tag is ignored inside a select.
+                _ => {}
+            }
             return;
         }
         match self.mode {
@@ -1406,13 +1474,7 @@ impl TreeBuilder {
                     self.pop_to(pos);
                 }
             }
-            "select" => {
-                if self.selects > 0
-                    && let Some(pos) = self.select_pos()
-                {
-                    self.pop_to(pos);
-                }
-            }
+            "select" => {}
             _ if closes_p(n) || matches!(n, "button" | "applet" | "marquee" | "object") => {
                 if let Some(pos) = self.in_scope(|x| x == n, Scope::Default) {
                     self.generate_implied_end_tags("");
@@ -1450,10 +1512,21 @@ impl TreeBuilder {
         }
     }
 
-    fn select_pos(&self) -> Option<usize> {
-        self.stack
-            .iter()
-            .rposition(|o| !o.foreign && matches!(o.name, Name::Known("select")))
+    /// The position of the `<select>` whose content the parser is in: only options, option
+    /// groups and a script can be open above it.
+    fn in_select(&self) -> Option<usize> {
+        if self.selects == 0 {
+            return None;
+        }
+        for (i, o) in self.stack.iter().enumerate().rev().take(4) {
+            match o.name {
+                _ if o.foreign => return None,
+                Name::Known("select") => return Some(i),
+                Name::Known("option" | "optgroup" | "script") => {}
+                _ => return None,
+            }
+        }
+        None
     }
 
     fn eof(&mut self) {
@@ -1585,3 +1658,5 @@ mod tests {
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
     }
 }
+#[cfg(test)]
+mod fuzz;
