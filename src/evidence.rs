@@ -545,6 +545,8 @@ pub struct Prepared {
     /// Built by [`Prepared::for_locating`]: only the sentences that can anchor its statements
     /// were split out, so it can locate those statements but not judge.
     partial: bool,
+    /// Built without word positions (`word_at` and `joined` are empty): no quote can be found.
+    lean: bool,
 }
 
 impl Clone for Prepared {
@@ -562,6 +564,7 @@ impl Clone for Prepared {
             postings: self.postings.clone(),
             judge: self.judge.clone(),
             partial: self.partial,
+            lean: self.lean,
         }
     }
 }
@@ -593,7 +596,7 @@ struct WordInfo {
 impl Prepared {
     /// Splits and indexes `text`.
     pub fn new(text: &ExtractedText) -> Self {
-        Self::build(text, None)
+        Self::build(text, None, true)
     }
 
     /// Indexes `text` only as far as locating `statements` needs: every word, but only the
@@ -604,14 +607,20 @@ impl Prepared {
     pub fn for_locating(text: &ExtractedText, statements: &[&Statement]) -> Self {
         let interest: Vec<Vec<(String, Kind)>> =
             statements.iter().map(|st| statement_terms(&st.text)).collect();
-        Self::build(text, Some(&interest))
+        // Word positions serve only to find quotes.
+        let words = statements.iter().any(|st| !st.quotes.is_empty());
+        Self::build(text, Some(&interest), words)
     }
 
-    fn build(text: &ExtractedText, interest: Option<&[Vec<(String, Kind)>]>) -> Self {
+    /// Indexes `text`; with `interest`, only as far as locating those terms needs, and word
+    /// positions (`word_at`, `joined`) only if `words`.
+    fn build(text: &ExtractedText, interest: Option<&[Vec<(String, Kind)>]>, words: bool) -> Self {
+        let lean = interest.is_some() && !words;
         // Sized from the text (about one word per 6 bytes, one distinct word per 16) so the
         // buffers and maps rarely grow.
         let bytes: usize = text.blocks.iter().map(|b| b.len() + 1).sum();
-        let mut joined = String::with_capacity(bytes + bytes / 4 + 1);
+        // Without word positions `joined` only holds the word being looked up.
+        let mut joined = String::with_capacity(if lean { 256 } else { bytes + bytes / 4 + 1 });
         joined.push(' ');
         let mut p = Prepared {
             delta: std::sync::Mutex::new(None),
@@ -619,13 +628,14 @@ impl Prepared {
             sentences: Vec::new(),
             sentence_text: String::with_capacity(bytes),
             joined,
-            word_at: Vec::with_capacity(bytes / 6),
+            word_at: Vec::with_capacity(if lean { 0 } else { bytes / 6 }),
             stems: FastMap::with_capacity_and_hasher(bytes / 16, Default::default()),
             df: Vec::new(),
             postings_at: Vec::new(),
             postings: Vec::new(),
             judge: std::sync::OnceLock::new(),
             partial: interest.is_some(),
+            lean,
         };
         // Locating only: the units whose sentences are split at the end, and their words.
         let mut deferred: Vec<Deferred> = Vec::new();
@@ -669,9 +679,15 @@ impl Prepared {
             let base = p.word_at.len();
             unit_words.clear();
             for &(ts, te) in &spans {
-                let k = starts.partition_point(|&s| s <= ts) - 1;
+                let k = if starts.len() == 1 {
+                    0
+                } else {
+                    starts.partition_point(|&s| s <= ts) - 1
+                };
                 let at = p.joined.len();
-                p.word_at.push((at, first + k, ts - starts[k], te - starts[k]));
+                if !lean {
+                    p.word_at.push((at, first + k, ts - starts[k], te - starts[k]));
+                }
                 push_canon(&unit[ts..te], &mut p.joined);
                 let info = match vocab.get(&p.joined[at..]) {
                     Some(&info) => info,
@@ -697,7 +713,11 @@ impl Prepared {
                         info
                     }
                 };
-                p.joined.push(' ');
+                if lean {
+                    p.joined.truncate(at);
+                } else {
+                    p.joined.push(' ');
+                }
                 unit_words.push(info);
                 // Rarity: the number of blocks holding the stem.
                 let s = info.stem as usize;
@@ -888,6 +908,7 @@ impl Prepared {
 
     /// The canonical word at index `i` of `word_at`.
     fn word(&self, i: usize) -> &str {
+        debug_assert!(!self.lean);
         let start = self.word_at[i].0;
         let end = self.word_at.get(i + 1).map_or(self.joined.len(), |w| w.0) - 1;
         &self.joined[start..end]
@@ -981,6 +1002,10 @@ impl Prepared {
 
     /// Finds a run of canonical words; returns the source text it spans.
     fn find_words(&self, words: &[String]) -> Option<String> {
+        assert!(
+            !self.lean,
+            "a text indexed without word positions cannot find quotes"
+        );
         if words.is_empty() {
             return None;
         }
@@ -1019,6 +1044,10 @@ impl Prepared {
     }
 
     fn contains_words(&self, words: &[String]) -> bool {
+        assert!(
+            !self.lean,
+            "a text indexed without word positions cannot match words"
+        );
         if words.is_empty() {
             return false;
         }
