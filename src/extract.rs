@@ -508,56 +508,59 @@ fn find_end_tag_exact(b: &[u8], mut from: usize, name: &[u8]) -> Option<usize> {
     None
 }
 
+/// The start tags that make an HTML parser leave SVG or MathML content, lower case (`<font>`
+/// does only with a color, face or size attribute).
+const BREAKOUT_TAGS: &[&str] = &[
+    "b",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "center",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "font",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "listing",
+    "menu",
+    "meta",
+    "nobr",
+    "ol",
+    "p",
+    "pre",
+    "ruby",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tt",
+    "u",
+    "ul",
+    "var",
+];
+
 /// Whether foreign (SVG or MathML) content holds a tag that makes an HTML parser leave it
 /// (the "breakout" start tags, `</p>` and `</br>`): cutting it would then lose HTML text.
 fn breaks_out_of_foreign(content: &[u8]) -> bool {
-    const BREAKOUT: &[&[u8]] = &[
-        b"b",
-        b"big",
-        b"blockquote",
-        b"body",
-        b"br",
-        b"center",
-        b"code",
-        b"dd",
-        b"div",
-        b"dl",
-        b"dt",
-        b"em",
-        b"embed",
-        b"font",
-        b"h1",
-        b"h2",
-        b"h3",
-        b"h4",
-        b"h5",
-        b"h6",
-        b"head",
-        b"hr",
-        b"i",
-        b"img",
-        b"li",
-        b"listing",
-        b"menu",
-        b"meta",
-        b"nobr",
-        b"ol",
-        b"p",
-        b"pre",
-        b"ruby",
-        b"s",
-        b"small",
-        b"span",
-        b"strike",
-        b"strong",
-        b"sub",
-        b"sup",
-        b"table",
-        b"tt",
-        b"u",
-        b"ul",
-        b"var",
-    ];
     let mut i = 0;
     while let Some(p) = memchr::memchr(b'<', &content[i..]) {
         let at = i + p + 1;
@@ -576,7 +579,9 @@ fn breaks_out_of_foreign(content: &[u8]) -> bool {
         let hit = if close {
             name.eq_ignore_ascii_case(b"p") || name.eq_ignore_ascii_case(b"br")
         } else {
-            BREAKOUT.iter().any(|t| name.eq_ignore_ascii_case(t))
+            BREAKOUT_TAGS
+                .iter()
+                .any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
         };
         if hit {
             return true;

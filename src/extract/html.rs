@@ -692,54 +692,9 @@ fn head_content(n: &str) -> bool {
     )
 }
 
-/// Start tags that leave SVG or MathML content.
+/// Start tags that leave SVG or MathML content (`<font>` only with attributes: see the caller).
 fn breaks_out(n: &str) -> bool {
-    matches!(
-        n,
-        "b" | "big"
-            | "blockquote"
-            | "body"
-            | "br"
-            | "center"
-            | "code"
-            | "dd"
-            | "div"
-            | "dl"
-            | "dt"
-            | "em"
-            | "embed"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "head"
-            | "hr"
-            | "i"
-            | "img"
-            | "li"
-            | "listing"
-            | "menu"
-            | "meta"
-            | "nobr"
-            | "ol"
-            | "p"
-            | "pre"
-            | "ruby"
-            | "s"
-            | "small"
-            | "span"
-            | "strong"
-            | "strike"
-            | "sub"
-            | "sup"
-            | "table"
-            | "tt"
-            | "u"
-            | "ul"
-            | "var"
-    )
+    n != "font" && super::BREAKOUT_TAGS.contains(&n)
 }
 
 /// Scope boundaries (the standard's "has an element in scope" variants).
