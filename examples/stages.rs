@@ -1,9 +1,15 @@
 //! Per-stage CPU cost of one page, on one core: decode + parse + extract, the text hash, the raw
 //! body's hash and LZ4 compression, and preparing the evidence index. Prints ms per page.
 //!
-//!     cargo run --release --example stages -- DIR_OF_HTML_PAGES [LIMIT]
+//!     cargo run --release --example stages -- DIR_OF_HTML_PAGES [LIMIT] [WATCHLIST_DIR]
+//!
+//! With a watchlist folder (the bench's `citewatch-n1000/root/watchlist`), also the cost of the
+//! first run's locating index: each page indexed for the statements that cite it (matched by
+//! the URL's file name).
 use citewatch::evidence::Prepared;
 use citewatch::extract::{Rules, extract};
+use citewatch::watchlist::{Statement, Watchlist};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -13,6 +19,21 @@ fn main() {
         std::process::exit(2);
     };
     let limit: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+    // File name of the cited page → the statements citing it.
+    let mut citing: HashMap<String, Vec<Statement>> = HashMap::new();
+    if let Some(wl) = args.next() {
+        let (wl, _) = Watchlist::load_dir(std::path::Path::new(&wl));
+        for a in &wl.articles {
+            for st in &a.statements {
+                for &c in &st.cites {
+                    if let Some(src) = a.source(c) {
+                        let name = src.url.path().rsplit('/').next().unwrap_or("").to_owned();
+                        citing.entry(name).or_default().push(st.clone());
+                    }
+                }
+            }
+        }
+    }
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .expect("read dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -34,7 +55,8 @@ fn main() {
         Duration::ZERO,
     );
     let mut z_bytes = 0;
-    for body in &pages {
+    let (mut t_locate, mut located) = (Duration::ZERO, 0usize);
+    for (path, body) in paths.iter().zip(&pages) {
         let t = Instant::now();
         let text = extract(body, "text/html; charset=utf-8", &rules).expect("extract");
         t_extract += t.elapsed();
@@ -50,6 +72,17 @@ fn main() {
         let t = Instant::now();
         std::hint::black_box(Prepared::new(&text));
         t_prep += t.elapsed();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(sts) = citing.get(name) {
+            let t = Instant::now();
+            let refs: Vec<&Statement> = sts.iter().collect();
+            let p = Prepared::for_locating(&text, &refs);
+            for st in sts {
+                std::hint::black_box(citewatch::evidence::locate_in(st, &p));
+            }
+            t_locate += t.elapsed();
+            located += 1;
+        }
     }
     let n = pages.len().max(1) as f64;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n;
@@ -67,4 +100,10 @@ fn main() {
         ms(t_lz4),
         ms(t_prep)
     );
+    if located > 0 {
+        println!(
+            "first run's locating index + locate, {located} cited pages: {:.3} ms/page",
+            t_locate.as_secs_f64() * 1000.0 / located as f64
+        );
+    }
 }
