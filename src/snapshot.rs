@@ -551,7 +551,7 @@ mod tests {
         assert!(
             started >= 1,
             "no writeback after {} MiB",
-            5 * WRITEBACK_BYTES / 4 >> 20
+            (5 * WRITEBACK_BYTES / 4) >> 20
         );
         let mut idx = s.load_index().unwrap();
         s.commit(&mut idx, 0).unwrap();
