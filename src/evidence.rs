@@ -371,19 +371,24 @@ fn is_stop(w: &str) -> bool {
 
 /// Stemming-lite for anchoring: possessives and plurals folded.
 fn stem(w: &str) -> String {
+    stem_cow(w).into_owned()
+}
+
+/// [`stem`], borrowing from `w` except for the `-ies` plural.
+fn stem_cow(w: &str) -> std::borrow::Cow<'_, str> {
     let w = w.strip_suffix("'s").unwrap_or(w);
     if w.starts_with(|c: char| c.is_ascii_digit()) {
-        return w.to_owned();
+        return w.into();
     }
     if w.len() > 4
         && let Some(b) = w.strip_suffix("ies")
     {
-        return format!("{b}y");
+        return format!("{b}y").into();
     }
     if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
-        return w[..w.len() - 1].to_owned();
+        return w[..w.len() - 1].into();
     }
-    w.to_owned()
+    w.into()
 }
 
 const MONTHS: &[&str] = &[
@@ -546,6 +551,7 @@ pub struct Prepared {
     /// were split out, so it can locate those statements but not judge.
     partial: bool,
     /// Built without word positions (`word_at` and `joined` are empty): no quote can be found.
+    /// Only the statements' terms have stems, rarity and postings.
     lean: bool,
 }
 
@@ -589,9 +595,14 @@ struct Deferred {
 /// What the index keeps of a distinct canonical word while building.
 #[derive(Clone, Copy)]
 struct WordInfo {
+    /// Its stem's id, or [`UNINDEXED`].
     stem: u32,
     stop: bool,
 }
+
+/// The stem id of a word a lean locating index does not count: its stem is none of the
+/// statements' terms, and only those are ever looked up in such an index.
+const UNINDEXED: u32 = u32::MAX;
 
 impl Prepared {
     /// Splits and indexes `text`.
@@ -653,6 +664,12 @@ impl Prepared {
         // Per word of the current unit: its stem and stop-word flag.
         let mut unit_words: Vec<WordInfo> = Vec::new();
         let mut spans = Vec::new();
+        // Lean locating: only the statements' terms are looked up (their rarity, the
+        // sentences holding them), so only their stems are counted.
+        let only: Option<rustc_hash::FxHashSet<&str>> = match interest {
+            Some(interest) if lean => Some(interest.iter().flatten().map(|(t, _)| t.as_str()).collect()),
+            _ => None,
+        };
         // Units: hard-wrapped lines joined again (a block that does not end a sentence and a
         // next block that starts in lower case are one run of text). Each unit is tokenised
         // once; its tokens feed the whole-text word index and its sentences.
@@ -693,12 +710,13 @@ impl Prepared {
                     Some(&info) => info,
                     None => {
                         let w: Box<str> = p.joined[at..].into();
-                        let s = stem(&w);
-                        let stem = match p.stems.get(s.as_str()) {
+                        let s = stem_cow(&w);
+                        let stem = match p.stems.get(s.as_ref()) {
                             Some(&id) => id,
+                            None if only.as_ref().is_some_and(|o| !o.contains(s.as_ref())) => UNINDEXED,
                             None => {
                                 let id = p.df.len() as u32;
-                                p.stems.insert(s.into_boxed_str(), id);
+                                p.stems.insert(s.into_owned().into_boxed_str(), id);
                                 p.df.push(0);
                                 df_block.push(usize::MAX);
                                 post_sentence.push(u32::MAX);
@@ -721,7 +739,7 @@ impl Prepared {
                 unit_words.push(info);
                 // Rarity: the number of blocks holding the stem.
                 let s = info.stem as usize;
-                if df_block[s] != first + k {
+                if info.stem != UNINDEXED && df_block[s] != first + k {
                     df_block[s] = first + k;
                     p.df[s] += 1;
                 }
@@ -825,7 +843,7 @@ impl Prepared {
                         continue;
                     }
                     content += 1;
-                    if post_sentence[w.stem as usize] != id {
+                    if w.stem != UNINDEXED && post_sentence[w.stem as usize] != id {
                         post_sentence[w.stem as usize] = id;
                         pairs.push((w.stem, id));
                     }
@@ -885,7 +903,7 @@ impl Prepared {
             .enumerate()
             .map(|(u, d)| {
                 for w in &words[d.words.0..d.words.1] {
-                    if !w.stop {
+                    if !w.stop && w.stem != UNINDEXED {
                         seen[w.stem as usize] = u;
                     }
                 }
