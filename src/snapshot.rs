@@ -484,6 +484,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     if let Some(done) = write_new_unnamed(dir, path, bytes) {
         return done;
     }
+    write_new_named(dir, path, bytes)
+}
+
+/// [`write_new`] through a named temp file in `dir` and a rename.
+fn write_new_named(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -595,17 +600,24 @@ mod tests {
     #[test]
     fn new_objects_are_written_whole_once_and_leave_no_temp_files() {
         let d = tempfile::tempdir().unwrap();
+        // Both ways: the unnamed temp file where the system has it, and the named one.
         let p = d.path().join("obj");
+        let q = d.path().join("obj2");
         write_new(&p, b"first").unwrap();
+        write_new_named(d.path(), &q, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"first");
-        // A name is its content: an object already there is kept.
+        assert_eq!(fs::read(&q).unwrap(), b"second");
+        // A name is its content: an object already there stays as it is.
         write_new(&p, b"first").unwrap();
+        write_new_named(d.path(), &q, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"first");
-        let names: Vec<_> = fs::read_dir(d.path())
+        assert_eq!(fs::read(&q).unwrap(), b"second");
+        let mut names: Vec<_> = fs::read_dir(d.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("obj")]);
+        names.sort();
+        assert_eq!(names, vec![std::ffi::OsString::from("obj"), "obj2".into()]);
     }
 
     #[test]
