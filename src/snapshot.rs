@@ -9,14 +9,14 @@
 //! snapshots/raw/<hash>.lz4      raw body, LZ4-compressed (fast: a cold run compresses every page)
 //! snapshots/.lock               held while a run or an ack writes the store
 //! ```
-//! Durability: objects are written to a temp file and renamed into place without an fsync
-//! each; [`Store::commit`] then makes all of them durable with one `syncfs` (one fsync per
-//! new file where that call is missing) before it replaces `index.json` (temp file, fsync,
-//! rename, fsync of the folder). Past every 16 MiB of new objects a background `syncfs` starts
-//! the disk early, so the commit mostly finds the work done. A crash at any point leaves the
-//! previous `index.json`, which
-//! only names objects that were durable before it was written; stray objects are harmless
-//! (unreferenced), and temp files are removed by the next lock holder.
+//! Durability: objects are written whole to a temp file and linked or renamed into place
+//! without an fsync each; [`Store::commit`] then makes all of them durable with one `syncfs`
+//! (one fsync per new file where that call is missing) before it replaces `index.json` (temp
+//! file, fsync, rename, fsync of the folder). Past every 16 MiB of new objects a background
+//! `syncfs` starts the disk early, so the commit mostly finds the work done. A crash at any
+//! point leaves the previous `index.json`, which only names objects that were durable before
+//! it was written; stray objects are harmless (unreferenced, and rewritten when found short),
+//! and temp files are removed by the next lock holder.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -345,7 +345,7 @@ impl Store {
             // Shorter or empty: written by a run the power cut before its sync (its index
             // never named it). Replaced.
             Ok(_) => {
-                write_new_named(&self.dir.join("text"), &path, text.as_bytes())?;
+                write_new_named(&path, text.as_bytes())?;
                 self.wrote(text.len());
             }
             Err(_) => {
@@ -387,7 +387,7 @@ impl Store {
         if !intact {
             let z = lz4_flex::compress_prepend_size(body);
             if existing.is_some() {
-                write_new_named(&self.dir.join("raw"), &path, &z)?;
+                write_new_named(&path, &z)?;
             } else {
                 write_new(&path, &z)?;
             }
@@ -498,16 +498,17 @@ fn prune(index: &mut Index, keep: usize) -> Vec<Version> {
 /// A crash leaves no temp file behind. Where the file system or `/proc` cannot do it, the
 /// named temp file is used.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     #[cfg(target_os = "linux")]
-    if let Some(done) = write_new_unnamed(dir, path, bytes) {
+    if let Some(done) = write_new_unnamed(path, bytes) {
         return done;
     }
-    write_new_named(dir, path, bytes)
+    write_new_named(path, bytes)
 }
 
-/// [`write_new`] through a named temp file in `dir` and a rename.
-fn write_new_named(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+/// [`write_new`] through a named temp file in the same folder and a rename (which replaces a
+/// file already there).
+fn write_new_named(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -520,8 +521,9 @@ fn write_new_named(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreErr
 /// [`write_new`] through an unnamed temp file; `None` if this file system cannot (nothing was
 /// written under `path` then).
 #[cfg(target_os = "linux")]
-fn write_new_unnamed(dir: &Path, path: &Path, bytes: &[u8]) -> Option<Result<(), StoreError>> {
+fn write_new_unnamed(path: &Path, bytes: &[u8]) -> Option<Result<(), StoreError>> {
     use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    let dir = path.parent().unwrap_or(Path::new("."));
     let fd = rustix::fs::open(
         dir,
         OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
@@ -623,12 +625,12 @@ mod tests {
         let p = d.path().join("obj");
         let q = d.path().join("obj2");
         write_new(&p, b"first").unwrap();
-        write_new_named(d.path(), &q, b"second").unwrap();
+        write_new_named(&q, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"first");
         assert_eq!(fs::read(&q).unwrap(), b"second");
         // A name is its content: an object already there stays as it is.
         write_new(&p, b"first").unwrap();
-        write_new_named(d.path(), &q, b"second").unwrap();
+        write_new_named(&q, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"first");
         assert_eq!(fs::read(&q).unwrap(), b"second");
         let mut names: Vec<_> = fs::read_dir(d.path())
