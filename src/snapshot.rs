@@ -340,18 +340,16 @@ impl Store {
     pub fn put_text(&self, text: &str) -> Result<Hash, StoreError> {
         let hash = Self::text_hash(text);
         let path = self.text_path(&hash);
-        match fs::metadata(&path) {
-            Ok(m) if m.len() == text.len() as u64 => {}
-            // Shorter or empty: written by a run the power cut before its sync (its index
-            // never named it). Replaced.
-            Ok(_) => {
+        // One of another size was left short or empty by a run the power cut before its sync
+        // (its index never named it): it is replaced.
+        let existing = fs::metadata(&path).ok().map(|m| m.len());
+        if existing != Some(text.len() as u64) {
+            if existing.is_some() {
                 write_new_named(&path, text.as_bytes())?;
-                self.wrote(text.len());
-            }
-            Err(_) => {
+            } else {
                 write_new(&path, text.as_bytes())?;
-                self.wrote(text.len());
             }
+            self.wrote(text.len());
         }
         // Even an object that exists may be one a killed run renamed into place but never
         // synced: the commit makes it durable before the index names it.
