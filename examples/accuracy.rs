@@ -4,6 +4,7 @@
 //! cargo run --release --example accuracy                 # figures + mismatches, main and held-out
 //! cargo run --release --example accuracy -- --scores     # anchoring scores and judge ratios
 //! cargo run --release --example accuracy -- --speed      # 1 MB page, 50 statements
+//! cargo run --release --example accuracy -- --skip heldout-compound   # leave a split out
 //! ```
 
 #[path = "../tests/accuracy/harness.rs"]
@@ -21,8 +22,16 @@ fn main() {
         speed();
         return;
     }
+    let skip: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--skip")
+        .map(|w| w[1].as_str())
+        .collect();
     let cases = match harness::load(&harness::corpus_dir()) {
-        Ok(c) => c,
+        Ok(c) => c
+            .into_iter()
+            .filter(|c| !skip.contains(&c.split.as_str()))
+            .collect::<Vec<_>>(),
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(2);
@@ -35,6 +44,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(w) = args.windows(3).find(|w| w[0] == "--explain") {
+        explain(&cases, &w[1], &w[2]);
+        return;
+    }
     if args.iter().any(|a| a == "--scores") {
         println!(
             "anchoring: best sentence score per statement (threshold {})",
@@ -75,13 +88,16 @@ fn main() {
             .sum::<usize>()
     };
     println!(
-        "{:<8} {:>5} {:>5} {:>6} {:>6} {:>4} {:>4} {:>4} {:>9} {:>7} {:>7}",
+        "{:<16} {:>5} {:>5} {:>6} {:>6} {:>4} {:>4} {:>4} {:>9} {:>7} {:>7}",
         "split", "cases", "edits", "pairs", "flags", "tp", "fp", "fn", "precision", "recall", "exact"
     );
-    for split in ["main", "heldout", "limits"] {
+    let mut splits: Vec<&str> = cases.iter().map(|c| c.split.as_str()).collect();
+    splits.sort();
+    splits.dedup();
+    for split in splits.iter().copied() {
         let f = harness::figures(r.outcomes.iter().filter(|o| o.split == split));
         println!(
-            "{:<8} {:>5} {:>5} {:>6} {:>6} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>7.3}",
+            "{:<16} {:>5} {:>5} {:>6} {:>6} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>7.3}",
             split,
             cases_in(split),
             edits_in(split),
@@ -93,6 +109,20 @@ fn main() {
             f.precision,
             f.recall,
             f.exact
+        );
+    }
+    println!(
+        "\nstatement × source pairs at baseline: pairs / backed / backed without a passage / unbacked with one"
+    );
+    for split in splits.iter().copied() {
+        let rows: Vec<_> = r.pairs.iter().filter(|p| p.1 == split).collect();
+        let sum = |f: fn(&harness::PairCounts) -> usize| rows.iter().map(|p| f(p)).sum::<usize>();
+        println!(
+            "  {split:<16} {:>5} {:>6} {:>4} {:>4}",
+            sum(|p| p.2),
+            sum(|p| p.3),
+            sum(|p| p.4),
+            sum(|p| p.5)
         );
     }
     let mut kinds: Vec<&str> = r.outcomes.iter().map(|o| o.kind.as_str()).collect();
@@ -107,11 +137,12 @@ fn main() {
     println!("\nmismatches: {}", misses.len());
     for o in misses {
         println!(
-            "  [{}] {} / {} / {}: expected {}{}, got {}{}{}",
+            "  [{}] {} / {} / {} [{}]: expected {}{}, got {}{}{}",
             o.split,
             o.case,
             o.edit,
             o.statement,
+            o.cite,
             o.expected.as_str(),
             o.facts_expected
                 .as_ref()
@@ -138,7 +169,7 @@ fn main() {
     }
     println!("anchoring problems: {}", r.anchor_misses.len());
     for m in &r.anchor_misses {
-        println!("  {} / {}: {}", m.case, m.statement, m.problem);
+        println!("  {} / {} [{}]: {}", m.case, m.statement, m.cite, m.problem);
     }
 }
 
@@ -289,13 +320,17 @@ fn speed() {
         let t0 = Instant::now();
         let bp = Prepared::new(&base);
         let t1 = Instant::now();
-        let located: Vec<_> = statements.iter().map(|s| evidence::locate_in(s, &bp)).collect();
+        let located: Vec<_> = statements
+            .iter()
+            .map(|s| evidence::locate_in(s, citewatch::watchlist::CiteNo(1), &bp))
+            .collect();
         let t2 = Instant::now();
         let lp = Prepared::new(&latest);
         let t3 = Instant::now();
         let verdicts: Vec<_> = located
             .iter()
-            .map(|l| evidence::judge_in(&l.anchors, &bp, &lp).verdict)
+            .zip(&statements)
+            .map(|(l, s)| evidence::judge_in(s, &l.anchors, &bp, &lp).verdict)
             .collect();
         let t4 = Instant::now();
         let anchored = located.iter().filter(|l| !l.anchors.is_empty()).count();
@@ -311,7 +346,12 @@ fn speed() {
     }
     let t = Instant::now();
     let bp = Prepared::new(&base);
-    let one = evidence::judge(&evidence::locate_in(&statements[0], &bp).anchors, &base, &latest);
+    let one = evidence::judge(
+        &statements[0],
+        &evidence::locate_in(&statements[0], citewatch::watchlist::CiteNo(1), &bp).anchors,
+        &base,
+        &latest,
+    );
     println!(
         "for comparison, one statement through the convenience wrappers (re-prepares both texts): {:.1} ms ({})",
         ms(t.elapsed()),
@@ -346,8 +386,8 @@ fn speed() {
         let bp = Prepared::new(base);
         let lp = Prepared::new(latest);
         for s in statements {
-            let loc = evidence::locate_in(s, &bp);
-            flagged += evidence::judge_in(&loc.anchors, &bp, &lp).verdict.flagged() as usize;
+            let loc = evidence::locate_in(s, citewatch::watchlist::CiteNo(1), &bp);
+            flagged += evidence::judge_in(s, &loc.anchors, &bp, &lp).verdict.flagged() as usize;
         }
     }
     println!(
@@ -358,4 +398,39 @@ fn speed() {
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// `--explain CASE STATEMENT`: the statement's parts and best sentences in each cited source.
+fn explain(cases: &[harness::Case], case: &str, statement: &str) {
+    let Some(c) = cases.iter().find(|c| c.dir.ends_with(case)) else {
+        eprintln!("no case {case}");
+        return;
+    };
+    let Some(s) = c.statements.iter().find(|s| s.id == statement) else {
+        eprintln!("no statement {statement}");
+        return;
+    };
+    let st = Statement {
+        id: StatementId(format!("{case}:{statement}")),
+        text: s.text.clone(),
+        cites: s.cites().into_iter().map(citewatch::watchlist::CiteNo).collect(),
+        quotes: vec![],
+        line: None,
+    };
+    println!("{}", s.text);
+    for src in c.sources() {
+        if !s.cites().contains(&src.cite) {
+            continue;
+        }
+        let html = std::fs::read(c.dir.join(&src.base)).expect("page");
+        let rules = citewatch::extract::Rules::compile(None, &src.ignore).expect("rules");
+        let text = citewatch::extract::extract(&html, &src.content_type, &rules).expect("extract");
+        let p = Prepared::new(&text);
+        println!("[{}] {} (backed: {})", src.cite, src.base, s.backed(src.cite));
+        print!("{}", evidence::explain(&st, &p));
+        let loc = evidence::locate_in(&st, citewatch::watchlist::CiteNo(src.cite), &p);
+        for a in &loc.anchors {
+            println!("  => anchor part {} {:.3}: {}", a.part, a.score, a.passage);
+        }
+    }
 }

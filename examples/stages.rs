@@ -81,13 +81,13 @@ fn main() {
             let p = Prepared::for_locating(&text, &refs);
             let found: Vec<_> = sts
                 .iter()
-                .map(|st| citewatch::evidence::locate_in(st, &p))
+                .map(|st| citewatch::evidence::locate_in(st, st.cites[0], &p))
                 .collect();
             t_locate += t.elapsed();
             located += 1;
             for (st, f) in sts.iter().zip(found) {
                 statements += 1;
-                same += usize::from(f == citewatch::evidence::locate_in(st, &full));
+                same += usize::from(f == citewatch::evidence::locate_in(st, st.cites[0], &full));
             }
         }
     }

@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use similar::{Algorithm, DiffOp};
 
 use crate::extract::ExtractedText;
-use crate::watchlist::Statement;
+use crate::watchlist::{CiteNo, Statement};
 
 /// Minimum anchoring score (weighted share of the statement's words found in a sentence).
 /// Measured on the labelled corpus (`cargo run --release --example accuracy -- --scores`):
@@ -61,6 +61,16 @@ pub const FACT_ANCHOR_SHARE: f32 = 0.5;
 pub const NON_PROSE_RANK: f32 = 0.7;
 /// At most this many anchors per statement and source.
 pub const MAX_ANCHORS: usize = 3;
+/// A part of a compound statement (a clause, see [`statement_parts`]) is anchored on its own
+/// by a sentence covering at least this weighted share of the part's words…
+pub const PART_MIN_SCORE: f32 = 0.5;
+/// …that shares at least this many of them (a distinctive figure counts as two).
+pub const PART_MIN_HITS: u16 = 3;
+/// Parts with fewer terms than this are not anchored on their own (unless they hold a
+/// distinctive figure and one more word).
+pub const PART_MIN_TERMS: usize = 3;
+/// At most this many anchors per statement and source for its parts, besides the whole's.
+pub const MAX_PART_ANCHORS: usize = 3;
 /// Minimum local word-alignment ratio for a changed passage to count as "still there".
 /// Measured on the labelled corpus (`--scores` prints the ratios of every judged anchor):
 /// passages labelled removed align at most 0.34 with anything new, passages labelled changed
@@ -76,6 +86,14 @@ pub struct Anchor {
     pub quote: bool,
     /// Match score at anchoring (1.0 for quotes).
     pub score: f32,
+    /// Which part of the statement it backs: 0 for the whole statement, `n` for its `n`-th
+    /// clause ([`statement_parts`]). Anchors of one part are alternatives when judging.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub part: u16,
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
 }
 
 /// The outcome for one statement and one cited source, in increasing severity: the
@@ -145,8 +163,13 @@ impl Verdict {
 pub struct Located {
     /// Passages that back the statement, best first (empty: no evidence located).
     pub anchors: Vec<Anchor>,
-    /// `evidence` quotes that were not found in the source.
+    /// `evidence` quotes meant for this source (`{cite = N, quote = …}`) that are not in it.
     pub missing_quotes: Vec<String>,
+    /// Plain `evidence` quotes not in this source: missing only if no cited source has them.
+    pub unfound_quotes: Vec<String>,
+    /// With no passage located: the source sentence that came closest, for a person to paste
+    /// as a quote.
+    pub candidate: Option<String>,
 }
 
 /// A fact present before and changed or gone after, e.g. `600 → 350`.
@@ -360,7 +383,8 @@ const STOP_WORDS: &str = "a an the and or but of in on at to for from by with as
     what when where will would can could do does did than then there so such also into about over after \
     before more most some said says say according per all any up out if s one since until while because \
     among between under through during against within without not no very just only how why may might \
-    should must shall now here each other both own same them him us me my your off down again further once";
+    should must shall now here each other both own same them him us me my your off down again further once \
+    around roughly approximately nearly almost several least just little yet";
 
 static STOP: LazyLock<std::collections::HashSet<&'static str>> =
     LazyLock::new(|| STOP_WORDS.split_whitespace().collect());
@@ -369,26 +393,93 @@ fn is_stop(w: &str) -> bool {
     STOP.contains(w)
 }
 
-/// Stemming-lite for anchoring: possessives and plurals folded.
+/// Stemming-lite for anchoring: possessives, plurals and the regular inflections folded
+/// (`trained` = `training` = `train`), then the usual newsroom synonyms of a few words
+/// (`soldiers` = `personnel` = `troops`). Only ever compared with other stems.
 fn stem(w: &str) -> String {
     stem_cow(w).into_owned()
 }
 
-/// [`stem`], borrowing from `w` except for the `-ies` plural.
+/// [`stem`], borrowing from `w` where it can.
 fn stem_cow(w: &str) -> std::borrow::Cow<'_, str> {
     let w = w.strip_suffix("'s").unwrap_or(w);
     if w.starts_with(|c: char| c.is_ascii_digit()) {
         return w.into();
     }
+    let mut s: std::borrow::Cow<'_, str> = w.into();
     if w.len() > 4
         && let Some(b) = w.strip_suffix("ies")
     {
-        return format!("{b}y").into();
+        s = format!("{b}y").into();
+    } else if w.len() > 3
+        && w.ends_with('s')
+        && !w.ends_with("ss")
+        && !w.ends_with("us")
+        && !w.ends_with("is")
+    {
+        s = w[..w.len() - 1].into();
     }
-    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
-        return w[..w.len() - 1].into();
+    let s = inflection(s);
+    match synonym(&s) {
+        Some(t) => t.into(),
+        None => s,
     }
-    w.into()
+}
+
+/// Folds `-ing` and `-ed` (with a doubled last consonant: `planned` = `plan`) and a final
+/// silent `e` (`serve` = `serving` = `served`) of words long enough to have a root.
+fn inflection(s: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b.iter().all(u8::is_ascii_lowercase) {
+        return s;
+    }
+    let root_len = if s.ends_with("ing") && b.len() >= 6 {
+        b.len() - 3
+    } else if s.ends_with("ed") && !s.ends_with("eed") {
+        b.len() - 2
+    } else if s.ends_with('e') && !s.ends_with("ee") {
+        b.len() - 1
+    } else {
+        return s;
+    };
+    let root = &b[..root_len];
+    let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y');
+    if root.len() < 3 || !root.iter().copied().any(vowel) {
+        return s;
+    }
+    let mut end = root.len();
+    // `planned` → `plann` → `plan`, not `fill` → `fil`.
+    if root_len < b.len() - 1
+        && end >= 4
+        && root[end - 1] == root[end - 2]
+        && !vowel(root[end - 1])
+        && !matches!(root[end - 1], b'l' | b's' | b'z')
+    {
+        end -= 1;
+    }
+    // `serving` → `serv`, like `serve`.
+    if root[end - 1] == b'e' && end > 3 {
+        end -= 1;
+    }
+    match s {
+        std::borrow::Cow::Borrowed(x) => x[..end].into(),
+        std::borrow::Cow::Owned(mut x) => {
+            x.truncate(end);
+            x.into()
+        }
+    }
+}
+
+/// Words fact-checks write for the same thing as their sources (after [`inflection`]).
+fn synonym(s: &str) -> Option<&'static str> {
+    Some(match s {
+        "troop" | "soldier" | "personnel" | "servicemember" | "serviceman" | "servicemen" => "troop",
+        "staff" | "employee" | "worker" | "staffer" => "worker",
+        "percent" | "pct" => "%",
+        "american" => "u.s",
+        "usa" => "u.s",
+        _ => return None,
+    })
 }
 
 const MONTHS: &[&str] = &[
@@ -439,13 +530,23 @@ fn kind_boost(k: Kind) -> f32 {
 
 /// Content words of a statement with their kind (numbers, dates, names), stemmed, distinct.
 fn statement_terms(text: &str) -> Vec<(String, Kind)> {
-    let mut out: Vec<(String, Kind)> = Vec::new();
+    statement_terms_at(text)
+        .into_iter()
+        .map(|(t, k, _)| (t, k))
+        .collect()
+}
+
+/// [`statement_terms`], each with the byte offsets in `text` where it occurs.
+fn statement_terms_at(text: &str) -> Vec<(String, Kind, Vec<usize>)> {
+    let mut out: Vec<(String, Kind, Vec<usize>)> = Vec::new();
     for sent in split_sentences(text) {
+        let off = sent.as_ptr() as usize - text.as_ptr() as usize;
         let toks = tokenize(sent);
         for (i, t) in toks.iter().enumerate() {
             let raw = &sent[t.start..t.end];
             let w = &t.canon;
-            let kind = if MONTHS.contains(&w.as_str()) || is_year(w) {
+            // `2,000` is a count, `2000` may be a year.
+            let kind = if MONTHS.contains(&w.as_str()) || (is_year(w) && !raw.contains(',')) {
                 Kind::Date
             } else if w.starts_with(|c: char| c.is_ascii_digit()) {
                 Kind::Number
@@ -461,17 +562,139 @@ fn statement_terms(text: &str) -> Vec<(String, Kind)> {
                 continue;
             }
             let s = stem(w);
-            match out.iter_mut().find(|(x, _)| *x == s) {
+            if s == "%" {
+                continue;
+            }
+            match out.iter_mut().find(|(x, ..)| *x == s) {
                 Some(e) => {
                     if kind_boost(kind) > kind_boost(e.1) {
                         e.1 = kind;
                     }
+                    e.2.push(off + t.start);
                 }
-                None => out.push((s, kind)),
+                None => out.push((s, kind, vec![off + t.start])),
             }
         }
     }
     out
+}
+
+/// Words that join two claims of one sentence: a clause starts after them.
+const CLAUSE_JOINERS: &[&str] = &[
+    " while ",
+    " whereas ",
+    " rather than ",
+    ", but ",
+    ", which ",
+    ", and ",
+    ", with ",
+    " as well as ",
+    ", including ",
+    ", although ",
+    " although ",
+    ", though ",
+    ", after ",
+    ", as ",
+    ", so ",
+    ", yet ",
+    " yet ",
+    " where ",
+];
+
+/// The clauses of a statement that may each be backed by a different source, as byte
+/// ranges: split at dashes, parentheses, semicolons and colons, then at the words that
+/// join claims ([`CLAUSE_JOINERS`]). One range (the whole) for a single-claim sentence.
+fn clause_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut cuts: Vec<(usize, usize)> = Vec::new(); // (start, end) of each delimiter
+    for (i, c) in text.char_indices() {
+        let after = text[i + c.len_utf8()..].chars().next();
+        let strong = match c {
+            '—' | '–' | ';' | '(' | ')' | '[' | ']' => true,
+            ':' => after.is_none_or(char::is_whitespace),
+            '-' => i > 0 && text.as_bytes()[i - 1] == b' ' && after == Some(' '),
+            _ => false,
+        };
+        if strong {
+            cuts.push((i, i + c.len_utf8()));
+        }
+    }
+    let lower = text.to_lowercase();
+    if lower.len() == text.len() {
+        for j in CLAUSE_JOINERS {
+            for (at, _) in lower.match_indices(j) {
+                cuts.push((at, at + j.len()));
+            }
+        }
+    }
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (a, b) in cuts {
+        if a >= start {
+            out.push((start, a));
+            start = b;
+        }
+    }
+    out.push((start, text.len()));
+    out.retain(|&(a, b)| text[a..b].trim().len() > 1);
+    out
+}
+
+/// The parts of a statement worth anchoring on their own: its clauses and each two
+/// neighbouring clauses, each as the statement's terms that occur in it. Empty when the
+/// statement is one clause. Parts with fewer than [`PART_MIN_TERMS`] terms are left out.
+fn statement_parts(text: &str, terms: &[(String, Kind, Vec<usize>)]) -> Vec<Vec<(String, Kind)>> {
+    let clauses = clause_ranges(text);
+    if clauses.len() < 2 {
+        return Vec::new();
+    }
+    let mut ranges: Vec<(usize, usize)> = clauses.clone();
+    if clauses.len() <= 8 {
+        ranges.extend(clauses.windows(2).map(|w| (w[0].0, w[1].1)));
+    }
+    // A clause that quotes its evidence is anchored by the quote, where a source has it.
+    let quoted: Vec<(usize, usize)> = QUOTED
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)))
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    ranges.retain(|&(a, b)| !quoted.iter().any(|&(qa, qb)| qa < b && a < qb));
+    let mut out: Vec<Vec<(String, Kind)>> = Vec::new();
+    for (a, b) in ranges {
+        let part: Vec<(String, Kind)> = terms
+            .iter()
+            .filter(|(_, _, at)| at.iter().any(|&o| o >= a && o < b))
+            .map(|(t, k, _)| (t.clone(), *k))
+            .collect();
+        let figure = part
+            .iter()
+            .any(|(t, k)| *k == Kind::Number && is_distinctive_number(t));
+        if (part.len() >= PART_MIN_TERMS || (figure && part.len() >= 2))
+            && part.len() < terms.len()
+            && !out.contains(&part)
+        {
+            out.push(part);
+        }
+    }
+    out
+}
+
+static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"“([^”]{3,300})”|(?:^|[\s(])"([^"]{3,300})"|(?:^|[\s(])[‘']([^’']{3,300})[’'](?:$|[\s.,;:!?)])"#,
+    )
+    .expect("quoted phrase regex")
+});
+
+/// Phrases a statement quotes (“about 600 soldiers”, 'no changes were planned'), with at
+/// least two words: each is an evidence quote of its own in whichever cited source has it.
+fn quoted_phrases(text: &str) -> Vec<&str> {
+    QUOTED
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)))
+        .map(|m| m.as_str().trim())
+        .filter(|q| canon_words(q).iter().filter(|w| !is_stop(w)).count() >= 1 && canon_words(q).len() >= 2)
+        .collect()
 }
 
 fn split_sentences(block: &str) -> Vec<&str> {
@@ -616,10 +839,17 @@ impl Prepared {
     /// [`Prepared::new`], for much less work on a first run (sentence splitting is the larger
     /// part of preparing a text); it cannot judge.
     pub fn for_locating(text: &ExtractedText, statements: &[&Statement]) -> Self {
-        let interest: Vec<Vec<(String, Kind)>> =
-            statements.iter().map(|st| statement_terms(&st.text)).collect();
+        let mut interest: Vec<Vec<(String, Kind)>> = Vec::new();
+        for st in statements {
+            let terms = statement_terms_at(&st.text);
+            // Each part is anchored on its own, with a higher threshold than the floor.
+            interest.extend(statement_parts(&st.text, &terms));
+            interest.push(terms.into_iter().map(|(t, k, _)| (t, k)).collect());
+        }
         // Word positions serve only to find quotes.
-        let words = statements.iter().any(|st| !st.quotes.is_empty());
+        let words = statements
+            .iter()
+            .any(|st| !st.quotes.is_empty() || !quoted_phrases(&st.text).is_empty());
         Self::build(text, Some(&interest), words)
     }
 
@@ -1082,6 +1312,14 @@ impl Prepared {
     /// Scores every sentence sharing a word with the statement: (score, sentence index), in
     /// no particular order.
     fn score_sentences(&self, terms: &[(String, Kind)]) -> Vec<(f32, usize)> {
+        self.score_sentences_hits(terms)
+            .into_iter()
+            .map(|(s, id, _)| (s, id))
+            .collect()
+    }
+
+    /// [`Prepared::score_sentences`] with the shared terms' hits of each sentence.
+    fn score_sentences_hits(&self, terms: &[(String, Kind)]) -> Vec<(f32, usize, u16)> {
         let max_idf = self.idf("\u{0}");
         let mut total = 0.0f32;
         let mut acc = vec![0.0f32; self.sentences.len()];
@@ -1117,7 +1355,7 @@ impl Prepared {
         touched
             .iter()
             .filter(|&&id| hits[id as usize] >= min_hits)
-            .map(|&id| (score(id), id as usize))
+            .map(|&id| (score(id), id as usize, hits[id as usize]))
             .collect()
     }
 }
@@ -1172,18 +1410,21 @@ impl PreparedCache {
 // ---------------------------------------------------------------------------------------
 // Anchoring
 
-/// Locates the passages of `text` that back `statement`.
-pub fn locate(statement: &Statement, text: &ExtractedText) -> Located {
-    locate_in(statement, &Prepared::new(text))
+/// Locates the passages of `text` that back `statement` as its source `cite`.
+pub fn locate(statement: &Statement, cite: CiteNo, text: &ExtractedText) -> Located {
+    locate_in(statement, cite, &Prepared::new(text))
 }
 
 /// [`locate`] against a [`Prepared`] text (build it once per source version).
-pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
+pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Located {
     let mut located = Located::default();
     for q in &statement.quotes {
+        if q.cite.is_some_and(|c| c != cite) {
+            continue;
+        }
         // An elided quote (`…`, `...`, `[...]`) is its parts, each anchored on its own.
         let parts: Vec<Vec<String>> = ELLIPSIS
-            .split(q)
+            .split(&q.text)
             .map(canon_words)
             .filter(|w| !w.is_empty())
             .collect();
@@ -1195,20 +1436,149 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
                         passage,
                         quote: true,
                         score: 1.0,
+                        part: 0,
                     });
                 }
             }
-            _ => located.missing_quotes.push(q.clone()),
+            _ if q.cite.is_some() => located.missing_quotes.push(q.text.clone()),
+            _ => located.unfound_quotes.push(q.text.clone()),
         }
     }
     if !located.anchors.is_empty() {
         return located;
     }
-    let terms = statement_terms(&statement.text);
+    // A phrase the statement quotes is a quote of its own where the source has it.
+    for phrase in quoted_phrases(&statement.text) {
+        if let Some(passage) = text.find_words(&canon_words(phrase))
+            && !located.anchors.iter().any(|a| a.passage == passage)
+        {
+            located.anchors.push(Anchor {
+                passage,
+                quote: true,
+                score: 1.0,
+                part: 0,
+            });
+        }
+    }
+    let terms_at = statement_terms_at(&statement.text);
+    let terms: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
     let scored = text.score_sentences(&terms);
+    let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &scored, text)
+        .into_iter()
+        .map(|(score, id)| (score, id, 0))
+        .collect();
+    // Each clause of a compound statement on its own: its sources usually back one each.
+    let mut closest: Option<(f32, usize)> = scored
+        .iter()
+        .copied()
+        .filter(|s| s.0 >= LOCATE_FLOOR)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut parts_found: Vec<(f32, usize, u16)> = Vec::new();
+    for (pi, part) in statement_parts(&statement.text, &terms_at).iter().enumerate() {
+        let scored = text.score_sentences_hits(part);
+        for &(score, id, _) in &scored {
+            if score >= LOCATE_FLOOR && closest.is_none_or(|c| score * PART_CANDIDATE_RANK > c.0) {
+                closest = Some((score * PART_CANDIDATE_RANK, id));
+            }
+        }
+        let best = scored
+            .iter()
+            .copied()
+            .filter(|&(score, _, hits)| score >= PART_MIN_SCORE && hits >= PART_MIN_HITS)
+            .map(|(score, id, _)| {
+                let r = if text.sentences[id].prose {
+                    score
+                } else {
+                    score * NON_PROSE_RANK
+                };
+                (r, score, id)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)));
+        if let Some((rank, _, id)) = best {
+            parts_found.push((rank, id, pi as u16 + 1));
+        }
+    }
+    parts_found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut n_parts = 0;
+    for (score, id, part) in parts_found {
+        if n_parts < MAX_PART_ANCHORS && !chosen.iter().any(|c| c.1 == id) {
+            chosen.push((score, id, part));
+            n_parts += 1;
+        }
+    }
+    for (score, id, part) in chosen {
+        let passage = text.sentence(id).to_owned();
+        if located.anchors.iter().any(|a| a.passage == passage) {
+            continue;
+        }
+        located.anchors.push(Anchor {
+            passage,
+            quote: false,
+            score,
+            part,
+        });
+    }
+    if located.anchors.is_empty()
+        && let Some(id) = figure_in_context(&terms, text)
+    {
+        located.anchors.push(Anchor {
+            passage: text.sentence(id).to_owned(),
+            quote: false,
+            score: scored.iter().find(|s| s.1 == id).map_or(0.0, |s| s.0),
+            part: 0,
+        });
+    }
+    if located.anchors.is_empty() {
+        located.candidate = closest.map(|(_, id)| text.sentence(id).to_owned());
+    }
+    located
+}
+
+/// With nothing else anchored: the sentence stating one of the statement's distinctive
+/// figures (one that occurs in at most two sentences of the source) together with at least
+/// one more of its words: `38%` and `hospitality`, `180` and `Pennsylvania`. The best such
+/// sentence by shared words, prose first.
+fn figure_in_context(terms: &[(String, Kind)], text: &Prepared) -> Option<usize> {
+    let mut best: Option<(u16, bool, usize)> = None;
+    for (t, k) in terms {
+        if *k != Kind::Number || !is_distinctive_number(t) {
+            continue;
+        }
+        let ids = text.postings(t);
+        if ids.is_empty() || ids.len() > 2 {
+            continue;
+        }
+        for &id in ids {
+            let id = id as usize;
+            let s = &text.sentences[id];
+            let hits: u16 = terms
+                .iter()
+                .filter(|(u, _)| text.postings(u).binary_search(&(id as u32)).is_ok())
+                .map(|(u, k)| term_hits(u, *k))
+                .sum();
+            if hits < PART_MIN_HITS {
+                continue;
+            }
+            let key = (hits, s.prose, usize::MAX - id);
+            if best.is_none_or(|b| key > (b.0, b.1, usize::MAX - b.2)) {
+                best = Some((hits, s.prose, id));
+            }
+        }
+    }
+    best.map(|b| b.2)
+}
+
+/// Candidates for a person to paste as a quote: a part's match counts for this share of a
+/// whole statement's.
+const PART_CANDIDATE_RANK: f32 = 0.6;
+
+/// The sentences anchoring the statement as a whole (`terms` scored as `scored`): the best
+/// over [`ANCHOR_MIN_SCORE`] and those within [`ANCHOR_MARGIN`] of it, plus sentences
+/// stating a distinctive figure of the statement.
+fn whole_anchors(terms: &[(String, Kind)], scored: &[(f32, usize)], text: &Prepared) -> Vec<(f32, usize)> {
     let best = scored.iter().map(|s| s.0).fold(0.0f32, f32::max);
     if best < ANCHOR_MIN_SCORE {
-        return located;
+        return Vec::new();
     }
     // Ranking prefers prose: a headline or link teaser repeating the statement's words is
     // weaker evidence than the sentence that states it (and comes and goes with the layout).
@@ -1233,7 +1603,7 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
     // bullet) backs it as well: a sentence holding a number of the statement that occurs in
     // at most two sentences of the source, and sharing more than the number.
     let have_prose = top.iter().any(|&(_, id)| text.sentences[id].prose);
-    for (t, k) in &terms {
+    for (t, k) in terms {
         if *k != Kind::Number || !is_distinctive_number(t) {
             continue;
         }
@@ -1258,18 +1628,7 @@ pub fn locate_in(statement: &Statement, text: &Prepared) -> Located {
             }
         }
     }
-    for (score, id) in top {
-        let passage = text.sentence(id).to_owned();
-        if located.anchors.iter().any(|a| a.passage == passage) {
-            continue;
-        }
-        located.anchors.push(Anchor {
-            passage,
-            quote: false,
-            score,
-        });
-    }
-    located
+    top
 }
 
 /// Whether a sentence ends like prose: `.`, `!`, `?` or `…`, before any closing quotes,
@@ -1303,6 +1662,8 @@ fn term_hits(t: &str, k: Kind) -> u16 {
     }
 }
 
+/// Callers ask only of a statement's [`Kind::Number`] terms: a year-like figure written as a
+/// count (`2,000`) is one of those, a year is a [`Kind::Date`].
 fn is_distinctive_number(t: &str) -> bool {
     let Some(first) = t.chars().next() else {
         return false;
@@ -1311,11 +1672,37 @@ fn is_distinctive_number(t: &str) -> bool {
         return false;
     }
     let digits = t.chars().filter(char::is_ascii_digit).count();
-    !is_year(t) && (t.contains('.') || digits >= 2)
+    t.contains('.') || digits >= 2
 }
 
 fn is_year(t: &str) -> bool {
     t.len() == 4 && t.chars().all(|c| c.is_ascii_digit()) && (t.starts_with("19") || t.starts_with("20"))
+}
+
+/// How [`locate_in`] sees `statement` in `text`, for a person tuning it: the whole statement
+/// and each part with its terms and best-scoring sentences (score, shared-term hits).
+pub fn explain(statement: &Statement, text: &Prepared) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let terms_at = statement_terms_at(&statement.text);
+    let whole: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
+    let mut views = vec![("whole".to_owned(), whole)];
+    for (i, p) in statement_parts(&statement.text, &terms_at)
+        .into_iter()
+        .enumerate()
+    {
+        views.push((format!("part {}", i + 1), p));
+    }
+    for (name, terms) in views {
+        let shown: Vec<String> = terms.iter().map(|(t, k)| format!("{t}:{k:?}")).collect();
+        let _ = writeln!(out, "  {name}: {}", shown.join(" "));
+        let mut scored = text.score_sentences_hits(&terms);
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (score, id, hits) in scored.into_iter().take(3) {
+            let _ = writeln!(out, "    {score:.3} hits {hits}: {}", text.sentence(id));
+        }
+    }
+    out
 }
 
 /// The best anchoring score of any sentence of `text` for `statement` (for measuring the
@@ -1331,8 +1718,18 @@ pub fn best_score(statement: &Statement, text: &Prepared) -> f32 {
 // Judging
 
 /// Judges anchored passages against the latest text.
-pub fn judge(anchors: &[Anchor], baseline: &ExtractedText, latest: &ExtractedText) -> Judgement {
-    judge_in(anchors, &Prepared::new(baseline), &Prepared::new(latest))
+pub fn judge(
+    statement: &Statement,
+    anchors: &[Anchor],
+    baseline: &ExtractedText,
+    latest: &ExtractedText,
+) -> Judgement {
+    judge_in(
+        statement,
+        anchors,
+        &Prepared::new(baseline),
+        &Prepared::new(latest),
+    )
 }
 
 /// What became of one anchor in the latest text.
@@ -1484,12 +1881,17 @@ fn window_text(sents: &[&str], w0: usize, w1: usize) -> String {
 }
 
 /// [`judge`] against [`Prepared`] texts (build each version once).
-pub fn judge_in(anchors: &[Anchor], baseline: &Prepared, latest: &Prepared) -> Judgement {
+pub fn judge_in(
+    statement: &Statement,
+    anchors: &[Anchor],
+    baseline: &Prepared,
+    latest: &Prepared,
+) -> Judgement {
     let same = latest.delta(baseline).same;
     let mut worst = Judgement {
         verdict: match (anchors.is_empty(), same) {
             (_, true) => Verdict::Unchanged,
-            (true, false) => Verdict::SourceChanged,
+            (true, false) => Verdict::SourceChangedElsewhere,
             (false, false) => Verdict::SourceChangedElsewhere,
         },
         before: None,
@@ -1499,22 +1901,40 @@ pub fn judge_in(anchors: &[Anchor], baseline: &Prepared, latest: &Prepared) -> J
     if same {
         return worst;
     }
+    if anchors.is_empty() {
+        // No passage to judge: only a change that touches the statement's own distinctive
+        // words (its figures, names, rare terms) is worth a person's look.
+        if let Some((before, after)) = touching_change(statement, baseline, latest) {
+            worst.verdict = Verdict::SourceChanged;
+            worst.facts = match (&before, &after) {
+                (Some(b), Some(a)) => fact_changes(b, a),
+                _ => vec![],
+            };
+            worst.before = before;
+            worst.after = after;
+        }
+        return worst;
+    }
     let found: Vec<Found> = anchors.iter().map(|a| find_again(a, baseline, latest)).collect();
-    // Ranked anchors are alternative statements of the same evidence: one that vanished
-    // outright (a teaser, a summary line) while another is still there (word for word, or
-    // changed, which flags on its own) does not make the evidence removed. Quotes were chosen
-    // by a person: each counts.
-    let one_there =
-        !anchors.iter().any(|a| a.quote) && found.iter().any(|f| !matches!(f, Found::Gone { .. }));
-    for (a, f) in anchors.iter().zip(found) {
+    // Ranked anchors of one part of the statement are alternative statements of the same
+    // evidence: one that vanished outright (a teaser, a summary line) while another is still
+    // there (word for word, or changed, which flags on its own) does not make the evidence
+    // removed. Quotes were chosen by a person (or quoted by the statement): each counts.
+    let one_there = |part: u16| {
+        anchors
+            .iter()
+            .zip(&found)
+            .any(|(a, f)| !a.quote && a.part == part && !matches!(f, Found::Gone { .. }))
+    };
+    for (a, f) in anchors.iter().zip(&found) {
         let j = match f {
             Found::Same => continue,
-            Found::Gone { .. } if one_there => continue,
+            Found::Gone { .. } if !a.quote && one_there(a.part) => continue,
             Found::Changed { after, .. } => Judgement {
                 verdict: Verdict::EvidenceChanged,
-                facts: fact_changes(&a.passage, &after),
+                facts: fact_changes(&a.passage, after),
                 before: Some(a.passage.clone()),
-                after: Some(after),
+                after: Some(after.clone()),
             },
             Found::Gone { .. } => Judgement {
                 verdict: Verdict::EvidenceRemoved,
@@ -1529,6 +1949,103 @@ pub fn judge_in(anchors: &[Anchor], baseline: &Prepared, latest: &Prepared) -> J
     }
     worst
 }
+
+/// A change of `latest` against `baseline` that touches `statement` although no passage was
+/// located for it: a sentence gone from the baseline or new in the latest text that holds
+/// one of the statement's distinctive figures, or two of its rare words (names and words in
+/// at most [`RARE_SHARE`] of the source's blocks, two at least). Returns the sentence before
+/// and the one after, when there are.
+fn touching_change(
+    statement: &Statement,
+    baseline: &Prepared,
+    latest: &Prepared,
+) -> Option<(Option<String>, Option<String>)> {
+    let terms_at = statement_terms_at(&statement.text);
+    let parts = statement_parts(&statement.text, &terms_at);
+    let terms: Vec<(String, Kind)> = terms_at.into_iter().map(|(t, k, _)| (t, k)).collect();
+    let rare_df = ((baseline.blocks.len() as f32 * RARE_SHARE) as u32).max(2);
+    // A changed sentence touches the statement with one of its figures and a rare word, or
+    // two rare words: a figure alone (`150`) is often another fact with the same number.
+    let distinctive: Vec<(&str, u16)> = terms
+        .iter()
+        .filter_map(|(t, k)| {
+            if *k == Kind::Number && is_distinctive_number(t) {
+                return Some((t.as_str(), 2));
+            }
+            if matches!(k, Kind::Date) {
+                return None;
+            }
+            let df = baseline
+                .stems
+                .get(t.as_str())
+                .map_or(0, |&id| baseline.df[id as usize]);
+            (df <= rare_df).then_some((t.as_str(), 1))
+        })
+        .collect();
+    let touched = |text: &Prepared, changed: &[bool]| -> Option<usize> {
+        // Per changed sentence: rare words and figures it shares.
+        let mut hits: FastMap<u32, (u16, u16)> = FastMap::default();
+        for &(t, w) in &distinctive {
+            for &id in text.postings(t) {
+                if changed[id as usize] {
+                    let e = hits.entry(id).or_default();
+                    if w == 2 {
+                        e.1 += 1;
+                    } else {
+                        e.0 += 1;
+                    }
+                }
+            }
+        }
+        // Or a changed sentence that would nearly have anchored the statement.
+        let mut near: Vec<(f32, usize)> = text
+            .score_sentences_hits(&terms)
+            .into_iter()
+            .filter(|&(score, id, _)| changed[id] && score >= TOUCH_MIN_SCORE)
+            .map(|(score, id, _)| (score, id))
+            .collect();
+        for part in &parts {
+            near.extend(
+                text.score_sentences_hits(part)
+                    .into_iter()
+                    .filter(|&(score, id, _)| changed[id] && score >= TOUCH_PART_MIN_SCORE)
+                    .map(|(score, id, _)| (score, id)),
+            );
+        }
+        for (_, id) in near {
+            // Two of its words, not a figure alone.
+            let words = terms
+                .iter()
+                .filter(|(t, k)| !(*k == Kind::Number && is_distinctive_number(t)))
+                .filter(|(t, _)| text.postings(t).binary_search(&(id as u32)).is_ok())
+                .count();
+            if words >= 2 {
+                hits.entry(id as u32).or_default().0 += 2;
+            }
+        }
+        hits.into_iter()
+            .filter(|&(_, (words, figures))| words >= 2 || (figures >= 1 && words >= 1))
+            .max_by_key(|&(id, (w, f))| (w + 2 * f, std::cmp::Reverse(id)))
+            .map(|(id, _)| id as usize)
+    };
+    let gone = touched(baseline, &baseline.delta(latest).new);
+    let new = touched(latest, &latest.delta(baseline).new);
+    if gone.is_none() && new.is_none() {
+        return None;
+    }
+    Some((
+        gone.map(|id| baseline.sentence(id).to_owned()),
+        new.map(|id| latest.sentence(id).to_owned()),
+    ))
+}
+
+/// Words of a statement in at most this share of its source's blocks are rare there.
+pub const RARE_SHARE: f32 = 0.1;
+/// A changed sentence scoring at least this for a statement with no passage touches it
+/// (the anchoring score, see [`ANCHOR_MIN_SCORE`]).
+pub const TOUCH_MIN_SCORE: f32 = 0.25;
+/// The same for a part of a compound statement (its share of the part's words).
+pub const TOUCH_PART_MIN_SCORE: f32 = 0.45;
 
 // ---------------------------------------------------------------------------------------
 // Facts
@@ -1805,10 +2322,30 @@ mod tests {
         Statement {
             id: StatementId("a:1".into()),
             text: t.into(),
-            cites: vec![],
-            quotes: quotes.iter().map(|s| s.to_string()).collect(),
+            cites: vec![CiteNo(1)],
+            quotes: quotes
+                .iter()
+                .map(|s| crate::watchlist::Quote {
+                    cite: Some(CiteNo(1)),
+                    text: (*s).to_owned(),
+                })
+                .collect(),
             line: None,
         }
+    }
+
+    // The statement's source is cite 1; judging with anchors needs no statement.
+    fn locate(st: &Statement, t: &ExtractedText) -> Located {
+        super::locate(st, CiteNo(1), t)
+    }
+    fn locate_in(st: &Statement, t: &Prepared) -> Located {
+        super::locate_in(st, CiteNo(1), t)
+    }
+    fn judge(a: &[Anchor], b: &ExtractedText, l: &ExtractedText) -> Judgement {
+        super::judge(&st("", &[]), a, b, l)
+    }
+    fn judge_in(a: &[Anchor], b: &Prepared, l: &Prepared) -> Judgement {
+        super::judge_in(&st("", &[]), a, b, l)
     }
 
     const BASE: &[&str] = &[
@@ -1967,19 +2504,20 @@ mod tests {
     }
 
     #[test]
-    fn no_anchor_and_change_is_source_changed() {
-        let s = st("Bananas are rich in potassium.", &[]);
+    fn no_anchor_flags_only_a_change_that_touches_the_statement() {
+        let s = st("Bananas from Ecuador are rich in potassium.", &[]);
         let loc = locate(&s, &text(BASE));
+        assert!(loc.anchors.is_empty());
         let mut r = BASE.to_vec();
         r.push("A new paragraph.");
-        assert_eq!(
-            judge(&loc.anchors, &text(BASE), &text(&r)).verdict,
-            Verdict::SourceChanged
-        );
-        assert_eq!(
-            judge(&loc.anchors, &text(BASE), &text(BASE)).verdict,
-            Verdict::Unchanged
-        );
+        let j = |now: &[&str]| super::judge(&s, &loc.anchors, &text(BASE), &text(now));
+        assert_eq!(j(&r).verdict, Verdict::SourceChangedElsewhere);
+        assert_eq!(j(BASE).verdict, Verdict::Unchanged);
+        // A new sentence with two of its rare words (a name and a term) touches it.
+        r.push("Ecuador exports bananas to Kosovo.");
+        let got = j(&r);
+        assert_eq!(got.verdict, Verdict::SourceChanged);
+        assert_eq!(got.after.as_deref(), Some("Ecuador exports bananas to Kosovo."));
     }
 
     #[test]

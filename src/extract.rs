@@ -33,7 +33,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 /// Identifies this extractor's behaviour; changes whenever its output for the same input may.
 /// x4: the fast parse ([`html`]) keeps white space between inline elements that a comment
 /// split from their text (`Por<!-- --> <a>…` is "Por …", no longer "Por…").
-pub const EXTRACTOR_VERSION: &str = "x4";
+pub const EXTRACTOR_VERSION: &str = "x5";
 
 /// The text the store keeps and the evidence stage reads: one block per entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,6 +95,9 @@ pub enum ExtractError {
     /// The content type is none of HTML, plain text or PDF.
     #[error("unsupported content type `{0}`")]
     Unsupported(String),
+    /// The body is not text although its type says so.
+    #[error("unsupported content type `{0}`: the body is binary, not text")]
+    Binary(String),
     /// The source's `selector` matched no element: the page changed shape (or the selector is
     /// wrong). An error rather than an empty text, so it is not reported as all text removed.
     #[error("the source's CSS selector matched nothing on the page")]
@@ -113,6 +116,12 @@ pub enum DocKind {
 }
 
 /// The document kind for a `Content-Type` value, or `None` when unsupported.
+///
+/// A body that is not text is not a document whatever its type says: binary bytes under
+/// `text/html` or `text/plain` (see [`is_binary`]) give `None`, and so does a generic type
+/// (`application/octet-stream`, or none) unless the body starts like a PDF, an HTML page or
+/// is plain text. With an empty `body` (the fetch asking before reading one) a generic type
+/// is let through, to be decided on the body.
 pub fn doc_kind(content_type: &str, body: &[u8]) -> Option<DocKind> {
     let mime = content_type
         .split(';')
@@ -121,25 +130,71 @@ pub fn doc_kind(content_type: &str, body: &[u8]) -> Option<DocKind> {
         .trim()
         .to_ascii_lowercase();
     match mime.as_str() {
-        "text/html" | "application/xhtml+xml" => Some(DocKind::Html),
-        "text/plain" => Some(DocKind::Text),
+        "text/html" | "application/xhtml+xml" => (!is_binary(body)).then_some(DocKind::Html),
+        "text/plain" => (!is_binary(body)).then_some(DocKind::Text),
         "application/pdf" => Some(DocKind::Pdf),
         "" | "application/octet-stream" => {
             if body.starts_with(b"%PDF-") {
                 Some(DocKind::Pdf)
-            } else {
+            } else if body.is_empty() || (!is_binary(body) && looks_like_html(body)) {
                 Some(DocKind::Html)
+            } else if !is_binary(body) {
+                Some(DocKind::Text)
+            } else {
+                None
             }
         }
         _ => None,
     }
 }
 
+/// Whether a body is binary rather than text: more than 1 in 20 control characters (NUL
+/// included; tab, line feed, form feed, carriage return and escape not) in its first 8 KiB.
+/// A stray NUL in a real page does not make it binary. UTF-16 text, full of NULs, has its
+/// byte-order mark.
+pub fn is_binary(body: &[u8]) -> bool {
+    if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
+        return false;
+    }
+    let head = &body[..body.len().min(8192)];
+    if head.is_empty() {
+        return false;
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
+        .count();
+    control * 20 > head.len()
+}
+
+/// Whether a body starts like an HTML page (after white space and a byte-order mark).
+fn looks_like_html(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(1024)];
+    let head = head.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(head);
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let lower = head[start..].to_ascii_lowercase();
+    lower.starts_with(b"<!doctype html")
+        || lower.starts_with(b"<html")
+        || lower.starts_with(b"<head")
+        || lower.starts_with(b"<body")
+        || lower.starts_with(b"<!--")
+        || (lower.starts_with(b"<") && memchr::memmem::find(&lower, b"<p").is_some())
+}
+
 /// Extracts the main text of a body (or, with `rules.selector`, the text of the selected part),
 /// then drops blocks matching `rules.ignore`.
 pub fn extract(body: &[u8], content_type: &str, rules: &Rules) -> Result<ExtractedText, ExtractError> {
-    let kind =
-        doc_kind(content_type, body).ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
+    let kind = doc_kind(content_type, body).ok_or_else(|| {
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        if is_binary(body) && doc_kind(content_type, b"").is_some() {
+            ExtractError::Binary(mime.to_owned())
+        } else {
+            ExtractError::Unsupported(mime.to_owned())
+        }
+    })?;
     let blocks = match kind {
         DocKind::Html => html_blocks(&decode_cow(body, content_type), rules.selector.as_ref())
             .ok_or(ExtractError::SelectorMatchedNothing)?,
@@ -719,6 +774,8 @@ const HEADING: u16 = 1 << 6;
 const IMG: u16 = 1 << 7;
 const INPUT: u16 = 1 << 8;
 const EMBED: u16 = 1 << 9;
+/// A figure caption: main text when it reads as a sentence (see [`caption_sentence`]).
+const CAPTION: u16 = 1 << 10;
 
 /// The block kind and tag flags of an element name (lower case, as html5ever gives it).
 fn classify(name: &str) -> (Kind, u16) {
@@ -737,7 +794,7 @@ fn classify(name: &str) -> (Kind, u16) {
         "br" | "hr" => (Br, 0),
         "pre" => (Pre, BLOCKY),
         "listing" | "plaintext" | "xmp" => (Pre, 0),
-        "figcaption" => (Block, STRUCTURAL),
+        "figcaption" => (Block, CAPTION),
         "tr" | "thead" | "tbody" | "tfoot" | "caption" | "main" | "figure" | "address" | "details"
         | "summary" | "center" | "hgroup" | "body" | "html" | "dt" | "dd" | "search" | "colgroup" => {
             (Block, 0)
@@ -851,6 +908,8 @@ const JUNK_TOKENS: &[&str] = &[
     "promo",
     "promos",
     "recommended",
+    "references",
+    "reflist",
     "related",
     "rss",
     "share",
@@ -1135,7 +1194,7 @@ impl<'a> ArenaBuilder<'a> {
             let article = ac || name == "article" || at.article_body;
             el.junk = !matches!(name, "html" | "body")
                 && (flags & STRUCTURAL != 0
-                    || (!article && (jc || ji))
+                    || (!article && flags & CAPTION == 0 && name != "figure" && (jc || ji))
                     || (!at.role.is_empty() && junk_role(at.role)));
         }
         if flags & BLOCKY != 0 {
@@ -1432,6 +1491,38 @@ impl Arena<'_> {
         out
     }
 
+    /// `roots` with the figure captions next to them (a hero image's caption above the
+    /// article body): a live caption outside every root whose ancestor within
+    /// [`CAPTION_REACH`] levels holds a root, in document order. Whether it is kept is
+    /// decided on its text (see [`caption_sentence`]).
+    fn with_captions(&self, mut roots: Vec<u32>) -> Vec<u32> {
+        let inside = |i: u32, roots: &[u32]| roots.iter().any(|&r| self.is_ancestor(r, i));
+        let mut extra = Vec::new();
+        for (i, el) in self.els.iter().enumerate() {
+            let i = i as u32;
+            if el.flags & CAPTION == 0 || el.dead || inside(i, &roots) || inside(i, &extra) {
+                continue;
+            }
+            let mut a = el.parent;
+            for _ in 0..CAPTION_REACH {
+                if a == NONE || a == 0 || matches!(self.els[a as usize].name, "body" | "html") {
+                    break;
+                }
+                if roots.iter().any(|&r| self.is_ancestor(a, r)) {
+                    extra.push(i);
+                    break;
+                }
+                a = self.els[a as usize].parent;
+            }
+        }
+        if extra.is_empty() {
+            return roots;
+        }
+        roots.extend(extra);
+        roots.sort_by_key(|&r| self.els[r as usize].open);
+        roots
+    }
+
     fn is_ancestor(&self, a: u32, mut c: u32) -> bool {
         while c != NONE {
             if c == a {
@@ -1532,6 +1623,8 @@ impl Arena<'_> {
             let el = &self.els[r as usize];
             let (mut k, close) = (el.open as usize, el.close as usize);
             let (mut in_pre, mut in_figure, mut in_link) = (0usize, 0usize, 0usize);
+            // Where each open caption's blocks start.
+            let mut captions: Vec<usize> = Vec::new();
             while k <= close {
                 match self.evs[k] {
                     Ev::Open(i) => {
@@ -1552,6 +1645,9 @@ impl Arena<'_> {
                         in_figure += usize::from(e.name == "figure");
                         in_link += usize::from(e.flags & A != 0);
                         out.in_p += usize::from(e.flags & P != 0);
+                        if e.flags & CAPTION != 0 {
+                            captions.push(out.blocks.len());
+                        }
                     }
                     Ev::Close(i) => {
                         let e = &self.els[i as usize];
@@ -1567,6 +1663,15 @@ impl Arena<'_> {
                         in_figure = in_figure.saturating_sub(usize::from(e.name == "figure"));
                         in_link = in_link.saturating_sub(usize::from(e.flags & A != 0));
                         out.in_p = out.in_p.saturating_sub(usize::from(e.flags & P != 0));
+                        // A caption that is not a sentence (a credit, a label) is not text
+                        // a claim cites.
+                        if e.flags & CAPTION != 0
+                            && let Some(start) = captions.pop()
+                            && !caption_sentence(&out.blocks[start.min(out.blocks.len())..])
+                        {
+                            out.blocks.truncate(start);
+                            out.link_paras.retain(|&b| b < start);
+                        }
                     }
                     Ev::Text(t) => {
                         if in_pre > 0 {
@@ -1587,6 +1692,23 @@ impl Arena<'_> {
         }
         out.finish()
     }
+}
+
+/// How many levels up from a caption outside the main content its common ancestor with the
+/// main content may be for it to count as next to the article.
+const CAPTION_REACH: usize = 3;
+
+/// Whether a caption's blocks read as a sentence: starts with a capital, a digit or a quote,
+/// ends like prose (`.`, `!`, `?`, before closing quotes or brackets) and has four words or
+/// more. "Photo: AFP" and "Figure 2" do not.
+fn caption_sentence(blocks: &[String]) -> bool {
+    let text = blocks.join(" ");
+    let t = text.trim();
+    let words = t.split_whitespace().count();
+    let end = t.trim_end_matches(['"', '”', '’', ')', ']', ' ']);
+    words >= 4
+        && t.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '“' | '‘'))
+        && end.ends_with(['.', '!', '?'])
 }
 
 /// Builds blocks from text pieces.
@@ -1795,6 +1917,7 @@ pub fn main_text_via_scraper(body: &[u8], content_type: &str) -> Vec<String> {
 fn main_blocks(mut arena: Arena<'_>) -> Vec<String> {
     arena.aggregate(true);
     let roots = arena.main_content();
+    let roots = arena.with_captions(roots);
     let mut blocks: Vec<String> = arena.blocks(&roots, true, true);
     blocks.retain(|b| !is_leftover(b));
     let len: usize = blocks.iter().map(String::len).sum();
@@ -2093,8 +2216,13 @@ mod tests {
                 x as u8
             })
             .collect();
-        assert!(extract(&garbage, "text/html", &Rules::default()).is_ok());
-        assert!(extract(&garbage, "", &Rules::default()).is_ok());
+        // Binary bytes are no document, whatever the type says: refused, not read as text.
+        for ct in ["text/html", ""] {
+            assert!(matches!(
+                extract(&garbage, ct, &Rules::default()),
+                Err(ExtractError::Binary(_) | ExtractError::Unsupported(_))
+            ));
+        }
         // Broken markup.
         let broken = b"<html><body><p>Unclosed <b>bold <i>and <table><tr><td>cell</p></div></span><p>More & more <<>> text</body>";
         let b = blocks(broken);

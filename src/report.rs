@@ -112,6 +112,15 @@ pub struct EvidenceReport {
     /// Anything else worth saying (fetch error, quotes not found, no evidence located).
     #[serde(default)]
     pub note: Option<String>,
+    /// Whether a passage of this source backing the statement was located at baseline.
+    #[serde(default)]
+    pub anchored: bool,
+    /// Not anchored: the source's closest sentence, for a person to paste as a quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    /// `evidence` quotes not found (for this cite, or plain ones in no cited source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_quotes: Vec<String>,
 }
 
 /// The fetch result for one distinct URL.

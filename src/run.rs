@@ -129,6 +129,8 @@ struct EvTask {
     /// `statement#cite`.
     bkey: String,
     statement: crate::watchlist::Statement,
+    /// The cited source's number.
+    cite: crate::watchlist::CiteNo,
     /// The current baseline, unless a new one must be taken.
     baseline: Option<(String, Vec<evidence::Anchor>)>,
 }
@@ -207,7 +209,7 @@ fn run_tasks(
             // The baseline's page as this extractor reads it: locate the statement there
             // again, then judge the latest text against it.
             prepare(&mut prepared, nb)?;
-            let located = evidence::locate_in(&t.statement, &prepared[nb.as_str()]);
+            let located = evidence::locate_in(&t.statement, t.cite, &prepared[nb.as_str()]);
             let judgement = if nb == version {
                 evidence::Judgement {
                     verdict: Verdict::Unchanged,
@@ -217,7 +219,12 @@ fn run_tasks(
                 }
             } else {
                 prepare(&mut prepared, version)?;
-                evidence::judge_in(&located.anchors, &prepared[nb.as_str()], &prepared[version])
+                evidence::judge_in(
+                    &t.statement,
+                    &located.anchors,
+                    &prepared[nb.as_str()],
+                    &prepared[version],
+                )
             };
             out.push((
                 t.bkey.clone(),
@@ -245,12 +252,17 @@ fn run_tasks(
             Some((base, anchors)) => {
                 prepare(&mut prepared, base)?;
                 prepare(&mut prepared, version)?;
-                let j = evidence::judge_in(anchors, &prepared[base.as_str()], &prepared[version]);
+                let j = evidence::judge_in(
+                    &t.statement,
+                    anchors,
+                    &prepared[base.as_str()],
+                    &prepared[version],
+                );
                 out.push((t.bkey.clone(), version.to_owned(), EvOutcome::Judged(j)));
             }
             None => {
                 prepare(&mut prepared, version)?;
-                let loc = evidence::locate_in(&t.statement, &prepared[version]);
+                let loc = evidence::locate_in(&t.statement, t.cite, &prepared[version]);
                 out.push((t.bkey.clone(), version.to_owned(), EvOutcome::Located(loc)));
             }
         }
@@ -388,6 +400,7 @@ pub async fn run_check(
                 jobs[j].tasks.push(EvTask {
                     bkey,
                     statement: st.clone(),
+                    cite,
                     baseline,
                 });
             }
@@ -683,6 +696,9 @@ pub async fn run_check(
                     after: None,
                     facts: vec![],
                     note: None,
+                    anchored: false,
+                    candidate: None,
+                    missing_quotes: vec![],
                 };
                 let failed = failures.get(&key);
                 let existing = index.baselines.get(&bkey).cloned();
@@ -701,7 +717,7 @@ pub async fn run_check(
                     (None, Some((version, EvOutcome::Located(loc)))) => {
                         rep.status = Verdict::Baseline;
                         rep.note = baseline_note(&loc);
-                        rep.after = loc.anchors.first().map(|a| a.passage.clone());
+                        rep.before = loc.anchors.first().map(|a| a.passage.clone());
                         index.baselines.insert(
                             bkey.clone(),
                             Baseline {
@@ -711,6 +727,8 @@ pub async fn run_check(
                                 version,
                                 anchors: loc.anchors,
                                 missing_quotes: loc.missing_quotes,
+                                unfound_quotes: loc.unfound_quotes,
+                                candidate: loc.candidate,
                                 set_at: now,
                                 set_by: "first-seen".into(),
                                 statement_text: st.text.clone(),
@@ -738,6 +756,8 @@ pub async fn run_check(
                             b.version = version;
                             b.anchors = located.anchors;
                             b.missing_quotes = located.missing_quotes;
+                            b.unfound_quotes = located.unfound_quotes;
+                            b.candidate = located.candidate;
                             // Still the same snapshot of the page: `set_at` stays, `set_by` grows.
                             b.set_by = format!(
                                 "{}; re-extracted ({})",
@@ -754,19 +774,59 @@ pub async fn run_check(
                         rep.facts = j.facts;
                         if let Some(b) = &existing {
                             if b.anchors.is_empty() {
-                                rep.note =
-                                    Some("no evidence located at baseline: add an `evidence` quote".into());
+                                rep.note = Some(match rep.status {
+                                    Verdict::SourceChanged => {
+                                        "no evidence located at baseline, and the change touches this statement's words".into()
+                                    }
+                                    _ => "no evidence located at baseline: add an `evidence` quote".into(),
+                                });
                             }
                             if !b.missing_quotes.is_empty() {
                                 rep.note = Some(format!(
-                                    "evidence quote not found in the source: {:?}",
-                                    b.missing_quotes
+                                    "evidence quote not found in the source: {}",
+                                    quote_list(&b.missing_quotes)
                                 ));
                             }
                         }
                     }
                 }
+                // What the baseline holds for this pair, as it stands after this run.
+                if let Some(b) = index.baselines.get(&bkey)
+                    && !b.version.is_empty()
+                {
+                    rep.anchored = !b.anchors.is_empty();
+                    rep.candidate = if rep.anchored { None } else { b.candidate.clone() };
+                    rep.missing_quotes = b.missing_quotes.clone();
+                    if rep.before.is_none() && !rep.status.flagged() {
+                        rep.before = b.anchors.first().map(|a| a.passage.clone());
+                    }
+                }
                 per_cite.push(rep);
+            }
+            // A plain quote is missing only when no cited source has it.
+            for q in st.quotes.iter().filter(|q| q.cite.is_none()) {
+                let bkeys: Vec<String> = st
+                    .cites
+                    .iter()
+                    .map(|&c| snapshot::baseline_key(&st.id, c))
+                    .collect();
+                let nowhere = bkeys.iter().all(|k| {
+                    index
+                        .baselines
+                        .get(k)
+                        .is_some_and(|b| !b.version.is_empty() && b.unfound_quotes.contains(&q.text))
+                });
+                if nowhere {
+                    for rep in &mut per_cite {
+                        rep.missing_quotes.push(q.text.clone());
+                        if rep.note.is_none() {
+                            rep.note = Some(format!(
+                                "evidence quote not found in any cited source: {}",
+                                quote_list(std::slice::from_ref(&q.text))
+                            ));
+                        }
+                    }
+                }
             }
             let status = per_cite
                 .iter()
@@ -812,6 +872,8 @@ pub async fn run_check(
                             version: String::new(),
                             anchors: Vec::new(),
                             missing_quotes: Vec::new(),
+                            unfound_quotes: Vec::new(),
+                            candidate: None,
                             set_at: now,
                             set_by: "first-seen".into(),
                             statement_text: st.text.clone(),
@@ -923,11 +985,20 @@ pub async fn run_check(
     Ok(report)
 }
 
+/// Quotes as a person reads them: `"a", "b"`.
+fn quote_list(quotes: &[String]) -> String {
+    quotes
+        .iter()
+        .map(|q| format!("\u{201c}{q}\u{201d}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn baseline_note(loc: &evidence::Located) -> Option<String> {
     if !loc.missing_quotes.is_empty() {
         Some(format!(
-            "evidence quote not found in the source: {:?}",
-            loc.missing_quotes
+            "evidence quote not found in the source: {}",
+            quote_list(&loc.missing_quotes)
         ))
     } else if loc.anchors.is_empty() {
         Some("no evidence located: add an `evidence` quote to the statement".into())
@@ -1015,7 +1086,8 @@ async fn process(
                     Ok(text) => text,
                     Err(e) => {
                         let kind = match e {
-                            crate::extract::ExtractError::Unsupported(_) => FailureKind::UnsupportedType,
+                            crate::extract::ExtractError::Unsupported(_)
+                            | crate::extract::ExtractError::Binary(_) => FailureKind::UnsupportedType,
                             _ => FailureKind::Extract,
                         };
                         return failed(kind, e.to_string());

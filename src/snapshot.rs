@@ -151,6 +151,12 @@ pub struct Baseline {
     /// Quotes from the watchlist that were not found in the source.
     #[serde(default)]
     pub missing_quotes: Vec<String>,
+    /// Plain quotes not in this source (missing only when no cited source has them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfound_quotes: Vec<String>,
+    /// With no passage located: the closest sentence of the source, for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
     /// When the baseline was set.
     pub set_at: DateTime<Utc>,
     /// Who set it: `first-seen`, or `ack by <user>`.
@@ -719,6 +725,8 @@ mod tests {
                 version: "a".into(),
                 anchors: vec![],
                 missing_quotes: vec![],
+                unfound_quotes: vec![],
+                candidate: None,
                 set_at: Utc::now(),
                 set_by: "first-seen".into(),
                 statement_text: String::new(),

@@ -79,10 +79,39 @@ pub struct Statement {
     pub text: String,
     /// Cited sources.
     pub cites: Vec<CiteNo>,
-    /// Exact quotes from the source that back it (`evidence = [...]`), if given.
-    pub quotes: Vec<String>,
+    /// Exact quotes from its sources that back it (`evidence = [...]`), if given.
+    pub quotes: Vec<Quote>,
     /// Line in the watchlist file (or article file) where it starts, for messages.
     pub line: Option<usize>,
+}
+
+/// An `evidence` quote: exact words of a source that back a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// The cite it is in (`{cite = 1, quote = "…"}`); `None` for a plain string, which
+    /// applies to whichever cited source contains it.
+    pub cite: Option<CiteNo>,
+    /// The words.
+    pub text: String,
+}
+
+impl Quote {
+    /// A plain quote, for any cited source.
+    pub fn plain(text: impl Into<String>) -> Self {
+        Quote {
+            cite: None,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Quote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.cite {
+            Some(c) => write!(f, "[{c}] \"{}\"", self.text),
+            None => write!(f, "\"{}\"", self.text),
+        }
+    }
 }
 
 /// A cited source.

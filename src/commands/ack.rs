@@ -95,12 +95,14 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                         .get_text(&latest.text)
                         .map_err(|e| CommandError::CannotRun(e.to_string()))?,
                 );
-                let loc = evidence::locate(st, &text);
+                let loc = evidence::locate(st, cite, &text);
                 let b = index.baselines.get_mut(&key).expect("present");
                 b.version = latest.text.clone();
                 b.source = source_key;
                 b.anchors = loc.anchors;
                 b.missing_quotes = loc.missing_quotes;
+                b.unfound_quotes = loc.unfound_quotes;
+                b.candidate = loc.candidate;
                 b.set_at = now;
                 b.set_by = format!("ack by {}", args.by);
                 b.statement_text = st.text.clone();

@@ -108,7 +108,7 @@ fn article_lines(out: &mut String, a: &Article, now: DateTime<Utc>) {
         let cites: String = st.cites.iter().map(|c| format!("[{c}]")).collect();
         let _ = writeln!(out, "    {} {cites} {}", st.id, st.text);
         for q in &st.quotes {
-            let _ = writeln!(out, "        evidence: \"{q}\"");
+            let _ = writeln!(out, "        evidence: {q}");
         }
     }
 }

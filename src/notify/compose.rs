@@ -435,6 +435,9 @@ mod tests {
                     after: Some("350".into()),
                 }],
                 note: None,
+                anchored: true,
+                candidate: None,
+                missing_quotes: vec![],
             }],
         };
         RunReport {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use super::{Article, ArticleId, CiteNo, Source, Statement, Watchlist, split, statement_id};
+use super::{Article, ArticleId, CiteNo, Quote, Source, Statement, Watchlist, split, statement_id};
 use crate::error::{Diagnostic, Schema, line_col, toml_problems};
 
 /// The keys a watchlist file may hold, taken from the `Raw*` types below.
@@ -54,7 +54,22 @@ struct RawStatement {
     text: Spanned<String>,
     cites: Spanned<Vec<u32>>,
     #[serde(default)]
-    evidence: Vec<Spanned<String>>,
+    evidence: Vec<Spanned<RawQuote>>,
+}
+
+/// `"words"`, or `{ cite = 1, quote = "words" }` for a quote of one cited source.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawQuote {
+    Plain(String),
+    Cited(CitedQuote),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CitedQuote {
+    cite: u32,
+    quote: String,
 }
 
 pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
@@ -437,15 +452,28 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         }
         let mut quotes = Vec::new();
         for q in &s.evidence {
-            let norm = fold(q.get_ref());
+            let (cite, words) = match q.get_ref() {
+                RawQuote::Plain(w) => (None, w),
+                RawQuote::Cited(c) => (Some(CiteNo(c.cite)), &c.quote),
+            };
+            let norm = fold(words);
             if norm.is_empty() {
                 diags.push(err(
                     q.span(),
                     "evidence quote is empty: give the exact words from the source, or remove it".into(),
                 ));
-            } else {
-                quotes.push(norm);
+                continue;
             }
+            if let Some(c) = cite
+                && !cites.contains(&c)
+            {
+                diags.push(err(
+                    q.span(),
+                    format!("evidence quote names cite {c}, which this statement does not cite"),
+                ));
+                continue;
+            }
+            quotes.push(Quote { cite, text: norm });
         }
         let (line, _) = line_col(text, s.text.span().start);
         let sid = statement_id(&id, &stext);
@@ -664,7 +692,7 @@ mod tests {
         let a = a.unwrap();
         assert_eq!(a.statements.len(), 1);
         assert_eq!(a.statements[0].cites, [CiteNo(1), CiteNo(2)]);
-        assert_eq!(a.statements[0].quotes, ["600 troops"]);
+        assert_eq!(a.statements[0].quotes, [Quote::plain("600 troops")]);
     }
 
     #[test]
