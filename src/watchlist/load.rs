@@ -293,18 +293,32 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
     let id = match &raw.id {
         Some(id) => {
             let v = id.get_ref();
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if let Some(why) = article_id_problem(v) {
                 diags.push(err(
                     id.span(),
-                    format!("id `{v}` may only use letters, digits, `-`, `_` and `.`"),
+                    format!("id `{}` cannot be an article id: {why}; {ID_RULE}", shown(v)),
                 ));
             }
             v.clone()
         }
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(why) = article_id_problem(&stem) {
+                diags.push(Diagnostic::error(
+                    path,
+                    Some(1),
+                    format!(
+                        "the file name gives the article id `{}`, which cannot be one: {why}; \
+                         {ID_RULE}; rename the file or give the article an `id = \"...\"`",
+                        shown(&stem)
+                    ),
+                ));
+            }
+            stem
+        }
     };
     let id = ArticleId(id);
 
@@ -509,6 +523,76 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
     (ok.then_some(article), diags)
 }
 
+/// Longest article id, in bytes.
+pub const MAX_ID_LEN: usize = 100;
+
+/// What an article id may look like, for messages.
+const ID_RULE: &str = "an id is a name such as `us-military-kosovo`: ASCII letters and digits, \
+                       with `-`, `_` or `.` between them";
+
+/// Why `id` cannot be an article id, or `None` when it can. An id names files and keys of
+/// the store and is matched by `--only`, so it is a plain name: ASCII letters and digits,
+/// with `-`, `_` and `.` inside (never first or last, never `..`). That rules out `:` (the
+/// separator of statement ids, so `a:b` cannot collide with the statements of `a`), `/` and
+/// `..` (paths), control and bidirectional-control characters, and every non-ASCII letter (a
+/// Cyrillic `о` passing for a Latin `o`).
+pub fn article_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("it is empty".to_owned());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !"-_.".contains(*c))
+    {
+        return Some(format!("{} is not allowed", describe_char(c)));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Some(format!(
+            "it is {} characters long, more than {MAX_ID_LEN}",
+            id.len()
+        ));
+    }
+    if id.contains("..") {
+        return Some("`..` is not allowed".to_owned());
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(id.chars().next()) || !alnum(id.chars().last()) {
+        return Some("it must begin and end with a letter or a digit".to_owned());
+    }
+    None
+}
+
+/// A character an id may not hold, named so that an invisible or look-alike one is seen.
+fn describe_char(c: char) -> String {
+    let code = c as u32;
+    match c {
+        '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            format!("the bidirectional control character U+{code:04X}")
+        }
+        c if c.is_control() => format!("the control character U+{code:04X}"),
+        c if c.is_whitespace() => format!("white space (U+{code:04X})"),
+        c if !c.is_ascii() => format!(
+            "the non-ASCII character U+{code:04X} (only ASCII letters, so that a look-alike \
+             cannot pass for another id)"
+        ),
+        c => format!("`{c}`"),
+    }
+}
+
+/// `s` for a message: characters that are not printable ASCII are written `\u{…}`, so a
+/// bidirectional control cannot reorder the line it is printed on.
+fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c.to_string()
+            } else {
+                format!("\\u{{{:x}}}", c as u32)
+            }
+        })
+        .collect()
+}
+
 /// An error at the position of `span` in `text`.
 fn error_at(path: &Path, text: &str, span: Range<usize>, msg: String) -> Diagnostic {
     let (l, c) = line_col(text, span.start);
@@ -686,6 +770,63 @@ mod tests {
         );
         let (_, d) = load(&text);
         assert_eq!(d, ["w/k.toml:5:7: marker [9] has no [[source]] with cite = 9"]);
+    }
+
+    #[test]
+    fn article_ids_are_plain_names() {
+        for ok in ["us-military-kosovo", "a", "A1", "k.2025", "fact_check-7.v2"] {
+            assert_eq!(article_id_problem(ok), None, "{ok}");
+        }
+        let long = "a".repeat(MAX_ID_LEN + 1);
+        for (bad, why) in [
+            ("", "empty"),
+            ("a:b", "`:` is not allowed"),
+            ("a/b", "`/` is not allowed"),
+            ("a\\b", "`\\` is not allowed"),
+            ("..", "`..` is not allowed"),
+            ("a..b", "`..` is not allowed"),
+            (".hidden", "begin and end"),
+            ("trailing-", "begin and end"),
+            ("a b", "white space"),
+            ("a\u{7}b", "control character U+0007"),
+            ("abc\u{202e}gpj", "bidirectional control character U+202E"),
+            ("x\u{2067}", "bidirectional control character U+2067"),
+            ("k\u{43e}sovo", "non-ASCII character U+043E"),
+            ("caf\u{e9}", "non-ASCII"),
+            (long.as_str(), "more than 100"),
+        ] {
+            let got = article_id_problem(bad).unwrap_or_default();
+            assert!(got.contains(why), "{bad:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn bad_ids_are_errors_at_their_place() {
+        let text = format!("id = \"a:b\"\n{}", article("Troops [1] [2]."));
+        let (a, d) = load(&text);
+        assert!(a.is_none());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with("w/k.toml:1:6: id `a:b` cannot be an article id: `:` is not allowed"),
+            "{d:?}"
+        );
+        // From the file name; a bidi control is shown escaped.
+        let (a, d) = load_file(Path::new("w/a\u{202e}b.toml"), &article("Troops [1] [2]."));
+        assert!(a.is_none());
+        let d: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+        assert!(
+            d[0].starts_with("the file name gives the article id `a\\u{202e}b`, which cannot be one"),
+            "{d:?}"
+        );
+        assert!(
+            d[0].contains("rename the file or give the article an `id"),
+            "{d:?}"
+        );
+        // An `id` makes the file name irrelevant.
+        let text = format!("id = \"ab\"\n{}", article("Troops [1] [2]."));
+        let (a, d) = load_file(Path::new("w/a:b.toml"), &text);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(a.unwrap().id.0, "ab");
     }
 
     #[test]

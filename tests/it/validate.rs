@@ -469,3 +469,51 @@ fn empty_watchlist_is_a_warning() {
     );
     assert_eq!(stderr_lines(&out), [want]);
 }
+
+/// Issue 17: `watchlist/a:b.toml` next to `watchlist/a.toml` made an article `a:b` whose
+/// baselines `check --only a` dropped. Ids are names now: `validate` and `check` refuse such a
+/// file name (and `..`, bidirectional controls and look-alike letters in `id`) at FILE:LINE.
+#[test]
+fn article_ids_that_are_not_plain_names_are_refused() {
+    let ws = Workspace::new();
+    ws.watchlist("a.toml", &valid("Troops [1] [2]."));
+    ws.watchlist("a:b.toml", &valid("NATO [1] [2]."));
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/a:b.toml",
+            "1",
+            "the file name gives the article id `a:b`, which cannot be one: `:` is not allowed",
+        )],
+    );
+    // `check` refuses the same way, before touching the store.
+    let out = ws.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a:b.toml:1: the file name gives the article id"),
+        "{}",
+        show(&out)
+    );
+    assert!(!ws.root().join("snapshots/index.json").exists(), "{}", show(&out));
+
+    std::fs::remove_file(ws.root().join("watchlist/a:b.toml")).unwrap();
+    for (id, why) in [
+        ("..", "`..` is not allowed"),
+        ("kfor\u{202e}lmth", "the bidirectional control character U+202E"),
+        ("k\u{43e}sovo", "the non-ASCII character"),
+        ("a/b", "`/` is not allowed"),
+    ] {
+        ws.watchlist(
+            "b.toml",
+            &valid("NATO [1] [2].").replacen("title", &format!("id = \"{id}\"\ntitle"), 1),
+        );
+        let out = validate(&ws);
+        assert_problems(&ws, &out, 2, &[("watchlist/b.toml", "1:6", why)]);
+        // The id is shown with its invisible or look-alike characters escaped.
+        assert!(String::from_utf8_lossy(&out.stderr).is_ascii(), "{}", show(&out));
+    }
+}
