@@ -383,7 +383,7 @@ impl Fetcher {
                 proxied: OnceLock::new(),
                 direct: OnceLock::new(),
                 settings: settings.clone(),
-                global: Semaphore::new(settings.concurrency.max(1)),
+                global: Semaphore::new(settings.effective_concurrency()),
                 hosts: Mutex::new(HashMap::new()),
             }),
             backoff_base: DEFAULT_BACKOFF_BASE,
@@ -484,7 +484,7 @@ impl Fetcher {
             let mut hosts = self.shared.hosts.lock().unwrap_or_else(|p| p.into_inner());
             hosts
                 .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.shared.settings.per_host.max(1))))
+                .or_insert_with(|| Arc::new(Semaphore::new(self.shared.settings.effective_per_host())))
                 .clone()
         };
         // The semaphores are never closed, so acquiring cannot fail.
@@ -598,7 +598,9 @@ impl Fetcher {
                 format!("body exceeds max_bytes = {max} (Content-Length: {len})"),
             ));
         }
-        let initial = resp.content_length().unwrap_or(64 * 1024).min(max);
+        // A Content-Length is a claim, not bytes: the buffer starts at 1 MiB at most and
+        // grows with what actually arrives.
+        let initial = resp.content_length().unwrap_or(64 * 1024).min(max).min(1 << 20);
         let mut body: Vec<u8> = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {

@@ -334,6 +334,16 @@ pub fn validate_email_settings(email: &EmailSettings, path: &Path, text: &str) -
             at("timeout_secs"),
             "[email].timeout_secs must be at least 1",
         ));
+    } else if email.timeout_secs > crate::settings::MAX_SMTP_TIMEOUT_SECS {
+        out.push(Diagnostic::error(
+            path,
+            at("timeout_secs"),
+            format!(
+                "[email].timeout_secs = {} is too large: at most {}",
+                email.timeout_secs,
+                crate::settings::MAX_SMTP_TIMEOUT_SECS
+            ),
+        ));
     }
     out
 }

@@ -517,3 +517,38 @@ fn article_ids_that_are_not_plain_names_are_refused() {
         assert!(String::from_utf8_lossy(&out.stderr).is_ascii(), "{}", show(&out));
     }
 }
+
+/// Issue 17: settings that passed `validate` and then crashed `check` (a panic, exit 101, for
+/// `concurrency = 2^62`; an allocation abort, exit 134, for `max_bytes = 30000000000`). Every
+/// number has a range now, and both commands refuse a value outside it, exit 2.
+#[test]
+fn settings_outside_their_range_are_refused_by_validate_and_check() {
+    let ws = Workspace::new();
+    ws.watchlist("k.toml", &valid("Troops [1] [2]."));
+    for (text, pos, words) in [
+        (
+            "[fetch]\nconcurrency = 4611686018427387904\n",
+            "2:15",
+            "[fetch].concurrency = 4611686018427387904 is too large: at most 1024",
+        ),
+        (
+            "[fetch]\nmax_bytes = 30000000000\n",
+            "2:13",
+            "[fetch].max_bytes = 30000000000 is too large: at most 1073741824",
+        ),
+        ("[fetch]\nretries = 1000\n", "2:11", "at most 10"),
+        ("[fetch]\ntimeout_secs = 86400\n", "2:16", "at most 3600"),
+        ("[schedule]\njitter_secs = 99999999\n", "2:15", "at most 86400"),
+    ] {
+        ws.write("citewatch.toml", text);
+        let out = validate(&ws);
+        assert_problems(&ws, &out, 2, &[("citewatch.toml", pos, words)]);
+        let out = ws.run(&["check"]);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(words),
+            "{}",
+            show(&out)
+        );
+    }
+}
