@@ -337,6 +337,8 @@ pub async fn run_check(
     // Distinct sources, fetched once per URL however many articles cite them.
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: HashMap<String, usize> = HashMap::new();
+    // Sources sharing an `ignore` pattern share its compiled form.
+    let mut rule_cache = crate::extract::RuleCache::default();
     for a in &articles {
         for s in &a.sources {
             let fingerprint = rules_fingerprint(s.selector.as_deref(), &s.ignore);
@@ -344,7 +346,7 @@ pub async fn run_check(
             if job_of.contains_key(&key) {
                 continue;
             }
-            let rules = Rules::compile(s.selector.as_deref(), &s.ignore)?;
+            let rules = rule_cache.compile(s.selector.as_deref(), &s.ignore)?;
             let rec = index.sources.get(&key);
             let latest = rec.and_then(|r| r.versions.last());
             let cond = Conditional {

@@ -5,7 +5,8 @@
 //! fields give the position of every value a later check rejects. Markers in the prose are
 //! reported at their own line and column, in the `.md` file when `article_file` is used.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,16 @@ use url::Url;
 
 use super::{Article, ArticleId, CiteNo, Source, Statement, Watchlist, split, statement_id};
 use crate::error::{Diagnostic, Schema, line_col, toml_problems};
+use crate::extract::{MAX_IGNORE_PER_SOURCE, MAX_IGNORE_TOTAL_BYTES, MAX_SELECTOR_LEN};
+
+/// An `ignore` pattern that compiled, with the memory it takes and where it is.
+#[derive(Debug, Clone)]
+pub(super) struct PatternCost {
+    pattern: String,
+    bytes: usize,
+    line: usize,
+    col: usize,
+}
 
 /// The keys a watchlist file may hold, taken from the `Raw*` types below.
 fn article_schema() -> Schema {
@@ -88,13 +99,17 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
     // a single core about 20 ms); ids are then checked in file order.
     let loaded = par_map(&files, |file| {
         let text = std::fs::read_to_string(file)?;
-        let (article, d) = load_file(file, &text);
-        Ok::<_, std::io::Error>((text, article, d))
+        let (article, d, patterns) = load_file_costed(file, &text);
+        Ok::<_, std::io::Error>((text, article, d, patterns))
     });
     // Article id → the first file that uses it.
     let mut ids: BTreeMap<ArticleId, PathBuf> = BTreeMap::new();
+    // The memory of the distinct `ignore` patterns so far (run compiles each once).
+    let mut seen_patterns: HashSet<String> = HashSet::new();
+    let mut pattern_bytes = 0usize;
+    let mut over_budget = false;
     for (file, loaded) in files.into_iter().zip(loaded) {
-        let (text, article, d) = match loaded {
+        let (text, article, d, patterns) = match loaded {
             Ok(l) => l,
             Err(e) => {
                 diags.push(Diagnostic::error(&file, None, format!("cannot read: {e}")));
@@ -102,6 +117,29 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
             }
         };
         diags.extend(d);
+        for p in patterns {
+            if over_budget || !seen_patterns.insert(p.pattern) {
+                continue;
+            }
+            pattern_bytes += p.bytes;
+            if pattern_bytes > MAX_IGNORE_TOTAL_BYTES {
+                over_budget = true;
+                diags.push(
+                    Diagnostic::error(
+                        &file,
+                        Some(p.line),
+                        format!(
+                            "the watchlist's ignore patterns take more than {} MiB compiled \
+                             together with this one ({} KiB); use fewer or simpler patterns \
+                             (ASCII classes such as `[0-9A-Za-z_]` instead of `\\w`)",
+                            MAX_IGNORE_TOTAL_BYTES >> 20,
+                            p.bytes.div_ceil(1024)
+                        ),
+                    )
+                    .with_col(Some(p.col)),
+                );
+            }
+        }
         let Some(a) = article else { continue };
         if let Some(first) = ids.get(&a.id) {
             let line = crate::error::find_key_line(&text, "id").or(Some(1));
@@ -262,7 +300,24 @@ fn unescape_with_offsets(raw: &str, multiline: bool) -> Option<(String, Vec<usiz
 }
 
 /// Parses and checks one watchlist file. Returns the article when it has no errors.
+#[cfg(test)]
 pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) {
+    let (article, diags, _) = load_file_costed(path, text);
+    (article, diags)
+}
+
+/// [`load_file`], plus the `ignore` patterns that compiled with what each costs.
+fn load_file_costed(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>, Vec<PatternCost>) {
+    let mut patterns = Vec::new();
+    let (article, diags) = load_file_inner(path, text, &mut patterns);
+    (article, diags, patterns)
+}
+
+fn load_file_inner(
+    path: &Path,
+    text: &str,
+    patterns: &mut Vec<PatternCost>,
+) -> (Option<Article>, Vec<Diagnostic>) {
     let problems = toml_problems(path, text, &article_schema());
     if !problems.is_empty() {
         return (None, problems);
@@ -342,7 +397,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         },
     };
 
-    let sources = check_sources(path, text, &raw.source, &mut diags);
+    let sources = check_sources(path, text, &raw.source, &mut diags, patterns);
     let has_source = |c: CiteNo| raw.source.iter().any(|s| *s.cite.get_ref() == c.0);
 
     // Statements from the prose.
@@ -600,7 +655,13 @@ fn error_at(path: &Path, text: &str, span: Range<usize>, msg: String) -> Diagnos
 }
 
 /// Checks every `[[source]]`; returns the usable ones (first of each cite number).
-fn check_sources(path: &Path, text: &str, raw: &[RawSource], diags: &mut Vec<Diagnostic>) -> Vec<Source> {
+fn check_sources(
+    path: &Path,
+    text: &str,
+    raw: &[RawSource],
+    diags: &mut Vec<Diagnostic>,
+    patterns: &mut Vec<PatternCost>,
+) -> Vec<Source> {
     let err = |span: Range<usize>, msg: String| error_at(path, text, span, msg);
     let mut sources: Vec<Source> = Vec::new();
     let mut first_line: BTreeMap<u32, usize> = BTreeMap::new();
@@ -633,25 +694,53 @@ fn check_sources(path: &Path, text: &str, raw: &[RawSource], diags: &mut Vec<Dia
                 None
             }
         };
-        if let Some(sel) = &s.selector
-            && let Err(e) = scraper::Selector::parse(sel.get_ref())
-        {
+        if let Some(sel) = &s.selector {
+            let v = sel.get_ref();
+            let problem = if v.len() > MAX_SELECTOR_LEN {
+                Some(format!(
+                    "it is {} bytes long, more than {MAX_SELECTOR_LEN}: name the part of the page \
+                     with a shorter selector",
+                    v.len()
+                ))
+            } else {
+                scraper::Selector::parse(v).err().map(|e| selector_error(&e))
+            };
+            if let Some(why) = problem {
+                ok = false;
+                diags.push(err(
+                    sel.span(),
+                    format!("bad CSS selector `{}`: {why}", abbreviated(v)),
+                ));
+            }
+        }
+        if s.ignore.len() > MAX_IGNORE_PER_SOURCE {
             ok = false;
             diags.push(err(
-                sel.span(),
-                format!("bad CSS selector `{}`: {}", sel.get_ref(), selector_error(&e)),
+                s.ignore[MAX_IGNORE_PER_SOURCE].span(),
+                format!(
+                    "{} ignore patterns in one [[source]]: at most {MAX_IGNORE_PER_SOURCE}",
+                    s.ignore.len()
+                ),
             ));
         }
-        for re in &s.ignore {
-            if let Err(e) = regex::Regex::new(re.get_ref()) {
-                ok = false;
-                // regex's message ends with a line "error: <what>"; keep just the what.
-                let last = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-                let why = last.strip_prefix("error: ").unwrap_or(&last).to_owned();
-                diags.push(err(
-                    re.span(),
-                    format!("bad ignore regex `{}`: {why}", re.get_ref()),
-                ));
+        for re in s.ignore.iter().take(MAX_IGNORE_PER_SOURCE) {
+            match crate::extract::ignore_regex_cost(re.get_ref()) {
+                Ok(bytes) => {
+                    let (line, col) = line_col(text, re.span().start);
+                    patterns.push(PatternCost {
+                        pattern: re.get_ref().clone(),
+                        bytes,
+                        line,
+                        col,
+                    });
+                }
+                Err(why) => {
+                    ok = false;
+                    diags.push(err(
+                        re.span(),
+                        format!("bad ignore regex `{}`: {why}", abbreviated(re.get_ref())),
+                    ));
+                }
             }
         }
         if let (Some(url), true) = (url, ok) {
@@ -674,6 +763,14 @@ fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
         K::UnexpectedSelectorParseError(_) => "not valid CSS selector syntax".to_owned(),
         K::EndOfLine => "it ends too early".to_owned(),
         other => other.to_string().to_lowercase(),
+    }
+}
+
+/// `s` for a message, cut after 80 characters.
+fn abbreviated(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+        None => Cow::Borrowed(s),
     }
 }
 

@@ -552,3 +552,116 @@ fn settings_outside_their_range_are_refused_by_validate_and_check() {
         );
     }
 }
+
+/// `n` sources citing one page each, source `i` with the ignore patterns `patterns(i)`.
+fn with_ignores(n: usize, patterns: impl Fn(usize) -> Vec<String>) -> String {
+    let cites: String = (1..=n).map(|i| format!("[{i}]")).collect();
+    let mut t = format!("title = \"Kosovo\"\narticle = \"\"\"\nTroops {cites}.\n\"\"\"\n");
+    for i in 1..=n {
+        let list: Vec<String> = patterns(i).iter().map(|p| format!("'{p}'")).collect();
+        t.push_str(&format!(
+            "\n[[source]]\ncite = {i}\nurl = \"https://a.example/{i}\"\nignore = [{}]\n",
+            list.join(", ")
+        ));
+    }
+    t
+}
+
+/// Issue 17: each `\w{50}\W{50}` took about 5 MiB compiled (300 of them: 2.1 GiB in a run).
+/// One pattern compiles to at most 1 MiB now, a source has at most 100, and the watchlist's
+/// distinct patterns at most 64 MiB together; each refusal names the pattern's line and column.
+#[test]
+fn ignore_patterns_are_bounded_in_size_count_and_total() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &with_ignores(1, |i| {
+            (0..100).map(|j| format!(r"\w{{50}}\W{{50}}{i}x{j}")).collect()
+        }),
+    );
+    let t = std::time::Instant::now();
+    let out = validate(&ws);
+    let took = t.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 100, "{}", show(&out));
+    let prefix = format!(
+        "{}:9:11: bad ignore regex `",
+        ws.root().join("watchlist/k.toml").display()
+    );
+    assert!(lines[0].starts_with(&prefix), "{}", lines[0]);
+    assert!(
+        lines[0].contains("it compiles to more than 1024 KiB"),
+        "{}",
+        lines[0]
+    );
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    eprintln!("100 oversized patterns refused in {took:?}");
+
+    // 101 patterns in one source.
+    ws.watchlist(
+        "k.toml",
+        &with_ignores(1, |_| (0..101).map(|j| format!("^x{j}$")).collect()),
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.toml",
+            "9:901",
+            "101 ignore patterns in one [[source]]: at most 100",
+        )],
+    );
+
+    // About 840 KiB each: the 79th distinct one passes 64 MiB. A pattern repeated by other
+    // sources counts once.
+    ws.watchlist(
+        "k.toml",
+        &with_ignores(100, |i| {
+            vec![format!(r"\w{{15}}{}", i.min(90)), "^Updated .*$".to_owned()]
+        }),
+    );
+    let out = validate(&ws);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{}", show(&out));
+    assert!(
+        lines[0].contains("the watchlist's ignore patterns take more than 64 MiB compiled together"),
+        "{}",
+        lines[0]
+    );
+    // 72 distinct patterns of that size fit.
+    ws.watchlist(
+        "k.toml",
+        &with_ignores(100, |i| vec![format!(r"\w{{15}}{}", i.min(72))]),
+    );
+    let out = validate(&ws);
+    assert_problems(&ws, &out, 0, &[]);
+}
+
+/// Issue 17: a 200,000-alternative selector ran past 90 s per page. Selectors are at most
+/// 1024 bytes now.
+#[test]
+fn a_selector_longer_than_the_limit_is_refused() {
+    let ws = Workspace::new();
+    let long = vec!["p.x"; 200_000].join(", ");
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            "title = \"K\"\narticle = \"Troops [1].\"\n[[source]]\ncite = 1\nurl = \"https://a.example/\"\nselector = \"{long}\"\n"
+        ),
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "watchlist/k.toml",
+            "6:12",
+            "bad CSS selector `p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, p.x, …`: it is 999998 bytes long, more than 1024",
+        )],
+    );
+}
