@@ -1172,7 +1172,8 @@ pub fn load_context(
 ) -> Result<(Context, Vec<crate::error::Diagnostic>), Vec<crate::error::Diagnostic>> {
     let paths = Paths::new(root);
     let settings = Settings::load(&paths.settings())?;
-    let (watchlist, diags) = Watchlist::load_dir(&paths.watchlist());
+    let (watchlist, diags) =
+        Watchlist::load_dir_in(&paths.root, &paths.watchlist(), settings.watchlist.allow_outside);
     if diags.iter().any(crate::error::Diagnostic::is_error) {
         return Err(diags);
     }

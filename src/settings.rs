@@ -60,6 +60,8 @@ pub struct Settings {
     pub fetch: FetchSettings,
     /// How the snapshot store is kept.
     pub store: StoreSettings,
+    /// How the watchlist folder is read.
+    pub watchlist: WatchlistSettings,
     /// Where reports are mailed; without it, messages are written as `.eml` files.
     pub email: Option<EmailSettings>,
     /// The daemon's control endpoint.
@@ -142,6 +144,15 @@ pub struct StoreSettings {
     /// Keep at most this many versions per source (0 = keep all). A version that a
     /// statement's baseline refers to is never pruned.
     pub keep: usize,
+}
+
+/// `[watchlist]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchlistSettings {
+    /// Whether watchlist files and `article_file`s may lie outside the root folder (an
+    /// absolute path, `..`, or a symbolic link leading elsewhere). Off, each is an error.
+    pub allow_outside: bool,
 }
 
 /// When a report is mailed.
@@ -230,6 +241,7 @@ impl Settings {
             .with("schedule", Schema::of::<ScheduleSettings>("[schedule]"))
             .with("fetch", Schema::of::<FetchSettings>("[fetch]"))
             .with("store", Schema::of::<StoreSettings>("[store]"))
+            .with("watchlist", Schema::of::<WatchlistSettings>("[watchlist]"))
             .with("email", Schema::of::<EmailSettings>("[email]"))
             .with("control", Schema::of::<ControlSettings>("[control]"))
     }

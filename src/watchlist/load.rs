@@ -68,7 +68,137 @@ struct RawStatement {
     evidence: Vec<Spanned<String>>,
 }
 
-pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
+/// Largest watchlist or article file read, in bytes (4 MiB; the seed's is 6 KB).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Where watchlist files and article files may be read from: the root folder and the
+/// watchlist folder (which may be a symbolic link to elsewhere), both canonical.
+#[derive(Debug, Clone)]
+pub(super) struct Bounds {
+    root: PathBuf,
+    inside: Vec<PathBuf>,
+    allow_outside: bool,
+}
+
+impl Bounds {
+    pub(super) fn new(root: &Path, dir: &Path, allow_outside: bool) -> Self {
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        Self {
+            root: root.to_path_buf(),
+            inside: vec![canon(root), canon(dir)],
+            allow_outside,
+        }
+    }
+
+    /// No bound (for a single file read on its own).
+    #[cfg(test)]
+    fn anywhere() -> Self {
+        Self {
+            root: PathBuf::from("."),
+            inside: Vec::new(),
+            allow_outside: true,
+        }
+    }
+
+    /// `None` when `path` (which exists) may be read, else where it leads.
+    fn outside(&self, path: &Path) -> Option<PathBuf> {
+        if self.allow_outside {
+            return None;
+        }
+        let real = std::fs::canonicalize(path).ok()?;
+        (!self.inside.iter().any(|i| real.starts_with(i))).then_some(real)
+    }
+
+    fn outside_message(&self, what: &str, real: &Path) -> String {
+        format!(
+            "{what} leads to {}, outside the root folder {}: move it in, or set \
+             [watchlist] allow_outside = true in citewatch.toml",
+            real.display(),
+            self.root.display()
+        )
+    }
+}
+
+/// What a file that is not a regular one is, for messages.
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Why a file could not be read.
+#[derive(Debug)]
+enum ReadProblem {
+    NotRegular(&'static str),
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotRegular(kind) => write!(f, "is {kind}, not a regular file"),
+            Self::TooLarge(n) => write!(
+                f,
+                "is {n} bytes, more than the {} MiB a watchlist or article file may have",
+                MAX_FILE_BYTES >> 20
+            ),
+            Self::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`] as UTF-8. Anything else (a FIFO, whose
+/// opening would block; a device such as `/dev/zero`, which never ends) is refused before
+/// reading a byte, also when it replaced the file after the folder was listed.
+fn read_regular(path: &Path) -> Result<String, ReadProblem> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = std::fs::metadata(path).map_err(ReadProblem::Io)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::NotRegular(kind_of(meta.file_type())));
+    }
+    // Non-blocking, so that a FIFO swapped in meanwhile does not wait for a writer.
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(ReadProblem::Io)?;
+    let meta = file.metadata().map_err(ReadProblem::Io)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::NotRegular(kind_of(meta.file_type())));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ReadProblem::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadProblem::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadProblem::TooLarge(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ReadProblem::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
+pub(super) fn load_dir(dir: &Path, bounds: &Bounds) -> (Watchlist, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut articles = Vec::new();
     let entries = match std::fs::read_dir(dir) {
@@ -82,13 +212,52 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
             return (Watchlist::default(), diags);
         }
     };
-    let mut files: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files = Vec::new();
+    let mut seen_any = false;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        seen_any = true;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            diags.push(Diagnostic::warning(
+                &path,
+                None,
+                "hidden file skipped (an editor's lock or backup file?)",
+            ));
+            continue;
+        }
+        // Follows a symbolic link; opens nothing.
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() => {
+                diags.push(Diagnostic::warning(
+                    &path,
+                    None,
+                    format!(
+                        "{}, not a regular file: skipped, not opened",
+                        kind_of(m.file_type())
+                    ),
+                ));
+                continue;
+            }
+            Ok(_) => {}
+            // Read below, for its message (a dangling link).
+            Err(_) => {}
+        }
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if link && let Some(real) = bounds.outside(&path) {
+            diags.push(Diagnostic::error(
+                &path,
+                None,
+                bounds.outside_message("this symbolic link", &real),
+            ));
+            continue;
+        }
+        files.push(path);
+    }
     files.sort();
-    if files.is_empty() {
+    if !seen_any {
         diags.push(Diagnostic::warning(
             dir,
             None,
@@ -98,9 +267,9 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
     // Files are read and parsed on every core (a watchlist of a thousand statements takes
     // a single core about 20 ms); ids are then checked in file order.
     let loaded = par_map(&files, |file| {
-        let text = std::fs::read_to_string(file)?;
-        let (article, d, patterns) = load_file_costed(file, &text);
-        Ok::<_, std::io::Error>((text, article, d, patterns))
+        let text = read_regular(file)?;
+        let (article, d, patterns) = load_file_costed(file, &text, bounds);
+        Ok::<_, ReadProblem>((text, article, d, patterns))
     });
     // Article id → the first file that uses it.
     let mut ids: BTreeMap<ArticleId, PathBuf> = BTreeMap::new();
@@ -302,20 +471,26 @@ fn unescape_with_offsets(raw: &str, multiline: bool) -> Option<(String, Vec<usiz
 /// Parses and checks one watchlist file. Returns the article when it has no errors.
 #[cfg(test)]
 pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) {
-    let (article, diags, _) = load_file_costed(path, text);
+    let (article, diags, _) = load_file_costed(path, text, &Bounds::anywhere());
     (article, diags)
 }
 
-/// [`load_file`], plus the `ignore` patterns that compiled with what each costs.
-fn load_file_costed(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>, Vec<PatternCost>) {
+/// [`load_file`] within `bounds`, plus the `ignore` patterns that compiled with what each
+/// costs.
+fn load_file_costed(
+    path: &Path,
+    text: &str,
+    bounds: &Bounds,
+) -> (Option<Article>, Vec<Diagnostic>, Vec<PatternCost>) {
     let mut patterns = Vec::new();
-    let (article, diags) = load_file_inner(path, text, &mut patterns);
+    let (article, diags) = load_file_inner(path, text, bounds, &mut patterns);
     (article, diags, patterns)
 }
 
 fn load_file_inner(
     path: &Path,
     text: &str,
+    bounds: &Bounds,
     patterns: &mut Vec<PatternCost>,
 ) -> (Option<Article>, Vec<Diagnostic>) {
     let problems = toml_problems(path, text, &article_schema());
@@ -415,8 +590,19 @@ fn load_file_inner(
         (Some(a), None) => Some((a.get_ref().clone(), inline_map(path, text, a.span(), a.get_ref()))),
         (None, Some(f)) => {
             let p = path.parent().unwrap_or(Path::new(".")).join(f.get_ref());
-            match std::fs::read_to_string(&p) {
-                Ok(t) => {
+            let outside = p.exists().then(|| bounds.outside(&p)).flatten();
+            let read = match outside {
+                // Not a regular file is said first: it is the reason whatever the bounds.
+                Some(real) if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) => {
+                    let what = format!("article_file `{}`", p.display());
+                    diags.push(err(f.span(), bounds.outside_message(&what, &real)));
+                    None
+                }
+                _ => Some(read_regular(&p)),
+            };
+            match read {
+                None => None,
+                Some(Ok(t)) => {
                     file_text = t;
                     Some((
                         file_text.clone(),
@@ -428,11 +614,15 @@ fn load_file_inner(
                         },
                     ))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(Err(ReadProblem::Io(e))) if e.kind() == std::io::ErrorKind::NotFound => {
                     diags.push(err(f.span(), format!("article_file `{}` not found", p.display())));
                     None
                 }
-                Err(e) => {
+                Some(Err(e @ (ReadProblem::NotRegular(_) | ReadProblem::TooLarge(_)))) => {
+                    diags.push(err(f.span(), format!("article_file `{}` {e}", p.display())));
+                    None
+                }
+                Some(Err(e)) => {
                     diags.push(err(f.span(), format!("article_file `{}`: {e}", p.display())));
                     None
                 }

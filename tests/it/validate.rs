@@ -665,3 +665,188 @@ fn a_selector_longer_than_the_limit_is_refused() {
         )],
     );
 }
+
+fn mkfifo(path: &std::path::Path) {
+    let ok = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(ok.success());
+}
+
+/// Issue 17: a FIFO in watchlist/ blocked every reload (opening it waits for a writer), and
+/// `article_file = "/dev/zero"` read until memory ran out. Only regular files are read now;
+/// anything else in watchlist/ is skipped with a warning and never opened.
+#[test]
+fn non_regular_files_are_skipped_or_refused_without_being_opened() {
+    let ws = Workspace::new();
+    ws.watchlist("k.toml", &valid("Troops [1] [2]."));
+    mkfifo(&ws.root().join("watchlist/fifo.toml"));
+    let _socket =
+        std::os::unix::net::UnixListener::bind(ws.root().join("watchlist/sock.toml")).expect("socket");
+    std::fs::create_dir(ws.root().join("watchlist/folder.toml")).unwrap();
+    ws.watchlist(".#k.toml", "an editor's lock file");
+    let t = std::time::Instant::now();
+    let out = validate(&ws);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let mut lines = stderr_lines(&out);
+    lines.sort();
+    let at = |name: &str| ws.root().join("watchlist").join(name).display().to_string();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{}: warning: hidden file skipped (an editor's lock or backup file?)",
+                at(".#k.toml")
+            ),
+            format!(
+                "{}: warning: a FIFO, not a regular file: skipped, not opened",
+                at("fifo.toml")
+            ),
+            format!(
+                "{}: warning: a folder, not a regular file: skipped, not opened",
+                at("folder.toml")
+            ),
+            format!(
+                "{}: warning: a socket, not a regular file: skipped, not opened",
+                at("sock.toml")
+            ),
+        ],
+        "{}",
+        show(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("k — Kosovo"),
+        "{}",
+        show(&out)
+    );
+
+    // article_file: a device, a FIFO, a file past 4 MiB.
+    mkfifo(&ws.root().join("watchlist/prose.md"));
+    ws.write("watchlist/big.md", &"Troops serve [1]. ".repeat(250_000));
+    for (file, words) in [
+        (
+            "/dev/zero",
+            "article_file `/dev/zero` is a character device, not a regular file",
+        ),
+        ("prose.md", "prose.md` is a FIFO, not a regular file"),
+        (
+            "big.md",
+            "big.md` is 4500000 bytes, more than the 4 MiB a watchlist or article file may have",
+        ),
+    ] {
+        ws.watchlist(
+            "k.toml",
+            &format!("title = \"Kosovo\"\narticle_file = \"{file}\"\n{SOURCES}"),
+        );
+        let t = std::time::Instant::now();
+        let out = validate(&ws);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        let mut out_lines = stderr_lines(&out);
+        out_lines.retain(|l| !l.contains("warning: "));
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert_eq!(out_lines.len(), 1, "{}", show(&out));
+        assert!(
+            out_lines[0].starts_with(&format!("{}:2:16: ", at("k.toml"))) && out_lines[0].contains(words),
+            "{}",
+            show(&out)
+        );
+        // `check` refuses the same way (exit 2), without reading the device.
+        let out = ws.run(&["check"]);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    }
+}
+
+/// Issue 17: symbolic links and `article_file`s leading outside the root were followed
+/// without a word. They are errors now, unless `[watchlist] allow_outside = true`.
+#[test]
+fn files_outside_the_root_need_allow_outside() {
+    let ws = Workspace::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(
+        elsewhere.path().join("outside.md"),
+        "Troops serve in KFOR [1] [2].\n",
+    )
+    .unwrap();
+    std::fs::write(
+        elsewhere.path().join("linked.toml"),
+        valid("NATO leads it [1] [2]."),
+    )
+    .unwrap();
+    let md = elsewhere.path().join("outside.md");
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            "title = \"Kosovo\"\narticle_file = \"{}\"\n{SOURCES}",
+            md.display()
+        ),
+    );
+    std::os::unix::fs::symlink(
+        elsewhere.path().join("linked.toml"),
+        ws.root().join("watchlist/linked.toml"),
+    )
+    .unwrap();
+    let real = |p: &str| std::fs::canonicalize(elsewhere.path().join(p)).unwrap();
+    let out = validate(&ws);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let mut lines = stderr_lines(&out);
+    // Without its prose, k.toml's sources are uncited.
+    lines.retain(|l| !l.contains("is not cited by any statement"));
+    assert_eq!(lines.len(), 2, "{}", show(&out));
+    assert!(
+        lines[1].starts_with(&format!(
+            "{}:2:16: article_file `{}` leads to {}, outside the root folder",
+            ws.root().join("watchlist/k.toml").display(),
+            md.display(),
+            real("outside.md").display()
+        )) && lines[1].ends_with("move it in, or set [watchlist] allow_outside = true in citewatch.toml"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        lines[0].starts_with(&format!(
+            "{}: this symbolic link leads to {}, outside the root folder",
+            ws.root().join("watchlist/linked.toml").display(),
+            real("linked.toml").display()
+        )),
+        "{}",
+        show(&out)
+    );
+    // A relative path climbing out is outside too.
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            "title = \"Kosovo\"\narticle_file = \"../../{}/outside.md\"\n{SOURCES}",
+            elsewhere.path().file_name().unwrap().to_string_lossy()
+        ),
+    );
+    assert_eq!(
+        ws.root().parent(),
+        elsewhere.path().parent(),
+        "both in the temp folder"
+    );
+    let out = validate(&ws);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside.md, outside the root folder"),
+        "{}",
+        show(&out)
+    );
+
+    ws.write("citewatch.toml", "[watchlist]\nallow_outside = true\n");
+    let out = validate(&ws);
+    assert_problems(&ws, &out, 0, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[1][2] Troops serve in KFOR.") && stdout.contains("[1][2] NATO leads it."),
+        "{stdout}"
+    );
+
+    // A watchlist folder that is itself a link elsewhere is the admin's choice: its files
+    // count as inside.
+    let ws = Workspace::new();
+    std::fs::remove_dir(ws.root().join("watchlist")).unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("k.toml"), valid("Troops [1] [2].")).unwrap();
+    std::os::unix::fs::symlink(folder.path(), ws.root().join("watchlist")).unwrap();
+    let out = validate(&ws);
+    assert_problems(&ws, &out, 0, &[]);
+}
