@@ -110,6 +110,9 @@ pub struct FetchSettings {
     pub max_bytes: u64,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Whether a redirect may lead from a public address to a private, loopback, link-local
+    /// or multicast one (a watchlist URL that is private itself is always fetched).
+    pub allow_private_redirects: bool,
 }
 
 impl Default for FetchSettings {
@@ -121,6 +124,7 @@ impl Default for FetchSettings {
             retries: DEFAULT_RETRIES,
             max_bytes: DEFAULT_MAX_BYTES,
             user_agent: format!("citewatch/{}", env!("CARGO_PKG_VERSION")),
+            allow_private_redirects: false,
         }
     }
 }
