@@ -285,6 +285,122 @@ pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// The key `per_host` counts by: the URL's host, lower-cased (not its port).
+pub fn host_key(url: &Url) -> String {
+    url.host_str().unwrap_or("").to_ascii_lowercase()
+}
+
+/// Hands out work in an order fair to hosts, so that `concurrency` is used whatever the order
+/// of the watchlist: round-robin over the hosts that have work left, and never more than
+/// `per_host` items of one host out at once (an item is out from when it is handed out until
+/// its [`HostSlot`] is dropped, which the caller does when its fetch is done). A host whose
+/// items are slow so holds its own slots only, and the items of other hosts go past it.
+///
+/// Listing 5,000 sources host by host used to give a run 4 requests in flight out of 16: the
+/// run starts a bounded number of fetches at a time, and all of them were waiting for the
+/// same host.
+pub struct HostQueue<T> {
+    state: Arc<Mutex<Lanes<T>>>,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+struct Lanes<T> {
+    /// Per host, in order of first appearance: the items not handed out, and how many are out.
+    lanes: Vec<(std::collections::VecDeque<T>, usize)>,
+    /// The lane to look at first next time.
+    next: usize,
+    per_host: usize,
+}
+
+/// One item of a [`HostQueue`] out; dropping it frees its host's slot.
+pub struct HostSlot {
+    lane: usize,
+    state: Arc<dyn Release + Send + Sync>,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+trait Release {
+    fn release(&self, lane: usize);
+}
+
+impl<T> Release for Mutex<Lanes<T>> {
+    fn release(&self, lane: usize) {
+        let mut g = self.lock().unwrap_or_else(|p| p.into_inner());
+        g.lanes[lane].1 -= 1;
+    }
+}
+
+impl Drop for HostSlot {
+    fn drop(&mut self) {
+        self.state.release(self.lane);
+        // One waiter at most (the stream); a permit is kept if it is not waiting yet.
+        self.freed.notify_one();
+    }
+}
+
+impl<T: Send + 'static> HostQueue<T> {
+    /// Items with the URL each will fetch first, in the watchlist's order; at most
+    /// `per_host` (at least 1) out at once per host.
+    pub fn new(items: impl IntoIterator<Item = (Url, T)>, per_host: usize) -> Self {
+        let mut lanes: Vec<(std::collections::VecDeque<T>, usize)> = Vec::new();
+        let mut lane_of: HashMap<String, usize> = HashMap::new();
+        for (url, item) in items {
+            let lane = *lane_of.entry(host_key(&url)).or_insert_with(|| {
+                lanes.push((std::collections::VecDeque::new(), 0));
+                lanes.len() - 1
+            });
+            lanes[lane].0.push_back(item);
+        }
+        Self {
+            state: Arc::new(Mutex::new(Lanes {
+                lanes,
+                next: 0,
+                per_host: per_host.max(1),
+            })),
+            freed: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// The next item whose host has a free slot (waiting for one to be freed if need be),
+    /// round-robin over the hosts; `None` when every item was handed out.
+    pub async fn next(&self) -> Option<(T, HostSlot)> {
+        loop {
+            {
+                let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let n = g.lanes.len();
+                if g.lanes.iter().all(|(q, _)| q.is_empty()) {
+                    return None;
+                }
+                let per_host = g.per_host;
+                let start = g.next;
+                for k in 0..n {
+                    let lane = (start + k) % n;
+                    let (queue, out) = &mut g.lanes[lane];
+                    if *out < per_host
+                        && let Some(item) = queue.pop_front()
+                    {
+                        *out += 1;
+                        g.next = (lane + 1) % n;
+                        let state: Arc<dyn Release + Send + Sync> = self.state.clone();
+                        let slot = HostSlot {
+                            lane,
+                            state,
+                            freed: self.freed.clone(),
+                        };
+                        return Some((item, slot));
+                    }
+                }
+            }
+            self.freed.notified().await;
+        }
+    }
+
+    /// [`HostQueue::next`] as a stream.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = (T, HostSlot)> {
+        futures_util::stream::unfold(self, |q| async move { q.next().await.map(|x| (x, q)) })
+    }
+}
+
 /// What one hop of one attempt gave.
 enum Step {
     Done(Success),
@@ -642,7 +758,7 @@ impl Fetcher {
         Option<tokio::sync::OwnedSemaphorePermit>,
         Option<tokio::sync::SemaphorePermit<'_>>,
     ) {
-        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let host = host_key(url);
         let sem = {
             let mut hosts = self.shared.hosts.lock().unwrap_or_else(|p| p.into_inner());
             hosts
@@ -887,6 +1003,37 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[tokio::test]
+    async fn host_queue_interleaves_hosts_and_holds_per_host() {
+        let u = |h: &str, i: u32| {
+            (
+                Url::parse(&format!("http://{h}:{}/", 8000 + i)).unwrap(),
+                format!("{h}{i}"),
+            )
+        };
+        // Listed host by host; ports do not make hosts.
+        let items = vec![u("a", 1), u("a", 2), u("a", 3), u("b", 1), u("b", 2), u("c", 1)];
+        let q = HostQueue::new(items, 1);
+        let (a1, sa) = q.next().await.unwrap();
+        let (b1, _sb) = q.next().await.unwrap();
+        let (c1, _sc) = q.next().await.unwrap();
+        assert_eq!([a1, b1, c1], ["a1", "b1", "c1"]);
+        // Every host has its one slot out: the next item waits until one is freed.
+        let waiting = tokio::time::timeout(Duration::from_millis(50), q.next()).await;
+        assert!(waiting.is_err(), "nothing is free");
+        drop(sa);
+        let (a2, sa) = q.next().await.unwrap();
+        assert_eq!(a2, "a2");
+        drop(sa);
+        drop(_sb);
+        let (x, _) = q.next().await.unwrap();
+        let (y, _) = q.next().await.unwrap();
+        let mut got = [x, y];
+        got.sort();
+        assert_eq!(got, ["a3", "b2"]);
+        assert!(q.next().await.is_none());
     }
 
     #[test]

@@ -453,8 +453,15 @@ pub async fn run_check(
     // awaits the run) read the bodies while other pages are being extracted.
     let jobs = Arc::new(jobs);
     let cpu = Arc::new(cpu);
-    let mut processed: Vec<Option<Processed>> =
-        futures_util::stream::iter(groups.iter().map(|(url, members)| {
+    // Fetches start round-robin over the hosts with a free slot, so that a watchlist listed
+    // host by host (or one slow host) cannot fill the window with fetches waiting for one host.
+    let queue = crate::fetch::HostQueue::new(
+        groups.iter().map(|g| (g.0.clone(), g.clone())),
+        ctx.settings.fetch.effective_per_host(),
+    );
+    let mut processed: Vec<Option<Processed>> = queue
+        .into_stream()
+        .map(|((url, members), slot)| {
             let fetcher = fetcher.clone();
             let jobs = jobs.clone();
             let cpu = cpu.clone();
@@ -473,6 +480,7 @@ pub async fn run_check(
                     _ => Conditional::default(),
                 };
                 let outcome = fetcher.fetch(&url, &cond).await;
+                drop(slot);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 if let Some(p) = &progress {
                     p(n, total);
@@ -503,8 +511,8 @@ pub async fn run_check(
                     }
                 }
             }
-        }))
-        .buffer_unordered(ctx.settings.fetch.concurrency.max(1) * 2)
+        })
+        .buffer_unordered(ctx.settings.fetch.effective_concurrency() * 2)
         .fold(
             (0..jobs.len()).map(|_| None).collect::<Vec<_>>(),
             |mut acc, results| async move {
