@@ -189,8 +189,7 @@ pub struct EmailSettings {
     /// A PEM file with an extra CA certificate to trust for TLS (e.g. a self-signed server);
     /// a relative path is taken from the root folder.
     pub ca_file: Option<PathBuf>,
-    /// Limit for one delivery attempt (connecting through the server's answer to the
-    /// message), seconds.
+    /// Limit for the delivery of one message, seconds: one deadline from connecting to QUIT.
     pub timeout_secs: u64,
 }
 
