@@ -71,18 +71,117 @@ pub struct Rules {
     pub ignore: Vec<Regex>,
 }
 
+/// Longest `selector`, in bytes. A selector is matched against every element of a page, so
+/// its cost grows with its length (a 200,000-alternative selector ran past 90 s on one page).
+pub const MAX_SELECTOR_LEN: usize = 1024;
+/// Most `ignore` patterns of one source.
+pub const MAX_IGNORE_PER_SOURCE: usize = 100;
+/// Largest compiled form of one `ignore` pattern (regex's `size_limit`, 1 MiB). `\w{50}\W{50}`
+/// takes about 5 MiB compiled (Unicode classes are large) and is refused.
+pub const MAX_IGNORE_REGEX_BYTES: usize = 1 << 20;
+/// Cache of the lazy DFA of one `ignore` pattern (regex's `dfa_size_limit`, 1 MiB).
+pub const IGNORE_DFA_CACHE_BYTES: usize = 1 << 20;
+/// Most memory the compiled `ignore` patterns of a whole watchlist may take together (64 MiB);
+/// a pattern used by several sources counts once, as [`RuleCache`] compiles it once.
+pub const MAX_IGNORE_TOTAL_BYTES: usize = 64 << 20;
+
+/// Compiles `pattern` as an `ignore` rule (`^`/`$` match at line ends) within the limits.
+pub fn ignore_regex(pattern: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(&format!("(?m){pattern}"))
+        .size_limit(MAX_IGNORE_REGEX_BYTES)
+        .dfa_size_limit(IGNORE_DFA_CACHE_BYTES)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => too_big(),
+            // regex's message ends with a line "error: <what>"; keep just the what.
+            e => syntax_problem(&e.to_string()),
+        })
+}
+
+/// Checks an `ignore` pattern as [`ignore_regex`] compiles it, and returns the memory its
+/// compiled form takes (bytes), or what is wrong with it.
+pub fn ignore_regex_cost(pattern: &str) -> Result<usize, String> {
+    use regex_automata::meta;
+    // The configuration `regex::RegexBuilder` gives the meta regex it wraps.
+    let config = meta::Config::new()
+        .match_kind(regex_automata::MatchKind::LeftmostFirst)
+        .utf8_empty(true)
+        .nfa_size_limit(Some(MAX_IGNORE_REGEX_BYTES))
+        .hybrid_cache_capacity(IGNORE_DFA_CACHE_BYTES);
+    let syntax = regex_automata::util::syntax::Config::new().utf8(true);
+    match meta::Builder::new()
+        .configure(config)
+        .syntax(syntax)
+        .build(&format!("(?m){pattern}"))
+    {
+        Ok(re) => Ok(re.memory_usage()),
+        Err(e) if e.size_limit().is_some() => Err(too_big()),
+        Err(e) => Err(match e.syntax_error() {
+            Some(se) => syntax_problem(&se.to_string()),
+            None => syntax_problem(&e.to_string()),
+        }),
+    }
+}
+
+fn too_big() -> String {
+    format!(
+        "it compiles to more than {} KiB, the limit for one pattern; use fewer repetitions, or \
+         ASCII classes such as `[0-9A-Za-z_]` instead of `\\w` (Unicode classes are large)",
+        MAX_IGNORE_REGEX_BYTES >> 10
+    )
+}
+
+fn syntax_problem(message: &str) -> String {
+    let last = message.lines().last().unwrap_or_default().trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_owned()
+}
+
 impl Rules {
     /// Compiles a source's selector and ignore patterns (already checked by `validate`).
     pub fn compile(selector: Option<&str>, ignore: &[String]) -> anyhow::Result<Self> {
+        RuleCache::default().compile(selector, ignore)
+    }
+}
+
+/// Compiles rules, each distinct `ignore` pattern once: sources sharing a pattern share its
+/// compiled form (a clone of a `Regex` shares the program), so the watchlist's patterns take
+/// the memory `validate` bounds ([`MAX_IGNORE_TOTAL_BYTES`]), whatever the number of sources.
+#[derive(Debug, Default)]
+pub struct RuleCache {
+    regexes: std::collections::HashMap<String, Regex>,
+}
+
+impl RuleCache {
+    /// [`Rules::compile`], reusing the patterns compiled before.
+    pub fn compile(&mut self, selector: Option<&str>, ignore: &[String]) -> anyhow::Result<Rules> {
         let selector = match selector {
+            Some(s) if s.len() > MAX_SELECTOR_LEN => {
+                anyhow::bail!("CSS selector of {} bytes: at most {MAX_SELECTOR_LEN}", s.len())
+            }
             Some(s) => Some(Selector::parse(s).map_err(|e| anyhow::anyhow!("bad CSS selector `{s}`: {e}"))?),
             None => None,
         };
-        let ignore = ignore
-            .iter()
-            .map(|r| Regex::new(&format!("(?m){r}")))
-            .collect::<Result<_, _>>()?;
-        Ok(Self { selector, ignore })
+        anyhow::ensure!(
+            ignore.len() <= MAX_IGNORE_PER_SOURCE,
+            "{} ignore patterns: at most {MAX_IGNORE_PER_SOURCE} per source",
+            ignore.len()
+        );
+        let mut compiled = Vec::with_capacity(ignore.len());
+        for r in ignore {
+            let re = match self.regexes.get(r) {
+                Some(re) => re.clone(),
+                None => {
+                    let re = ignore_regex(r).map_err(|e| anyhow::anyhow!("bad ignore regex `{r}`: {e}"))?;
+                    self.regexes.insert(r.clone(), re.clone());
+                    re
+                }
+            };
+            compiled.push(re);
+        }
+        Ok(Rules {
+            selector,
+            ignore: compiled,
+        })
     }
 }
 
@@ -2114,6 +2213,38 @@ mod tests {
         let b = extract(&page, "text/html", &rules).unwrap().blocks;
         assert_eq!(b, [PARAS[0], PARAS[2], PARAS[3]]);
         assert!(Rules::compile(None, &["(".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn ignore_patterns_and_selectors_are_bounded() {
+        // About 5 MiB compiled each: 300 of them took 1.6 GiB and 26 s to compile.
+        let big = r"\w{50}\W{50}";
+        let e = ignore_regex(big).unwrap_err();
+        assert!(e.starts_with("it compiles to more than 1024 KiB"), "{e}");
+        assert_eq!(ignore_regex_cost(big).unwrap_err(), e);
+        assert!(Rules::compile(None, &[big.to_owned()]).is_err());
+        // The ASCII spelling is small.
+        let cost = ignore_regex_cost(r"[0-9A-Za-z_]{50}[^0-9A-Za-z_]{50}").unwrap();
+        assert!(cost < MAX_IGNORE_REGEX_BYTES, "{cost}");
+        let small = ignore_regex_cost("^Last updated:.*$").unwrap();
+        assert!(small > 0 && small < 64 << 10, "{small}");
+        // The same messages as before for syntax errors.
+        assert_eq!(ignore_regex("(").unwrap_err(), "unclosed group");
+        assert_eq!(ignore_regex_cost("(").unwrap_err(), "unclosed group");
+        // Count per source, selector length.
+        let many: Vec<String> = (0..=MAX_IGNORE_PER_SOURCE).map(|i| format!("x{i}")).collect();
+        assert!(Rules::compile(None, &many).is_err());
+        assert!(Rules::compile(None, &many[..MAX_IGNORE_PER_SOURCE]).is_ok());
+        let long = vec!["p"; 200_000].join(", ");
+        let t = std::time::Instant::now();
+        assert!(Rules::compile(Some(&long), &[]).is_err());
+        assert!(t.elapsed() < std::time::Duration::from_millis(100));
+        // Sources sharing a pattern share its compiled form.
+        let mut cache = RuleCache::default();
+        let a = cache.compile(None, &["^Updated .*$".to_owned()]).unwrap();
+        let b = cache.compile(None, &["^Updated .*$".to_owned()]).unwrap();
+        assert_eq!(cache.regexes.len(), 1);
+        assert!(a.ignore[0].is_match("x\nUpdated today") && b.ignore[0].is_match("Updated now"));
     }
 
     #[test]

@@ -12,7 +12,12 @@
 //!   at most `per_host` go to one host. Permits are released while a retry waits.
 //! - Timeout: `timeout_secs` bounds one attempt, from connecting to the last body byte.
 //! - Retries: the whole policy is [`retry_decision`]; `retries` counts attempts after the first.
-//! - Redirects: at most [`MAX_REDIRECTS`]; revisiting a URL is a loop and fails at once.
+//! - Redirects: followed here, one hop at a time, each hop under the same rules as a first
+//!   request (its own host's permit while it is in flight, its own timeout and retries); at
+//!   most [`MAX_REDIRECTS`]; revisiting a URL is a loop and fails at once. A redirect from a
+//!   public address to a non-public one ([`non_public_kind`]: loopback, private, link-local,
+//!   multicast, …) is refused unless `allow_private_redirects`; the hop's host is resolved
+//!   to decide. A watchlist URL that is private itself is fetched as usual.
 //! - Conditional requests: the stored `ETag` / `Last-Modified` are sent; `304` is
 //!   [`FetchOutcome::NotModified`] and no body is read.
 //! - Body: gzip, brotli and deflate are decompressed; the decompressed body is streamed and
@@ -165,6 +170,9 @@ pub struct FetchFailure {
 pub struct Fetcher {
     shared: Arc<Shared>,
     backoff_base: Duration,
+    /// Addresses taken as public although they are not (tests stand in for public sites
+    /// with loopback addresses).
+    public: Arc<Vec<IpAddr>>,
 }
 
 #[derive(Debug)]
@@ -181,17 +189,6 @@ struct Shared {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-/// Why the redirect policy stopped a chain.
-#[derive(Debug, thiserror::Error)]
-enum RedirectError {
-    #[error("redirect loop: {chain}")]
-    Loop { chain: String },
-    #[error("more than {MAX_REDIRECTS} redirects: {chain}")]
-    TooMany { chain: String },
-    #[error("redirect to unsupported scheme `{scheme}`: {url}")]
-    Scheme { scheme: String, url: String },
-}
-
 fn chain_text(previous: &[Url], next: &Url) -> String {
     previous
         .iter()
@@ -201,28 +198,214 @@ fn chain_text(previous: &[Url], next: &Url) -> String {
         .join(" → ")
 }
 
-/// Follows at most [`MAX_REDIRECTS`] redirects; a URL already visited in this chain is a loop.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        // `previous` holds the original URL and every URL redirected to so far.
-        let next = attempt.url().clone();
-        if next.scheme() != "http" && next.scheme() != "https" {
-            let e = RedirectError::Scheme {
-                scheme: next.scheme().to_owned(),
-                url: next.to_string(),
-            };
-            return attempt.error(e);
+/// Why a redirect to `next` after `chain` (the URLs requested so far, first one first) may not
+/// be followed, as the message for the report; `None` when it may. Scheme, loop and length
+/// only; addresses are checked by [`Fetcher::refused_redirect`].
+fn redirect_problem(chain: &[Url], next: &Url) -> Option<String> {
+    if next.scheme() != "http" && next.scheme() != "https" {
+        return Some(format!(
+            "redirect to unsupported scheme `{}`: {next}",
+            next.scheme()
+        ));
+    }
+    if chain.contains(next) {
+        return Some(format!("redirect loop: {}", chain_text(chain, next)));
+    }
+    if chain.len() > MAX_REDIRECTS {
+        return Some(format!(
+            "more than {MAX_REDIRECTS} redirects: {}",
+            chain_text(chain, next)
+        ));
+    }
+    None
+}
+
+/// Why `ip` is not a public address (`"loopback"`, `"private"`, `"link-local"`, `"multicast"`,
+/// …), or `None` when it is one. Addresses that embed an IPv4 address (`::ffff:a.b.c.d`,
+/// NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by it.
+pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            if v4.is_unspecified() || o[0] == 0 {
+                Some("unspecified")
+            } else if v4.is_loopback() {
+                Some("loopback")
+            } else if v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64) {
+                // 10/8, 172.16/12, 192.168/16 and the carrier-grade NAT range 100.64/10.
+                Some("private")
+            } else if v4.is_link_local() {
+                // 169.254/16, where cloud metadata services answer.
+                Some("link-local")
+            } else if v4.is_multicast() {
+                Some("multicast")
+            } else if o[0] >= 240
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+            {
+                // 240/4 (and broadcast), IETF protocol assignments, benchmarking.
+                Some("reserved")
+            } else {
+                None
+            }
         }
-        if attempt.previous().contains(&next) {
-            let chain = chain_text(attempt.previous(), &next);
-            return attempt.error(RedirectError::Loop { chain });
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return non_public_kind(IpAddr::V4(v4));
+            }
+            if v6.is_unspecified() {
+                Some("unspecified")
+            } else if v6.is_loopback() {
+                Some("loopback")
+            } else if (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfec0 {
+                // Unique local fc00::/7 and the old site-local fec0::/10.
+                Some("private")
+            } else if (seg[0] & 0xffc0) == 0xfe80 {
+                Some("link-local")
+            } else if v6.is_multicast() {
+                Some("multicast")
+            } else if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0, 0, 0, 0] {
+                let [a, b] = seg[6].to_be_bytes();
+                let [c, d] = seg[7].to_be_bytes();
+                non_public_kind(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            } else if seg[0] == 0x2002 {
+                let [a, b] = seg[1].to_be_bytes();
+                let [c, d] = seg[2].to_be_bytes();
+                non_public_kind(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            } else if seg[..6] == [0, 0, 0, 0, 0, 0] {
+                // IPv4-compatible ::a.b.c.d (deprecated).
+                let [a, b] = seg[6].to_be_bytes();
+                let [c, d] = seg[7].to_be_bytes();
+                non_public_kind(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            } else {
+                None
+            }
         }
-        if attempt.previous().len() > MAX_REDIRECTS {
-            let chain = chain_text(attempt.previous(), &next);
-            return attempt.error(RedirectError::TooMany { chain });
+    }
+}
+
+/// The key `per_host` counts by: the URL's host, lower-cased (not its port).
+pub fn host_key(url: &Url) -> String {
+    url.host_str().unwrap_or("").to_ascii_lowercase()
+}
+
+/// Hands out work in an order fair to hosts, so that `concurrency` is used whatever the order
+/// of the watchlist: round-robin over the hosts that have work left, and never more than
+/// `per_host` items of one host out at once (an item is out from when it is handed out until
+/// its [`HostSlot`] is dropped, which the caller does when its fetch is done). A host whose
+/// items are slow so holds its own slots only, and the items of other hosts go past it.
+///
+/// Listing 5,000 sources host by host used to give a run 4 requests in flight out of 16: the
+/// run starts a bounded number of fetches at a time, and all of them were waiting for the
+/// same host.
+pub struct HostQueue<T> {
+    state: Arc<Mutex<Lanes<T>>>,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+struct Lanes<T> {
+    /// Per host, in order of first appearance: the items not handed out, and how many are out.
+    lanes: Vec<(std::collections::VecDeque<T>, usize)>,
+    /// The lane to look at first next time.
+    next: usize,
+    per_host: usize,
+}
+
+/// One item of a [`HostQueue`] out; dropping it frees its host's slot.
+pub struct HostSlot {
+    lane: usize,
+    state: Arc<dyn Release + Send + Sync>,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+trait Release {
+    fn release(&self, lane: usize);
+}
+
+impl<T> Release for Mutex<Lanes<T>> {
+    fn release(&self, lane: usize) {
+        let mut g = self.lock().unwrap_or_else(|p| p.into_inner());
+        g.lanes[lane].1 -= 1;
+    }
+}
+
+impl Drop for HostSlot {
+    fn drop(&mut self) {
+        self.state.release(self.lane);
+        // One waiter at most (the stream); a permit is kept if it is not waiting yet.
+        self.freed.notify_one();
+    }
+}
+
+impl<T: Send + 'static> HostQueue<T> {
+    /// Items with the URL each will fetch first, in the watchlist's order; at most
+    /// `per_host` (at least 1) out at once per host.
+    pub fn new(items: impl IntoIterator<Item = (Url, T)>, per_host: usize) -> Self {
+        let mut lanes: Vec<(std::collections::VecDeque<T>, usize)> = Vec::new();
+        let mut lane_of: HashMap<String, usize> = HashMap::new();
+        for (url, item) in items {
+            let lane = *lane_of.entry(host_key(&url)).or_insert_with(|| {
+                lanes.push((std::collections::VecDeque::new(), 0));
+                lanes.len() - 1
+            });
+            lanes[lane].0.push_back(item);
         }
-        attempt.follow()
-    })
+        Self {
+            state: Arc::new(Mutex::new(Lanes {
+                lanes,
+                next: 0,
+                per_host: per_host.max(1),
+            })),
+            freed: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// The next item whose host has a free slot (waiting for one to be freed if need be),
+    /// round-robin over the hosts; `None` when every item was handed out.
+    pub async fn next(&self) -> Option<(T, HostSlot)> {
+        loop {
+            {
+                let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let n = g.lanes.len();
+                if g.lanes.iter().all(|(q, _)| q.is_empty()) {
+                    return None;
+                }
+                let per_host = g.per_host;
+                let start = g.next;
+                for k in 0..n {
+                    let lane = (start + k) % n;
+                    let (queue, out) = &mut g.lanes[lane];
+                    if *out < per_host
+                        && let Some(item) = queue.pop_front()
+                    {
+                        *out += 1;
+                        g.next = (lane + 1) % n;
+                        let state: Arc<dyn Release + Send + Sync> = self.state.clone();
+                        let slot = HostSlot {
+                            lane,
+                            state,
+                            freed: self.freed.clone(),
+                        };
+                        return Some((item, slot));
+                    }
+                }
+            }
+            self.freed.notified().await;
+        }
+    }
+
+    /// [`HostQueue::next`] as a stream.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = (T, HostSlot)> {
+        futures_util::stream::unfold(self, |q| async move { q.next().await.map(|x| (x, q)) })
+    }
+}
+
+/// What one hop of one attempt gave.
+enum Step {
+    Done(Success),
+    /// A 301, 302, 303, 307 or 308 with a usable `Location`: the next hop's URL.
+    Redirect(Url),
 }
 
 /// What a successful attempt gave.
@@ -336,13 +519,9 @@ fn classify(e: &reqwest::Error) -> (FailureKind, String) {
         top = top.replace(&format!(" for url ({u})"), "");
     }
     let mut causes: Vec<String> = vec![top];
-    let mut redirect: Option<String> = None;
     let mut invalid_data = false;
     let mut src = e.source();
     while let Some(s) = src {
-        if let Some(r) = s.downcast_ref::<RedirectError>() {
-            redirect = Some(r.to_string());
-        }
         if let Some(io) = s.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::InvalidData
         {
@@ -353,9 +532,6 @@ fn classify(e: &reqwest::Error) -> (FailureKind, String) {
             causes.push(t);
         }
         src = s.source();
-    }
-    if let Some(r) = redirect {
-        return (FailureKind::Redirect, r);
     }
     let detail = causes.join(": ");
     let kind = if e.is_timeout() {
@@ -383,11 +559,27 @@ impl Fetcher {
                 proxied: OnceLock::new(),
                 direct: OnceLock::new(),
                 settings: settings.clone(),
-                global: Semaphore::new(settings.concurrency.max(1)),
+                global: Semaphore::new(settings.effective_concurrency()),
                 hosts: Mutex::new(HashMap::new()),
             }),
             backoff_base: DEFAULT_BACKOFF_BASE,
+            public: Arc::new(Vec::new()),
         })
+    }
+
+    /// The same fetcher taking `ips` as public addresses for the redirect rule
+    /// (`allow_private_redirects`); tests stand in for public sites with loopback addresses.
+    pub fn with_public_addresses(mut self, ips: &[IpAddr]) -> Self {
+        self.public = Arc::new(ips.to_vec());
+        self
+    }
+
+    /// Why `ip` counts as non-public, or `None`.
+    fn non_public(&self, ip: IpAddr) -> Option<&'static str> {
+        if self.public.contains(&ip) {
+            return None;
+        }
+        non_public_kind(ip)
     }
 
     /// The same fetcher with another backoff base (default [`DEFAULT_BACKOFF_BASE`]); tests
@@ -414,35 +606,122 @@ impl Fetcher {
             return self.give_up(url, AttemptFailure::new(FailureKind::Network, e.to_owned()), 0);
         }
         let max_attempts = self.shared.settings.retries.saturating_add(1);
-        let mut attempt: u32 = 0;
+        // Every hop is a request of its own: it holds a permit of its own host (and a global
+        // one) while in flight, and the retry policy applies to it alone.
+        let mut chain: Vec<Url> = vec![url.clone()];
+        // Whether the hop before the current one was on a public address (`None`: not known
+        // yet; worked out when the first redirect needs it).
+        let mut on_public: Option<bool> = None;
         loop {
-            attempt += 1;
-            let started = Instant::now();
-            let result = {
-                let _permits = self.permits(url).await;
-                self.attempt(url, cond).await
+            let hop = chain.last().expect("the chain starts with the URL").clone();
+            let mut attempt: u32 = 0;
+            let next = loop {
+                attempt += 1;
+                let started = Instant::now();
+                let result = {
+                    let _permits = self.permits(&hop).await;
+                    self.attempt(&hop, cond).await
+                };
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                let mut f = match result {
+                    Ok(Step::Done(Success::Page(p))) => {
+                        debug!(url = %url, attempt, status = p.status, bytes = p.body.len(), elapsed_ms, final_url = %p.final_url, "fetch attempt ok");
+                        return FetchOutcome::Fetched(p);
+                    }
+                    Ok(Step::Done(Success::NotModified(final_url))) => {
+                        debug!(url = %url, attempt, status = 304, elapsed_ms, "fetch attempt not modified");
+                        return FetchOutcome::NotModified { final_url };
+                    }
+                    Ok(Step::Redirect(next)) => {
+                        debug!(url = %url, hop = %hop, to = %next, elapsed_ms, "redirect");
+                        break next;
+                    }
+                    Err(f) => f,
+                };
+                if f.final_url.is_none() {
+                    f.final_url = Some(hop.clone());
+                }
+                debug!(url = %url, hop = %hop, attempt, kind = %f.kind, status = f.status, elapsed_ms, detail = %f.detail, "fetch attempt failed");
+                let wait = retry_decision(&f, attempt, self.backoff_base);
+                match wait {
+                    Some(wait) if attempt < max_attempts => {
+                        debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, "fetch retry scheduled");
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => return self.give_up(url, f, attempt),
+                }
             };
-            let elapsed_ms = started.elapsed().as_millis() as u64;
-            let f = match result {
-                Ok(Success::Page(p)) => {
-                    debug!(url = %url, attempt, status = p.status, bytes = p.body.len(), elapsed_ms, final_url = %p.final_url, "fetch attempt ok");
-                    return FetchOutcome::Fetched(p);
-                }
-                Ok(Success::NotModified(final_url)) => {
-                    debug!(url = %url, attempt, status = 304, elapsed_ms, "fetch attempt not modified");
-                    return FetchOutcome::NotModified { final_url };
-                }
-                Err(f) => f,
+            let refusal = match redirect_problem(&chain, &next) {
+                Some(p) => Some(p),
+                None => self.refused_redirect(&hop, &next, &mut on_public).await,
             };
-            debug!(url = %url, attempt, kind = %f.kind, status = f.status, elapsed_ms, detail = %f.detail, "fetch attempt failed");
-            let wait = retry_decision(&f, attempt, self.backoff_base);
-            match wait {
-                Some(wait) if attempt < max_attempts => {
-                    debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, "fetch retry scheduled");
-                    tokio::time::sleep(wait).await;
-                }
-                _ => return self.give_up(url, f, attempt),
+            if let Some(detail) = refusal {
+                let mut f = AttemptFailure::new(FailureKind::Redirect, detail);
+                f.final_url = Some(hop);
+                return self.give_up(url, f, attempt);
             }
+            chain.push(next);
+        }
+    }
+
+    /// Why the redirect `from` → `to` goes from a public address to a non-public one and is
+    /// refused (`allow_private_redirects = false`), or `None`. `from_public` carries what is
+    /// known of `from` along the chain. Both hosts are resolved here (IP literals as they
+    /// are); a host that does not resolve locally (e.g. behind a proxy that resolves names
+    /// itself) is not refused by this rule.
+    async fn refused_redirect(&self, from: &Url, to: &Url, from_public: &mut Option<bool>) -> Option<String> {
+        if self.shared.settings.allow_private_redirects {
+            return None;
+        }
+        let public = match *from_public {
+            Some(p) => p,
+            None => self
+                .resolve(from)
+                .await
+                .into_iter()
+                .any(|ip| self.non_public(ip).is_none()),
+        };
+        let to_addrs = self.resolve(to).await;
+        let bad = to_addrs
+            .iter()
+            .find_map(|&ip| self.non_public(ip).map(|kind| (ip, kind)));
+        // From a private hop anywhere is fine; what the next hop is decides the one after.
+        *from_public = Some(if public {
+            bad.is_none()
+        } else {
+            !to_addrs.is_empty() && bad.is_none()
+        });
+        if !public {
+            return None;
+        }
+        let (ip, kind) = bad?;
+        Some(format!(
+            "redirect from a public address to a {kind} one refused: {from} → {to} ({} is {kind}); \
+             set [fetch] allow_private_redirects = true to follow such redirects",
+            match to.host() {
+                Some(Host::Domain(d)) => format!("{d} resolves to {ip}, which"),
+                _ => ip.to_string(),
+            }
+        ))
+    }
+
+    /// The addresses of `url`'s host: an IP literal itself, a name through the system
+    /// resolver (within the timeout); empty when it does not resolve.
+    async fn resolve(&self, url: &Url) -> Vec<IpAddr> {
+        match url.host() {
+            Some(Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
+            Some(Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+            Some(Host::Domain(d)) => {
+                let port = url.port_or_known_default().unwrap_or(80);
+                let secs = self.shared.settings.timeout_secs.max(1);
+                match tokio::time::timeout(Duration::from_secs(secs), tokio::net::lookup_host((d, port)))
+                    .await
+                {
+                    Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+                    _ => Vec::new(),
+                }
+            }
+            None => Vec::new(),
         }
     }
 
@@ -479,12 +758,12 @@ impl Fetcher {
         Option<tokio::sync::OwnedSemaphorePermit>,
         Option<tokio::sync::SemaphorePermit<'_>>,
     ) {
-        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let host = host_key(url);
         let sem = {
             let mut hosts = self.shared.hosts.lock().unwrap_or_else(|p| p.into_inner());
             hosts
                 .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.shared.settings.per_host.max(1))))
+                .or_insert_with(|| Arc::new(Semaphore::new(self.shared.settings.effective_per_host())))
                 .clone()
         };
         // The semaphores are never closed, so acquiring cannot fail.
@@ -494,7 +773,7 @@ impl Fetcher {
     }
 
     /// One attempt, bounded by the timeout from connect to the last body byte.
-    async fn attempt(&self, url: &Url, cond: &Conditional) -> Result<Success, AttemptFailure> {
+    async fn attempt(&self, url: &Url, cond: &Conditional) -> Result<Step, AttemptFailure> {
         let secs = self.shared.settings.timeout_secs.max(1);
         match tokio::time::timeout(Duration::from_secs(secs), self.attempt_inner(url, cond)).await {
             Ok(r) => r,
@@ -520,7 +799,8 @@ impl Fetcher {
             let mut b = reqwest::Client::builder()
                 .user_agent(settings.user_agent.clone())
                 .default_headers(headers)
-                .redirect(redirect_policy())
+                // Redirects are followed by `fetch`, one hop at a time.
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(settings.timeout_secs.max(1)));
             if direct {
                 b = b.no_proxy();
@@ -532,7 +812,7 @@ impl Fetcher {
         .map_err(String::as_str)
     }
 
-    async fn attempt_inner(&self, url: &Url, cond: &Conditional) -> Result<Success, AttemptFailure> {
+    async fn attempt_inner(&self, url: &Url, cond: &Conditional) -> Result<Step, AttemptFailure> {
         let client = self
             .client(url)
             .map_err(|e| AttemptFailure::new(FailureKind::Network, e.to_owned()))?;
@@ -565,7 +845,24 @@ impl Fetcher {
             retry_after: None,
         };
         if status == StatusCode::NOT_MODIFIED && !cond.is_empty() {
-            return Ok(Success::NotModified(final_url));
+            return Ok(Step::Done(Success::NotModified(final_url)));
+        }
+        if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+            && let Some(location) = header_str(resp.headers(), header::LOCATION)
+        {
+            return match final_url.join(location.trim()) {
+                Ok(mut next) => {
+                    // A fragment stays with the document that asked for it.
+                    if next.fragment().is_none() && final_url.fragment().is_some() {
+                        next.set_fragment(final_url.fragment());
+                    }
+                    Ok(Step::Redirect(next))
+                }
+                Err(e) => Err(fail(
+                    FailureKind::Redirect,
+                    format!("HTTP {status} with a bad Location `{location}`: {e}"),
+                )),
+            };
         }
         if !status.is_success() {
             let mut f = fail(FailureKind::Status, format!("HTTP {status}"));
@@ -598,7 +895,9 @@ impl Fetcher {
                 format!("body exceeds max_bytes = {max} (Content-Length: {len})"),
             ));
         }
-        let initial = resp.content_length().unwrap_or(64 * 1024).min(max);
+        // A Content-Length is a claim, not bytes: the buffer starts at 1 MiB at most and
+        // grows with what actually arrives.
+        let initial = resp.content_length().unwrap_or(64 * 1024).min(max).min(1 << 20);
         let mut body: Vec<u8> = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -622,14 +921,14 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Success::Page(FetchedPage {
+        Ok(Step::Done(Success::Page(FetchedPage {
             final_url,
             status: status.as_u16(),
             content_type,
             etag,
             last_modified,
             body,
-        }))
+        })))
     }
 }
 
@@ -704,6 +1003,101 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[tokio::test]
+    async fn host_queue_interleaves_hosts_and_holds_per_host() {
+        let u = |h: &str, i: u32| {
+            (
+                Url::parse(&format!("http://{h}:{}/", 8000 + i)).unwrap(),
+                format!("{h}{i}"),
+            )
+        };
+        // Listed host by host; ports do not make hosts.
+        let items = vec![u("a", 1), u("a", 2), u("a", 3), u("b", 1), u("b", 2), u("c", 1)];
+        let q = HostQueue::new(items, 1);
+        let (a1, sa) = q.next().await.unwrap();
+        let (b1, _sb) = q.next().await.unwrap();
+        let (c1, _sc) = q.next().await.unwrap();
+        assert_eq!([a1, b1, c1], ["a1", "b1", "c1"]);
+        // Every host has its one slot out: the next item waits until one is freed.
+        let waiting = tokio::time::timeout(Duration::from_millis(50), q.next()).await;
+        assert!(waiting.is_err(), "nothing is free");
+        drop(sa);
+        let (a2, sa) = q.next().await.unwrap();
+        assert_eq!(a2, "a2");
+        drop(sa);
+        drop(_sb);
+        let (x, _) = q.next().await.unwrap();
+        let (y, _) = q.next().await.unwrap();
+        let mut got = [x, y];
+        got.sort();
+        assert_eq!(got, ["a3", "b2"]);
+        assert!(q.next().await.is_none());
+    }
+
+    #[test]
+    fn public_and_non_public_addresses() {
+        let kind = |s: &str| non_public_kind(s.parse().unwrap());
+        for (ip, k) in [
+            ("127.0.0.1", "loopback"),
+            ("127.9.9.9", "loopback"),
+            ("10.1.2.3", "private"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"),
+            ("100.64.0.1", "private"),
+            ("169.254.169.254", "link-local"),
+            ("224.0.0.1", "multicast"),
+            ("0.0.0.0", "unspecified"),
+            ("255.255.255.255", "reserved"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+            ("fd00::1", "private"),
+            ("fe80::1", "link-local"),
+            ("ff02::1", "multicast"),
+            ("::ffff:169.254.169.254", "link-local"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("2002:a00:1::", "private"),
+        ] {
+            assert_eq!(kind(ip), Some(k), "{ip}");
+        }
+        for ip in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert_eq!(kind(ip), None, "{ip}");
+        }
+    }
+
+    #[test]
+    fn redirect_chains_are_bounded() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let chain = [u("http://a.example/1"), u("http://a.example/2")];
+        assert_eq!(redirect_problem(&chain, &u("http://a.example/3")), None);
+        assert!(
+            redirect_problem(&chain, &u("http://a.example/1"))
+                .unwrap()
+                .starts_with("redirect loop: http://a.example/1 → http://a.example/2 → http://a.example/1")
+        );
+        assert!(
+            redirect_problem(&chain, &u("file:///etc/passwd"))
+                .unwrap()
+                .contains("`file`")
+        );
+        let long: Vec<Url> = (0..=MAX_REDIRECTS)
+            .map(|i| u(&format!("http://a.example/{i}")))
+            .collect();
+        assert!(
+            redirect_problem(&long, &u("http://a.example/x"))
+                .unwrap()
+                .starts_with("more than 10")
+        );
     }
 
     #[test]

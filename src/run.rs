@@ -349,6 +349,8 @@ pub async fn run_check(
     // Distinct sources, fetched once per URL however many articles cite them.
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: HashMap<String, usize> = HashMap::new();
+    // Sources sharing an `ignore` pattern share its compiled form.
+    let mut rule_cache = crate::extract::RuleCache::default();
     for a in &articles {
         for s in &a.sources {
             let fingerprint = rules_fingerprint(s.selector.as_deref(), &s.ignore);
@@ -356,7 +358,7 @@ pub async fn run_check(
             if job_of.contains_key(&key) {
                 continue;
             }
-            let rules = Rules::compile(s.selector.as_deref(), &s.ignore)?;
+            let rules = rule_cache.compile(s.selector.as_deref(), &s.ignore)?;
             let rec = index.sources.get(&key);
             let latest = rec.and_then(|r| r.versions.last());
             let cond = Conditional {
@@ -464,8 +466,15 @@ pub async fn run_check(
     // awaits the run) read the bodies while other pages are being extracted.
     let jobs = Arc::new(jobs);
     let cpu = Arc::new(cpu);
-    let mut processed: Vec<Option<Processed>> =
-        futures_util::stream::iter(groups.iter().map(|(url, members)| {
+    // Fetches start round-robin over the hosts with a free slot, so that a watchlist listed
+    // host by host (or one slow host) cannot fill the window with fetches waiting for one host.
+    let queue = crate::fetch::HostQueue::new(
+        groups.iter().map(|g| (g.0.clone(), g.clone())),
+        ctx.settings.fetch.effective_per_host(),
+    );
+    let mut processed: Vec<Option<Processed>> = queue
+        .into_stream()
+        .map(|((url, members), slot)| {
             let fetcher = fetcher.clone();
             let jobs = jobs.clone();
             let cpu = cpu.clone();
@@ -484,6 +493,7 @@ pub async fn run_check(
                     _ => Conditional::default(),
                 };
                 let outcome = fetcher.fetch(&url, &cond).await;
+                drop(slot);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 if let Some(p) = &progress {
                     p(n, total);
@@ -514,8 +524,8 @@ pub async fn run_check(
                     }
                 }
             }
-        }))
-        .buffer_unordered(ctx.settings.fetch.concurrency.max(1) * 2)
+        })
+        .buffer_unordered(ctx.settings.fetch.effective_concurrency() * 2)
         .fold(
             (0..jobs.len()).map(|_| None).collect::<Vec<_>>(),
             |mut acc, results| async move {
@@ -1242,7 +1252,8 @@ pub fn load_context(
 ) -> Result<(Context, Vec<crate::error::Diagnostic>), Vec<crate::error::Diagnostic>> {
     let paths = Paths::new(root);
     let settings = Settings::load(&paths.settings())?;
-    let (watchlist, diags) = Watchlist::load_dir(&paths.watchlist());
+    let (watchlist, diags) =
+        Watchlist::load_dir_in(&paths.root, &paths.watchlist(), settings.watchlist.allow_outside);
     if diags.iter().any(crate::error::Diagnostic::is_error) {
         return Err(diags);
     }

@@ -31,6 +31,25 @@ pub const DEFAULT_OUTBOX_RETRY_SECS: u64 = 300;
 /// Default control endpoint address of the daemon.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
+/// Most requests in flight overall (`[fetch].concurrency`).
+pub const MAX_CONCURRENCY: usize = 1024;
+/// Longest per-request timeout, seconds (`[fetch].timeout_secs`): an hour.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+/// Most retries after the first attempt (`[fetch].retries`).
+pub const MAX_RETRIES: u32 = 10;
+/// Largest body cap (`[fetch].max_bytes`): 1 GiB.
+pub const MAX_MAX_BYTES: u64 = 1 << 30;
+/// Longest random delay before a scheduled run (`[schedule].jitter_secs`): a day.
+pub const MAX_JITTER_SECS: u64 = 86_400;
+/// Longest grace period on SIGTERM (`[schedule].grace_secs`): an hour.
+pub const MAX_GRACE_SECS: u64 = 3600;
+/// Longest interval between outbox retries (`[schedule].outbox_retry_secs`): a day.
+pub const MAX_OUTBOX_RETRY_SECS: u64 = 86_400;
+/// Most versions kept per source (`[store].keep`; 0 keeps all).
+pub const MAX_KEEP: usize = 1_000_000;
+/// Longest SMTP delivery limit, seconds (`[email].timeout_secs`): an hour.
+pub const MAX_SMTP_TIMEOUT_SECS: u64 = 3600;
+
 /// The whole settings file. Every table and key is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +60,8 @@ pub struct Settings {
     pub fetch: FetchSettings,
     /// How the snapshot store is kept.
     pub store: StoreSettings,
+    /// How the watchlist folder is read.
+    pub watchlist: WatchlistSettings,
     /// Where reports are mailed; without it, messages are written as `.eml` files.
     pub email: Option<EmailSettings>,
     /// The daemon's control endpoint.
@@ -89,6 +110,9 @@ pub struct FetchSettings {
     pub max_bytes: u64,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Whether a redirect may lead from a public address to a private, loopback, link-local
+    /// or multicast one (a watchlist URL that is private itself is always fetched).
+    pub allow_private_redirects: bool,
 }
 
 impl Default for FetchSettings {
@@ -100,7 +124,20 @@ impl Default for FetchSettings {
             retries: DEFAULT_RETRIES,
             max_bytes: DEFAULT_MAX_BYTES,
             user_agent: format!("citewatch/{}", env!("CARGO_PKG_VERSION")),
+            allow_private_redirects: false,
         }
+    }
+}
+
+impl FetchSettings {
+    /// `concurrency` within its range (the value `validate` accepts, or the nearest bound).
+    pub fn effective_concurrency(&self) -> usize {
+        self.concurrency.clamp(1, MAX_CONCURRENCY)
+    }
+
+    /// `per_host`, at least 1 and at most [`Self::effective_concurrency`].
+    pub fn effective_per_host(&self) -> usize {
+        self.per_host.clamp(1, self.effective_concurrency())
     }
 }
 
@@ -111,6 +148,15 @@ pub struct StoreSettings {
     /// Keep at most this many versions per source (0 = keep all). A version that a
     /// statement's baseline refers to is never pruned.
     pub keep: usize,
+}
+
+/// `[watchlist]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchlistSettings {
+    /// Whether watchlist files and `article_file`s may lie outside the root folder (an
+    /// absolute path, `..`, or a symbolic link leading elsewhere). Off, each is an error.
+    pub allow_outside: bool,
 }
 
 /// When a report is mailed.
@@ -143,8 +189,7 @@ pub struct EmailSettings {
     /// A PEM file with an extra CA certificate to trust for TLS (e.g. a self-signed server);
     /// a relative path is taken from the root folder.
     pub ca_file: Option<PathBuf>,
-    /// Limit for one delivery attempt (connecting through the server's answer to the
-    /// message), seconds.
+    /// Limit for the delivery of one message, seconds: one deadline from connecting to QUIT.
     pub timeout_secs: u64,
 }
 
@@ -199,6 +244,7 @@ impl Settings {
             .with("schedule", Schema::of::<ScheduleSettings>("[schedule]"))
             .with("fetch", Schema::of::<FetchSettings>("[fetch]"))
             .with("store", Schema::of::<StoreSettings>("[store]"))
+            .with("watchlist", Schema::of::<WatchlistSettings>("[watchlist]"))
             .with("email", Schema::of::<EmailSettings>("[email]"))
             .with("control", Schema::of::<ControlSettings>("[control]"))
     }
@@ -235,21 +281,77 @@ impl Settings {
         if let Err(e) = crate::schedule::parse_cron(&self.schedule.cron) {
             out.push(err(&["schedule", "cron"], format!("[schedule].cron: {e}")));
         }
-        let at_least_one = [
-            ("concurrency", self.fetch.concurrency as u64),
-            ("per_host", self.fetch.per_host as u64),
-            ("timeout_secs", self.fetch.timeout_secs),
-            ("max_bytes", self.fetch.max_bytes),
+        // Every number has a range: a value past it would exhaust memory, overflow, or stall
+        // a run or the daemon for longer than anyone means (`concurrency = 2^62` panicked,
+        // `max_bytes = 30000000000` aborted on allocation).
+        let f = &self.fetch;
+        // `per_host` may not exceed `concurrency` when it is written down; left at its
+        // default it is lowered to `concurrency` by the fetcher.
+        let concurrency_ok = (1..=MAX_CONCURRENCY).contains(&f.concurrency);
+        let per_host_given = crate::error::value_position(text, &["fetch", "per_host"]).is_some();
+        let per_host_max = if concurrency_ok && per_host_given {
+            f.concurrency as u64
+        } else {
+            MAX_CONCURRENCY as u64
+        };
+        let max = MAX_CONCURRENCY as u64;
+        let per_host_bound = if per_host_max < max {
+            format!("[fetch].concurrency ({per_host_max})")
+        } else {
+            per_host_max.to_string()
+        };
+        // (table, key, value, least, most, how the most is named)
+        let ranges = [
+            (
+                "schedule",
+                "jitter_secs",
+                self.schedule.jitter_secs,
+                0,
+                MAX_JITTER_SECS,
+            ),
+            (
+                "schedule",
+                "grace_secs",
+                self.schedule.grace_secs,
+                0,
+                MAX_GRACE_SECS,
+            ),
+            (
+                "schedule",
+                "outbox_retry_secs",
+                self.schedule.outbox_retry_secs,
+                1,
+                MAX_OUTBOX_RETRY_SECS,
+            ),
+            ("fetch", "concurrency", as_u64(f.concurrency), 1, max),
+            ("fetch", "per_host", as_u64(f.per_host), 1, per_host_max),
+            ("fetch", "timeout_secs", f.timeout_secs, 1, MAX_TIMEOUT_SECS),
+            (
+                "fetch",
+                "retries",
+                u64::from(f.retries),
+                0,
+                u64::from(MAX_RETRIES),
+            ),
+            ("fetch", "max_bytes", f.max_bytes, 1, MAX_MAX_BYTES),
+            ("store", "keep", as_u64(self.store.keep), 0, MAX_KEEP as u64),
         ];
-        if self.schedule.outbox_retry_secs == 0 {
-            out.push(err(
-                &["schedule", "outbox_retry_secs"],
-                "[schedule].outbox_retry_secs must be at least 1".to_owned(),
-            ));
-        }
-        for (key, value) in at_least_one {
-            if value == 0 {
-                out.push(err(&["fetch", key], format!("[fetch].{key} must be at least 1")));
+        for (table, key, value, min, max) in ranges {
+            if value < min {
+                out.push(err(
+                    &[table, key],
+                    format!("[{table}].{key} must be at least {min}"),
+                ));
+            } else if value > max {
+                let bound = if key == "per_host" {
+                    per_host_bound.clone()
+                } else {
+                    max.to_string()
+                };
+                out.push(err(
+                    &[table, key],
+                    format!("[{table}].{key} = {value} is too large: at most {bound}"),
+                ));
             }
         }
         if self.fetch.user_agent.trim().is_empty()
@@ -274,6 +376,11 @@ impl Settings {
         }
         out
     }
+}
+
+/// A count as `u64` for range checks (saturating; `usize` is at most 64 bits here).
+fn as_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -376,6 +483,61 @@ mod tests {
             e[3].starts_with("citewatch.toml:7:10: [control].listen: `localhost`"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn every_number_has_a_range() {
+        // Issue 17: these passed `validate` and then crashed `check`.
+        let e = parse("[fetch]\nconcurrency = 4611686018427387904\n").unwrap_err();
+        assert_eq!(
+            e,
+            ["citewatch.toml:2:15: [fetch].concurrency = 4611686018427387904 is too large: at most 1024"]
+        );
+        let e = parse("[fetch]\nmax_bytes = 30000000000\n").unwrap_err();
+        assert_eq!(
+            e,
+            ["citewatch.toml:2:13: [fetch].max_bytes = 30000000000 is too large: at most 1073741824"]
+        );
+        let e = parse("[fetch]\nconcurrency = 4\nper_host = 5\n").unwrap_err();
+        assert_eq!(
+            e,
+            ["citewatch.toml:3:12: [fetch].per_host = 5 is too large: at most [fetch].concurrency (4)"]
+        );
+        for (table, key, bad) in [
+            ("schedule", "jitter_secs", "86401"),
+            ("schedule", "grace_secs", "3601"),
+            ("schedule", "outbox_retry_secs", "0"),
+            ("schedule", "outbox_retry_secs", "86401"),
+            ("fetch", "concurrency", "0"),
+            ("fetch", "concurrency", "1025"),
+            ("fetch", "timeout_secs", "3601"),
+            ("fetch", "retries", "11"),
+            ("fetch", "max_bytes", "0"),
+            ("fetch", "max_bytes", "1073741825"),
+            ("store", "keep", "1000001"),
+            ("email", "timeout_secs", "0"),
+            ("email", "timeout_secs", "3601"),
+        ] {
+            let email = if table == "email" {
+                "to = [\"d@example.org\"]\n"
+            } else {
+                ""
+            };
+            let text = format!("[{table}]\n{email}{key} = {bad}\n");
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.len(), 1, "{text}: {e:?}");
+            let line = if email.is_empty() { 2 } else { 3 };
+            assert!(
+                e[0].starts_with(&format!("citewatch.toml:{line}:"))
+                    && e[0].contains(&format!("[{table}].{key}")),
+                "{text}: {e:?}"
+            );
+        }
+        // The bounds themselves are fine.
+        let text = "[schedule]\njitter_secs = 86400\ngrace_secs = 3600\noutbox_retry_secs = 86400\n\
+                    [fetch]\nconcurrency = 1024\nper_host = 1024\ntimeout_secs = 3600\nretries = 10\n\
+                    max_bytes = 1073741824\n[store]\nkeep = 1000000\n";
+        parse(text).unwrap();
     }
 
     #[test]

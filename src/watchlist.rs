@@ -138,7 +138,16 @@ impl Watchlist {
     /// Loads every `*.toml` file of `dir`. Returns the articles that loaded and every problem
     /// found (errors and warnings), each naming its file and line.
     pub fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
-        load::load_dir(dir)
+        let root = dir.parent().unwrap_or(Path::new("."));
+        Self::load_dir_in(root, dir, false)
+    }
+
+    /// [`Watchlist::load_dir`] for the root folder `root`: watchlist files and article files
+    /// must lie under it (or under `dir`) unless `allow_outside` (`[watchlist]
+    /// allow_outside`). Only regular files of at most [`MAX_FILE_BYTES`] are read; other
+    /// files in `dir` are skipped with a warning, never opened.
+    pub fn load_dir_in(root: &Path, dir: &Path, allow_outside: bool) -> (Watchlist, Vec<Diagnostic>) {
+        load::load_dir(dir, &load::Bounds::new(root, dir, allow_outside))
     }
 
     /// The article with id `id`.
@@ -148,6 +157,7 @@ impl Watchlist {
 }
 
 mod load;
+pub use load::{MAX_FILE_BYTES, MAX_ID_LEN, article_id_problem};
 
 /// Derives a statement's stable id from its article and text.
 pub fn statement_id(article: &ArticleId, text: &str) -> StatementId {

@@ -29,7 +29,8 @@ pub fn validate(root: &Path) -> Result<Exit, CommandError> {
             None
         }
     };
-    let (wl, d) = Watchlist::load_dir(&paths.watchlist());
+    let allow_outside = settings.as_ref().is_some_and(|s| s.watchlist.allow_outside);
+    let (wl, d) = Watchlist::load_dir_in(&paths.root, &paths.watchlist(), allow_outside);
     diags.extend(d);
 
     let now = Utc::now();

@@ -213,7 +213,6 @@ pub async fn deliver_report(
             error: "being sent by another process".into(),
         },
     };
-    mailer.close().await;
     Ok(outcome)
 }
 
@@ -241,6 +240,17 @@ async fn send_one(
     let Some(_claim) = outbox::claim(&item.eml) else {
         return Sent::Busy;
     };
+    // Accepted by a server before, but not moved then: move it, send nothing.
+    if item.meta.delivered_at.is_some() {
+        return match dirs.move_delivered(item) {
+            Ok(p) => Sent::Delivered(p),
+            Err(e) => Sent::Waiting(smtp::Failure {
+                permanent: false,
+                unreachable: false,
+                message: format!("delivered before, but cannot move it to sent/: {e:#}"),
+            }),
+        };
+    }
     let bytes = match std::fs::read(&item.eml) {
         Ok(b) => b,
         Err(e) => {
@@ -271,21 +281,27 @@ async fn send_one(
     };
     item.meta.from.clone_from(&from);
     item.meta.to.clone_from(&to);
-    match mailer.send(&from, &to, &bytes).await {
-        Ok(()) => match dirs.mark_sent(item) {
-            Ok(p) => {
-                tracing::info!(run_id = %item.meta.run_id, "report message delivered: {}", p.display());
-                Sent::Delivered(p)
-            }
-            Err(e) => {
-                // Delivered but not moved: it would be sent again; say so loudly.
-                tracing::error!(
-                    "delivered {} but could not move it to sent/: {e:#}",
-                    item.eml.display()
-                );
-                Sent::Delivered(item.eml.clone())
-            }
-        },
+    // Marked sent the moment the server accepts it, before QUIT: a QUIT that hangs or a
+    // connection dropped after the acceptance cannot make it go out twice.
+    match mailer.send(&from, &to, &bytes, || dirs.mark_sent(item)).await {
+        Ok(Ok(p)) => {
+            tracing::info!(run_id = %item.meta.run_id, "report message delivered: {}", p.display());
+            Sent::Delivered(p)
+        }
+        Ok(Err(e)) => {
+            // Delivered but not moved: note the delivery in its sidecar, so the next pass
+            // moves it without sending it again.
+            let noted = dirs.record_delivered(item);
+            tracing::error!(
+                "delivered {} but could not move it to sent/: {e:#}{}",
+                item.eml.display(),
+                match &noted {
+                    Ok(()) => "; the next delivery pass moves it without sending it again".to_owned(),
+                    Err(n) => format!("; nor note the delivery ({n:#}): it may be sent again"),
+                }
+            );
+            Sent::Delivered(item.eml.clone())
+        }
         Err(f) if f.permanent => {
             tracing::warn!(run_id = %item.meta.run_id, "report message refused permanently: {}", f.message);
             match dirs.mark_failed(item, &f.message) {
@@ -360,7 +376,6 @@ async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> Outb
                             }
                         }
                     }
-                    mailer.close().await;
                 }
             },
         }

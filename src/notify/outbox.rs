@@ -145,6 +145,21 @@ impl Dirs {
         self.relocate(item, &sent)
     }
 
+    /// Notes in the sidecar, in place, that the server accepted the message (for when it
+    /// could not be moved to `sent/`): the next delivery pass moves it without sending it.
+    pub fn record_delivered(&self, item: &mut Item) -> anyhow::Result<()> {
+        if item.meta.delivered_at.is_none() {
+            item.meta.delivered_at = Some(Utc::now());
+        }
+        write(&sidecar(&item.eml), &serde_json::to_vec_pretty(&item.meta)?)
+    }
+
+    /// Moves a message already accepted ([`Dirs::record_delivered`]) to `sent/`.
+    pub fn move_delivered(&self, item: &mut Item) -> anyhow::Result<PathBuf> {
+        let sent = self.sent.clone();
+        self.relocate(item, &sent)
+    }
+
     /// Refused for good: records the error and moves the message to `outbox/failed/`.
     pub fn mark_failed(&self, item: &mut Item, error: &str) -> anyhow::Result<PathBuf> {
         item.meta.attempts += 1;
@@ -301,6 +316,20 @@ mod tests {
         assert!(!eml.exists() && !sidecar(&eml).exists());
         let sent = dirs.mark_sent(&mut items[0]).unwrap();
         assert!(sent.starts_with(d.path().join("sent")) && sent.exists());
+        assert!(dirs.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_delivery_noted_in_place_is_moved_later() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = Dirs::new(d.path());
+        dirs.enqueue(b"Subject: s\r\n\r\nbody", &meta("r4")).unwrap();
+        let mut items = dirs.list().unwrap();
+        dirs.record_delivered(&mut items[0]).unwrap();
+        let mut items = dirs.list().unwrap();
+        assert!(items[0].meta.delivered_at.is_some(), "noted in the sidecar");
+        let p = dirs.move_delivered(&mut items[0]).unwrap();
+        assert!(p.starts_with(d.path().join("sent")) && p.exists());
         assert!(dirs.list().unwrap().is_empty());
     }
 

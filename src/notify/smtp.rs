@@ -1,14 +1,15 @@
-//! `[email]` → an SMTP transport (lettre, rustls), and delivery of one queued message with
-//! the failure sorted into transient (retry later) or permanent (5xx: keep, do not retry);
-//! the checks of `[email]` for `validate`.
+//! `[email]` → an SMTP client (lettre's connection, rustls), and delivery of one queued
+//! message within one deadline from connect to QUIT, with the failure sorted into transient
+//! (retry later) or permanent (5xx: keep, do not retry); the checks of `[email]` for
+//! `validate`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 use lettre::message::Mailbox;
 
@@ -112,22 +113,33 @@ pub struct Failure {
     pub message: String,
 }
 
-/// A configured transport.
+/// A configured SMTP client: one connection per message, one deadline per message.
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Host to connect to (an IPv6 address without brackets).
+    host: String,
+    port: u16,
+    tls: Tls,
+    hello: ClientId,
+    credentials: Option<Credentials>,
     /// `host:port`, for messages.
     server: String,
-    /// Limit for one delivery attempt.
+    /// Limit for the whole delivery of one message, connect to QUIT.
     timeout: Duration,
 }
 
-/// Builds the transport from `[email]`; `root` resolves a relative `ca_file`. Reads the CA
+/// Builds the client from `[email]`; `root` resolves a relative `ca_file`. Reads the CA
 /// file and the password variable, opens no connection.
 pub fn mailer(email: &EmailSettings, root: &Path) -> Result<Mailer, String> {
     let parsed = parse_url(&email.smtp_url).map_err(|e| format!("[email].smtp_url: {e}"))?;
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&email.smtp_url)
-        .map_err(|e| format!("[email].smtp_url: {e}"))?;
-    if let Some(ca) = &email.ca_file {
+    let url = url::Url::parse(&email.smtp_url).map_err(|e| format!("[email].smtp_url: {e}"))?;
+    let host = parsed
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let params = if parsed.tls == TlsMode::None {
+        None
+    } else if let Some(ca) = &email.ca_file {
         let path = root.join(ca);
         let pem = std::fs::read(&path).map_err(|e| format!("[email].ca_file {}: {e}", path.display()))?;
         let cert =
@@ -138,50 +150,67 @@ pub fn mailer(email: &EmailSettings, root: &Path) -> Result<Mailer, String> {
                 path.display()
             ));
         }
-        let host = parsed
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let params = TlsParameters::builder(host)
-            .add_root_certificate(cert)
-            .build_rustls()
-            .map_err(|e| format!("[email].ca_file {}: {e}", path.display()))?;
-        b = match parsed.tls {
-            TlsMode::None => b,
-            TlsMode::Opportunistic => b.tls(Tls::Opportunistic(params)),
-            TlsMode::Required => b.tls(Tls::Required(params)),
-            TlsMode::Wrapper => b.tls(Tls::Wrapper(params)),
-        };
-    }
-    if let Some(var) = &email.password_env {
+        Some(
+            TlsParameters::builder(host.clone())
+                .add_root_certificate(cert)
+                .build_rustls()
+                .map_err(|e| format!("[email].ca_file {}: {e}", path.display()))?,
+        )
+    } else {
+        Some(TlsParameters::new(host.clone()).map_err(|e| format!("[email].smtp_url: {e}"))?)
+    };
+    let tls = match (parsed.tls, params) {
+        (TlsMode::Opportunistic, Some(p)) => Tls::Opportunistic(p),
+        (TlsMode::Required, Some(p)) => Tls::Required(p),
+        (TlsMode::Wrapper, Some(p)) => Tls::Wrapper(p),
+        _ => Tls::None,
+    };
+    let credentials = if let Some(var) = &email.password_env {
         let password = std::env::var(var)
             .map_err(|_| format!("[email].password_env: the environment variable `{var}` is not set"))?;
         let user =
             email.username.clone().or(parsed.username.clone()).ok_or(
                 "[email]: password_env is set but no username (give `username` or put it in smtp_url)",
             )?;
-        b = b.credentials(Credentials::new(user, password));
-    }
-    let timeout = Duration::from_secs(email.timeout_secs.max(1));
-    let port = url::Url::parse(&email.smtp_url)
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(match parsed.tls {
-            TlsMode::None => 25,
-            TlsMode::Opportunistic | TlsMode::Required => 587,
-            TlsMode::Wrapper => 465,
-        });
+        Some(Credentials::new(user, password))
+    } else {
+        url.password()
+            .map(|pw| Credentials::new(percent_decode(url.username()), percent_decode(pw)))
+    };
+    // As lettre reads the URL: a path names the client in EHLO.
+    let hello = match url.path().trim_matches('/') {
+        "" => ClientId::default(),
+        name => ClientId::Domain(name.to_owned()),
+    };
+    let port = url.port().unwrap_or(match parsed.tls {
+        TlsMode::None => 25,
+        TlsMode::Opportunistic | TlsMode::Required => 587,
+        TlsMode::Wrapper => 465,
+    });
     Ok(Mailer {
-        transport: b.timeout(Some(timeout)).build(),
         server: format!("{}:{port}", parsed.host),
-        timeout,
+        host,
+        port,
+        tls,
+        hello,
+        credentials,
+        timeout: Duration::from_secs(email.timeout_secs.max(1)),
     })
 }
 
 impl Mailer {
-    /// Delivers one formatted message to `to` with envelope sender `from`.
-    pub async fn send(&self, from: &str, to: &[String], bytes: &[u8]) -> Result<(), Failure> {
+    /// Delivers one formatted message to `to` with envelope sender `from`, within one
+    /// deadline (`timeout_secs`) from connecting to QUIT. `accepted` runs as soon as the server
+    /// has accepted the message (its 250 after the data), before QUIT: what it records holds
+    /// whatever QUIT does (hangs, or the server drops the connection), so an accepted message
+    /// is never sent again. Its result is returned.
+    pub async fn send<R>(
+        &self,
+        from: &str,
+        to: &[String],
+        bytes: &[u8],
+        accepted: impl FnOnce() -> R,
+    ) -> Result<R, Failure> {
         let bad = |m: String| Failure {
             permanent: true,
             unreachable: false,
@@ -195,26 +224,60 @@ impl Mailer {
             .map(|t| t.parse().map_err(|e| bad(format!("recipient `{t}`: {e}"))))
             .collect::<Result<_, _>>()?;
         let envelope = Envelope::new(Some(from), to).map_err(|e| bad(e.to_string()))?;
-        // lettre's own timeout covers only the TCP connect; this one covers the whole
-        // conversation, so a server that accepts and then stalls cannot hold a run.
-        match tokio::time::timeout(self.timeout, self.transport.send_raw(&envelope, bytes)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(Failure {
-                permanent: e.is_permanent(),
-                unreachable: !e.is_permanent() && !e.is_transient(),
-                message: format!("{}: {e}", self.server),
-            }),
-            Err(_) => Err(Failure {
-                permanent: false,
-                unreachable: true,
-                message: format!("{}: no answer within {} s", self.server, self.timeout.as_secs()),
-            }),
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let conversation = async {
+            let mut conn = self.connect().await?;
+            conn.send(&envelope, bytes).await?;
+            Ok::<_, lettre::transport::smtp::Error>(conn)
+        };
+        let mut conn = match tokio::time::timeout_at(deadline, conversation).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Err(Failure {
+                    permanent: e.is_permanent(),
+                    unreachable: !e.is_permanent() && !e.is_transient(),
+                    message: format!("{}: {e}", self.server),
+                });
+            }
+            Err(_) => {
+                return Err(Failure {
+                    permanent: false,
+                    unreachable: true,
+                    message: format!("{}: no answer within {} s", self.server, self.timeout.as_secs()),
+                });
+            }
+        };
+        let out = accepted();
+        // Politeness only: the message is delivered whatever QUIT gives.
+        if tokio::time::timeout_at(deadline, conn.quit()).await.is_err() {
+            tracing::debug!(server = %self.server, "no answer to QUIT within the deadline; the message was accepted");
         }
+        Ok(out)
     }
 
-    /// Closes pooled connections politely (QUIT).
-    pub async fn close(&self) {
-        let _ = tokio::time::timeout(self.timeout, self.transport.shutdown()).await;
+    /// Connects, upgrades to TLS as configured, says EHLO and authenticates.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        let wrapper = match &self.tls {
+            Tls::Wrapper(p) => Some(p.clone()),
+            _ => None,
+        };
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )
+        .await?;
+        match &self.tls {
+            Tls::Opportunistic(p) if conn.can_starttls() => conn.starttls(p.clone(), &self.hello).await?,
+            Tls::Required(p) => conn.starttls(p.clone(), &self.hello).await?,
+            _ => {}
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, c).await?;
+        }
+        Ok(conn)
     }
 }
 
@@ -333,6 +396,16 @@ pub fn validate_email_settings(email: &EmailSettings, path: &Path, text: &str) -
             path,
             at("timeout_secs"),
             "[email].timeout_secs must be at least 1",
+        ));
+    } else if email.timeout_secs > crate::settings::MAX_SMTP_TIMEOUT_SECS {
+        out.push(Diagnostic::error(
+            path,
+            at("timeout_secs"),
+            format!(
+                "[email].timeout_secs = {} is too large: at most {}",
+                email.timeout_secs,
+                crate::settings::MAX_SMTP_TIMEOUT_SECS
+            ),
         ));
     }
     out

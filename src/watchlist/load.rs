@@ -5,7 +5,8 @@
 //! fields give the position of every value a later check rejects. Markers in the prose are
 //! reported at their own line and column, in the `.md` file when `article_file` is used.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,16 @@ use url::Url;
 
 use super::{Article, ArticleId, CiteNo, Quote, Source, Statement, Watchlist, split, statement_id};
 use crate::error::{Diagnostic, Schema, line_col, toml_problems};
+use crate::extract::{MAX_IGNORE_PER_SOURCE, MAX_IGNORE_TOTAL_BYTES, MAX_SELECTOR_LEN};
+
+/// An `ignore` pattern that compiled, with the memory it takes and where it is.
+#[derive(Debug, Clone)]
+pub(super) struct PatternCost {
+    pattern: String,
+    bytes: usize,
+    line: usize,
+    col: usize,
+}
 
 /// The keys a watchlist file may hold, taken from the `Raw*` types below.
 fn article_schema() -> Schema {
@@ -72,7 +83,137 @@ struct CitedQuote {
     quote: String,
 }
 
-pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
+/// Largest watchlist or article file read, in bytes (4 MiB; the seed's is 6 KB).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Where watchlist files and article files may be read from: the root folder and the
+/// watchlist folder (which may be a symbolic link to elsewhere), both canonical.
+#[derive(Debug, Clone)]
+pub(super) struct Bounds {
+    root: PathBuf,
+    inside: Vec<PathBuf>,
+    allow_outside: bool,
+}
+
+impl Bounds {
+    pub(super) fn new(root: &Path, dir: &Path, allow_outside: bool) -> Self {
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        Self {
+            root: root.to_path_buf(),
+            inside: vec![canon(root), canon(dir)],
+            allow_outside,
+        }
+    }
+
+    /// No bound (for a single file read on its own).
+    #[cfg(test)]
+    fn anywhere() -> Self {
+        Self {
+            root: PathBuf::from("."),
+            inside: Vec::new(),
+            allow_outside: true,
+        }
+    }
+
+    /// `None` when `path` (which exists) may be read, else where it leads.
+    fn outside(&self, path: &Path) -> Option<PathBuf> {
+        if self.allow_outside {
+            return None;
+        }
+        let real = std::fs::canonicalize(path).ok()?;
+        (!self.inside.iter().any(|i| real.starts_with(i))).then_some(real)
+    }
+
+    fn outside_message(&self, what: &str, real: &Path) -> String {
+        format!(
+            "{what} leads to {}, outside the root folder {}: move it in, or set \
+             [watchlist] allow_outside = true in citewatch.toml",
+            real.display(),
+            self.root.display()
+        )
+    }
+}
+
+/// What a file that is not a regular one is, for messages.
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Why a file could not be read.
+#[derive(Debug)]
+enum ReadProblem {
+    NotRegular(&'static str),
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotRegular(kind) => write!(f, "is {kind}, not a regular file"),
+            Self::TooLarge(n) => write!(
+                f,
+                "is {n} bytes, more than the {} MiB a watchlist or article file may have",
+                MAX_FILE_BYTES >> 20
+            ),
+            Self::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`] as UTF-8. Anything else (a FIFO, whose
+/// opening would block; a device such as `/dev/zero`, which never ends) is refused before
+/// reading a byte, also when it replaced the file after the folder was listed.
+fn read_regular(path: &Path) -> Result<String, ReadProblem> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = std::fs::metadata(path).map_err(ReadProblem::Io)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::NotRegular(kind_of(meta.file_type())));
+    }
+    // Non-blocking, so that a FIFO swapped in meanwhile does not wait for a writer.
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(ReadProblem::Io)?;
+    let meta = file.metadata().map_err(ReadProblem::Io)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::NotRegular(kind_of(meta.file_type())));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ReadProblem::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadProblem::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadProblem::TooLarge(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ReadProblem::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
+pub(super) fn load_dir(dir: &Path, bounds: &Bounds) -> (Watchlist, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut articles = Vec::new();
     let entries = match std::fs::read_dir(dir) {
@@ -86,13 +227,52 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
             return (Watchlist::default(), diags);
         }
     };
-    let mut files: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files = Vec::new();
+    let mut seen_any = false;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        seen_any = true;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            diags.push(Diagnostic::warning(
+                &path,
+                None,
+                "hidden file skipped (an editor's lock or backup file?)",
+            ));
+            continue;
+        }
+        // Follows a symbolic link; opens nothing.
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() => {
+                diags.push(Diagnostic::warning(
+                    &path,
+                    None,
+                    format!(
+                        "{}, not a regular file: skipped, not opened",
+                        kind_of(m.file_type())
+                    ),
+                ));
+                continue;
+            }
+            Ok(_) => {}
+            // Read below, for its message (a dangling link).
+            Err(_) => {}
+        }
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if link && let Some(real) = bounds.outside(&path) {
+            diags.push(Diagnostic::error(
+                &path,
+                None,
+                bounds.outside_message("this symbolic link", &real),
+            ));
+            continue;
+        }
+        files.push(path);
+    }
     files.sort();
-    if files.is_empty() {
+    if !seen_any {
         diags.push(Diagnostic::warning(
             dir,
             None,
@@ -102,14 +282,18 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
     // Files are read and parsed on every core (a watchlist of a thousand statements takes
     // a single core about 20 ms); ids are then checked in file order.
     let loaded = par_map(&files, |file| {
-        let text = std::fs::read_to_string(file)?;
-        let (article, d) = load_file(file, &text);
-        Ok::<_, std::io::Error>((text, article, d))
+        let text = read_regular(file)?;
+        let (article, d, patterns) = load_file_costed(file, &text, bounds);
+        Ok::<_, ReadProblem>((text, article, d, patterns))
     });
     // Article id → the first file that uses it.
     let mut ids: BTreeMap<ArticleId, PathBuf> = BTreeMap::new();
+    // The memory of the distinct `ignore` patterns so far (run compiles each once).
+    let mut seen_patterns: HashSet<String> = HashSet::new();
+    let mut pattern_bytes = 0usize;
+    let mut over_budget = false;
     for (file, loaded) in files.into_iter().zip(loaded) {
-        let (text, article, d) = match loaded {
+        let (text, article, d, patterns) = match loaded {
             Ok(l) => l,
             Err(e) => {
                 diags.push(Diagnostic::error(&file, None, format!("cannot read: {e}")));
@@ -117,6 +301,29 @@ pub(super) fn load_dir(dir: &Path) -> (Watchlist, Vec<Diagnostic>) {
             }
         };
         diags.extend(d);
+        for p in patterns {
+            if over_budget || !seen_patterns.insert(p.pattern) {
+                continue;
+            }
+            pattern_bytes += p.bytes;
+            if pattern_bytes > MAX_IGNORE_TOTAL_BYTES {
+                over_budget = true;
+                diags.push(
+                    Diagnostic::error(
+                        &file,
+                        Some(p.line),
+                        format!(
+                            "the watchlist's ignore patterns take more than {} MiB compiled \
+                             together with this one ({} KiB); use fewer or simpler patterns \
+                             (ASCII classes such as `[0-9A-Za-z_]` instead of `\\w`)",
+                            MAX_IGNORE_TOTAL_BYTES >> 20,
+                            p.bytes.div_ceil(1024)
+                        ),
+                    )
+                    .with_col(Some(p.col)),
+                );
+            }
+        }
         let Some(a) = article else { continue };
         if let Some(first) = ids.get(&a.id) {
             let line = crate::error::find_key_line(&text, "id").or(Some(1));
@@ -277,7 +484,30 @@ fn unescape_with_offsets(raw: &str, multiline: bool) -> Option<(String, Vec<usiz
 }
 
 /// Parses and checks one watchlist file. Returns the article when it has no errors.
+#[cfg(test)]
 pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) {
+    let (article, diags, _) = load_file_costed(path, text, &Bounds::anywhere());
+    (article, diags)
+}
+
+/// [`load_file`] within `bounds`, plus the `ignore` patterns that compiled with what each
+/// costs.
+fn load_file_costed(
+    path: &Path,
+    text: &str,
+    bounds: &Bounds,
+) -> (Option<Article>, Vec<Diagnostic>, Vec<PatternCost>) {
+    let mut patterns = Vec::new();
+    let (article, diags) = load_file_inner(path, text, bounds, &mut patterns);
+    (article, diags, patterns)
+}
+
+fn load_file_inner(
+    path: &Path,
+    text: &str,
+    bounds: &Bounds,
+    patterns: &mut Vec<PatternCost>,
+) -> (Option<Article>, Vec<Diagnostic>) {
     let problems = toml_problems(path, text, &article_schema());
     if !problems.is_empty() {
         return (None, problems);
@@ -308,18 +538,32 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
     let id = match &raw.id {
         Some(id) => {
             let v = id.get_ref();
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if let Some(why) = article_id_problem(v) {
                 diags.push(err(
                     id.span(),
-                    format!("id `{v}` may only use letters, digits, `-`, `_` and `.`"),
+                    format!("id `{}` cannot be an article id: {why}; {ID_RULE}", shown(v)),
                 ));
             }
             v.clone()
         }
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(why) = article_id_problem(&stem) {
+                diags.push(Diagnostic::error(
+                    path,
+                    Some(1),
+                    format!(
+                        "the file name gives the article id `{}`, which cannot be one: {why}; \
+                         {ID_RULE}; rename the file or give the article an `id = \"...\"`",
+                        shown(&stem)
+                    ),
+                ));
+            }
+            stem
+        }
     };
     let id = ArticleId(id);
 
@@ -343,7 +587,7 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         },
     };
 
-    let sources = check_sources(path, text, &raw.source, &mut diags);
+    let sources = check_sources(path, text, &raw.source, &mut diags, patterns);
     let has_source = |c: CiteNo| raw.source.iter().any(|s| *s.cite.get_ref() == c.0);
 
     // Statements from the prose.
@@ -361,8 +605,19 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
         (Some(a), None) => Some((a.get_ref().clone(), inline_map(path, text, a.span(), a.get_ref()))),
         (None, Some(f)) => {
             let p = path.parent().unwrap_or(Path::new(".")).join(f.get_ref());
-            match std::fs::read_to_string(&p) {
-                Ok(t) => {
+            let outside = p.exists().then(|| bounds.outside(&p)).flatten();
+            let read = match outside {
+                // Not a regular file is said first: it is the reason whatever the bounds.
+                Some(real) if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) => {
+                    let what = format!("article_file `{}`", p.display());
+                    diags.push(err(f.span(), bounds.outside_message(&what, &real)));
+                    None
+                }
+                _ => Some(read_regular(&p)),
+            };
+            match read {
+                None => None,
+                Some(Ok(t)) => {
                     file_text = t;
                     Some((
                         file_text.clone(),
@@ -374,11 +629,15 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
                         },
                     ))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(Err(ReadProblem::Io(e))) if e.kind() == std::io::ErrorKind::NotFound => {
                     diags.push(err(f.span(), format!("article_file `{}` not found", p.display())));
                     None
                 }
-                Err(e) => {
+                Some(Err(e @ (ReadProblem::NotRegular(_) | ReadProblem::TooLarge(_)))) => {
+                    diags.push(err(f.span(), format!("article_file `{}` {e}", p.display())));
+                    None
+                }
+                Some(Err(e)) => {
                     diags.push(err(f.span(), format!("article_file `{}`: {e}", p.display())));
                     None
                 }
@@ -537,6 +796,76 @@ pub fn load_file(path: &Path, text: &str) -> (Option<Article>, Vec<Diagnostic>) 
     (ok.then_some(article), diags)
 }
 
+/// Longest article id, in bytes.
+pub const MAX_ID_LEN: usize = 100;
+
+/// What an article id may look like, for messages.
+const ID_RULE: &str = "an id is a name such as `us-military-kosovo`: ASCII letters and digits, \
+                       with `-`, `_` or `.` between them";
+
+/// Why `id` cannot be an article id, or `None` when it can. An id names files and keys of
+/// the store and is matched by `--only`, so it is a plain name: ASCII letters and digits,
+/// with `-`, `_` and `.` inside (never first or last, never `..`). That rules out `:` (the
+/// separator of statement ids, so `a:b` cannot collide with the statements of `a`), `/` and
+/// `..` (paths), control and bidirectional-control characters, and every non-ASCII letter (a
+/// Cyrillic `о` passing for a Latin `o`).
+pub fn article_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("it is empty".to_owned());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !"-_.".contains(*c))
+    {
+        return Some(format!("{} is not allowed", describe_char(c)));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Some(format!(
+            "it is {} characters long, more than {MAX_ID_LEN}",
+            id.len()
+        ));
+    }
+    if id.contains("..") {
+        return Some("`..` is not allowed".to_owned());
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(id.chars().next()) || !alnum(id.chars().last()) {
+        return Some("it must begin and end with a letter or a digit".to_owned());
+    }
+    None
+}
+
+/// A character an id may not hold, named so that an invisible or look-alike one is seen.
+fn describe_char(c: char) -> String {
+    let code = c as u32;
+    match c {
+        '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            format!("the bidirectional control character U+{code:04X}")
+        }
+        c if c.is_control() => format!("the control character U+{code:04X}"),
+        c if c.is_whitespace() => format!("white space (U+{code:04X})"),
+        c if !c.is_ascii() => format!(
+            "the non-ASCII character U+{code:04X} (only ASCII letters, so that a look-alike \
+             cannot pass for another id)"
+        ),
+        c => format!("`{c}`"),
+    }
+}
+
+/// `s` for a message: characters that are not printable ASCII are written `\u{…}`, so a
+/// bidirectional control cannot reorder the line it is printed on.
+fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c.to_string()
+            } else {
+                format!("\\u{{{:x}}}", c as u32)
+            }
+        })
+        .collect()
+}
+
 /// An error at the position of `span` in `text`.
 fn error_at(path: &Path, text: &str, span: Range<usize>, msg: String) -> Diagnostic {
     let (l, c) = line_col(text, span.start);
@@ -544,7 +873,13 @@ fn error_at(path: &Path, text: &str, span: Range<usize>, msg: String) -> Diagnos
 }
 
 /// Checks every `[[source]]`; returns the usable ones (first of each cite number).
-fn check_sources(path: &Path, text: &str, raw: &[RawSource], diags: &mut Vec<Diagnostic>) -> Vec<Source> {
+fn check_sources(
+    path: &Path,
+    text: &str,
+    raw: &[RawSource],
+    diags: &mut Vec<Diagnostic>,
+    patterns: &mut Vec<PatternCost>,
+) -> Vec<Source> {
     let err = |span: Range<usize>, msg: String| error_at(path, text, span, msg);
     let mut sources: Vec<Source> = Vec::new();
     let mut first_line: BTreeMap<u32, usize> = BTreeMap::new();
@@ -577,25 +912,53 @@ fn check_sources(path: &Path, text: &str, raw: &[RawSource], diags: &mut Vec<Dia
                 None
             }
         };
-        if let Some(sel) = &s.selector
-            && let Err(e) = scraper::Selector::parse(sel.get_ref())
-        {
+        if let Some(sel) = &s.selector {
+            let v = sel.get_ref();
+            let problem = if v.len() > MAX_SELECTOR_LEN {
+                Some(format!(
+                    "it is {} bytes long, more than {MAX_SELECTOR_LEN}: name the part of the page \
+                     with a shorter selector",
+                    v.len()
+                ))
+            } else {
+                scraper::Selector::parse(v).err().map(|e| selector_error(&e))
+            };
+            if let Some(why) = problem {
+                ok = false;
+                diags.push(err(
+                    sel.span(),
+                    format!("bad CSS selector `{}`: {why}", abbreviated(v)),
+                ));
+            }
+        }
+        if s.ignore.len() > MAX_IGNORE_PER_SOURCE {
             ok = false;
             diags.push(err(
-                sel.span(),
-                format!("bad CSS selector `{}`: {}", sel.get_ref(), selector_error(&e)),
+                s.ignore[MAX_IGNORE_PER_SOURCE].span(),
+                format!(
+                    "{} ignore patterns in one [[source]]: at most {MAX_IGNORE_PER_SOURCE}",
+                    s.ignore.len()
+                ),
             ));
         }
-        for re in &s.ignore {
-            if let Err(e) = regex::Regex::new(re.get_ref()) {
-                ok = false;
-                // regex's message ends with a line "error: <what>"; keep just the what.
-                let last = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-                let why = last.strip_prefix("error: ").unwrap_or(&last).to_owned();
-                diags.push(err(
-                    re.span(),
-                    format!("bad ignore regex `{}`: {why}", re.get_ref()),
-                ));
+        for re in s.ignore.iter().take(MAX_IGNORE_PER_SOURCE) {
+            match crate::extract::ignore_regex_cost(re.get_ref()) {
+                Ok(bytes) => {
+                    let (line, col) = line_col(text, re.span().start);
+                    patterns.push(PatternCost {
+                        pattern: re.get_ref().clone(),
+                        bytes,
+                        line,
+                        col,
+                    });
+                }
+                Err(why) => {
+                    ok = false;
+                    diags.push(err(
+                        re.span(),
+                        format!("bad ignore regex `{}`: {why}", abbreviated(re.get_ref())),
+                    ));
+                }
             }
         }
         if let (Some(url), true) = (url, ok) {
@@ -618,6 +981,14 @@ fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
         K::UnexpectedSelectorParseError(_) => "not valid CSS selector syntax".to_owned(),
         K::EndOfLine => "it ends too early".to_owned(),
         other => other.to_string().to_lowercase(),
+    }
+}
+
+/// `s` for a message, cut after 80 characters.
+fn abbreviated(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+        None => Cow::Borrowed(s),
     }
 }
 
@@ -714,6 +1085,63 @@ mod tests {
         );
         let (_, d) = load(&text);
         assert_eq!(d, ["w/k.toml:5:7: marker [9] has no [[source]] with cite = 9"]);
+    }
+
+    #[test]
+    fn article_ids_are_plain_names() {
+        for ok in ["us-military-kosovo", "a", "A1", "k.2025", "fact_check-7.v2"] {
+            assert_eq!(article_id_problem(ok), None, "{ok}");
+        }
+        let long = "a".repeat(MAX_ID_LEN + 1);
+        for (bad, why) in [
+            ("", "empty"),
+            ("a:b", "`:` is not allowed"),
+            ("a/b", "`/` is not allowed"),
+            ("a\\b", "`\\` is not allowed"),
+            ("..", "`..` is not allowed"),
+            ("a..b", "`..` is not allowed"),
+            (".hidden", "begin and end"),
+            ("trailing-", "begin and end"),
+            ("a b", "white space"),
+            ("a\u{7}b", "control character U+0007"),
+            ("abc\u{202e}gpj", "bidirectional control character U+202E"),
+            ("x\u{2067}", "bidirectional control character U+2067"),
+            ("k\u{43e}sovo", "non-ASCII character U+043E"),
+            ("caf\u{e9}", "non-ASCII"),
+            (long.as_str(), "more than 100"),
+        ] {
+            let got = article_id_problem(bad).unwrap_or_default();
+            assert!(got.contains(why), "{bad:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn bad_ids_are_errors_at_their_place() {
+        let text = format!("id = \"a:b\"\n{}", article("Troops [1] [2]."));
+        let (a, d) = load(&text);
+        assert!(a.is_none());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with("w/k.toml:1:6: id `a:b` cannot be an article id: `:` is not allowed"),
+            "{d:?}"
+        );
+        // From the file name; a bidi control is shown escaped.
+        let (a, d) = load_file(Path::new("w/a\u{202e}b.toml"), &article("Troops [1] [2]."));
+        assert!(a.is_none());
+        let d: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+        assert!(
+            d[0].starts_with("the file name gives the article id `a\\u{202e}b`, which cannot be one"),
+            "{d:?}"
+        );
+        assert!(
+            d[0].contains("rename the file or give the article an `id"),
+            "{d:?}"
+        );
+        // An `id` makes the file name irrelevant.
+        let text = format!("id = \"ab\"\n{}", article("Troops [1] [2]."));
+        let (a, d) = load_file(Path::new("w/a:b.toml"), &text);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(a.unwrap().id.0, "ab");
     }
 
     #[test]

@@ -463,3 +463,83 @@ fn without_email_settings_the_message_is_an_eml_file() {
     assert_eq!(m.header("subject").as_deref(), Some(SUBJECT));
     assert!(m.part("text/html").is_some() && m.part("text/plain").is_some());
 }
+
+/// `check --format json` with its wall time, asserting exit 0.
+fn timed_check(ws: &Workspace) -> (serde_json::Value, std::time::Duration) {
+    let t = std::time::Instant::now();
+    let v = check(ws);
+    (v, t.elapsed())
+}
+
+/// Issue 17: with `timeout_secs = 5` a hung server made one delivery take 10 s, and a run that
+/// also retried a queued message 20 s. `timeout_secs` bounds one message's delivery from
+/// connecting to QUIT now: one deadline per message, so a run with one queued and one new
+/// message waits at most twice the deadline.
+#[test]
+fn a_server_that_stops_answering_costs_one_deadline_per_message() {
+    use crate::support::smtp::Hang;
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    let url = format!("smtp://127.0.0.1:{}", smtp.port());
+    let ws = workspace(&srv, &url, "timeout_secs = 2\nsend = \"always\"\n");
+    srv.set("/a", page("", "600"));
+    let (v, _) = timed_check(&ws);
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to "), "{v:#}");
+    let deadline = std::time::Duration::from_secs(2);
+    let slack = std::time::Duration::from_millis(1500);
+    for hang in [Hang::AtMail, Hang::AfterData] {
+        smtp.set_hang(hang);
+        let (v, took) = timed_check(&ws);
+        eprintln!("{hang:?}: one new message, run {took:?}");
+        let mail = v["mail"].as_str().unwrap();
+        assert!(
+            mail.starts_with("queued in ") && mail.contains("no answer within 2 s"),
+            "{mail}"
+        );
+        assert!(took < deadline + slack, "{hang:?}: {took:?}");
+        // The next run retries the queued message first, then sends its own.
+        let (v, took) = timed_check(&ws);
+        eprintln!("{hang:?}: one queued and one new message, run {took:?}");
+        assert!(v["mail"].as_str().unwrap().starts_with("queued in "), "{v:#}");
+        assert!(took < 2 * deadline + slack, "{hang:?}: {took:?}");
+        // Back to normal: everything waiting goes out.
+        smtp.set_hang(Hang::Never);
+        let (out, s) = outbox(&ws, &["--send"]);
+        assert!(out.status.success(), "{}", show(&out));
+        assert!(s.contains("2 delivered, 0 waiting"), "{s}");
+    }
+}
+
+/// A message the server accepted (250 after its data) is in `sent/` and never delivered again,
+/// even when the QUIT that follows hangs or the server drops the connection right after.
+#[test]
+fn an_accepted_message_is_never_delivered_twice() {
+    use crate::support::smtp::Hang;
+    for hang in [Hang::AtQuit, Hang::DropAfterAccept] {
+        let smtp = SmtpServer::start();
+        smtp.set_hang(hang);
+        let srv = PageServer::start();
+        let url = format!("smtp://127.0.0.1:{}", smtp.port());
+        let ws = workspace(&srv, &url, "timeout_secs = 2\n");
+        srv.set("/a", page("", "600"));
+        check(&ws);
+        srv.set("/a", page("", "350"));
+        let (v, took) = timed_check(&ws);
+        eprintln!("{hang:?}: run {took:?}");
+        let mail = v["mail"].as_str().unwrap();
+        assert!(mail.starts_with("sent to desk@example.org"), "{hang:?}: {mail}");
+        assert!(
+            took < std::time::Duration::from_millis(3500),
+            "{hang:?}: {took:?}"
+        );
+        assert_eq!(smtp.received().len(), 1);
+        assert!(emls(&ws.root().join("reports/outbox")).is_empty());
+        assert_eq!(emls(&ws.root().join("reports/sent")).len(), 1);
+        // Later runs and `outbox --send` have nothing to send again.
+        let v = check(&ws);
+        assert!(v["mail"].as_str().unwrap().starts_with("none"), "{v:#}");
+        let (out, s) = outbox(&ws, &["--send"]);
+        assert!(out.status.success() && s.contains("nothing waits"), "{s}");
+        assert_eq!(smtp.received().len(), 1, "{hang:?}: delivered once");
+    }
+}

@@ -176,16 +176,25 @@ impl Drop for InFlight {
 /// The server; dropped at the end of the test (the runtime thread ends with the process).
 #[derive(Clone)]
 pub struct PageServer {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl PageServer {
     /// Starts a server on 127.0.0.1 with a random port, on its own runtime thread.
     pub fn start() -> Self {
+        Self::start_on(&["127.0.0.1"])
+    }
+
+    /// One server listening on each of `ips` (a random port each; `127.0.0.2`, `127.0.0.3` …
+    /// are loopback addresses too, and distinct hosts to the fetcher), with one set of routes
+    /// and counters: [`PageServer::max_in_flight`] is over all of them.
+    pub fn start_on(ips: &[&str]) -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let (tx, rx) = std::sync::mpsc::channel();
         let state = inner.clone();
+        let ips: Vec<String> = ips.iter().map(|s| (*s).to_owned()).collect();
+        let n = ips.len();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -193,19 +202,32 @@ impl PageServer {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                let app = axum::Router::new().fallback(handle).with_state(state);
-                axum::serve(listener, app).await.expect("serve");
+                let mut serving = Vec::new();
+                for ip in ips {
+                    let listener = tokio::net::TcpListener::bind((ip.as_str(), 0))
+                        .await
+                        .expect("bind");
+                    tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                    let app = axum::Router::new().fallback(handle).with_state(state.clone());
+                    serving.push(tokio::spawn(async move { axum::serve(listener, app).await }));
+                }
+                for s in serving {
+                    s.await.expect("task").expect("serve");
+                }
             });
         });
-        let addr = rx.recv().expect("server address");
-        Self { addr, inner }
+        let addrs = (0..n).map(|_| rx.recv().expect("server address")).collect();
+        Self { addrs, inner }
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}` (the first address).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.url_at(0, path)
+    }
+
+    /// `http://IP:PORT{path}` for the `i`-th address given to [`PageServer::start_on`].
+    pub fn url_at(&self, i: usize, path: &str) -> String {
+        format!("http://{}{}", self.addrs[i], path)
     }
 
     /// Serves `resp` at `path` from now on.

@@ -25,6 +25,25 @@ pub enum Mode {
     Silent,
 }
 
+/// Where the server stops answering (for deadlines), or what it does after accepting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hang {
+    /// Answers everything.
+    Never,
+    /// Never answers `MAIL FROM`.
+    AtMail,
+    /// Takes the whole message (it is in [`SmtpServer::received`]) and never answers the
+    /// final dot: the message was not accepted.
+    AfterData,
+    /// Accepts the message (250) and never answers `QUIT`.
+    AtQuit,
+    /// Accepts the message (250) and closes the connection at once.
+    DropAfterAccept,
+}
+
+/// How long a hang lasts (longer than any test's deadline).
+const HANG: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One message the server accepted.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -42,6 +61,7 @@ pub struct Received {
 
 struct Inner {
     mode: Mode,
+    hang: Hang,
     received: Vec<Received>,
     mail_commands: usize,
     connections: usize,
@@ -136,6 +156,7 @@ impl SmtpServer {
     fn spawn(port: u16, tls: Option<&TestCa>, implicit: bool) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             mode: Mode::Accept,
+            hang: Hang::Never,
             received: Vec::new(),
             mail_commands: 0,
             connections: 0,
@@ -216,6 +237,11 @@ impl SmtpServer {
         self.inner.lock().unwrap().mode = mode;
     }
 
+    /// Where the server stops answering from now on.
+    pub fn set_hang(&self, hang: Hang) {
+        self.inner.lock().unwrap().hang = hang;
+    }
+
     /// Requires AUTH PLAIN with this user and password from now on.
     pub fn require_auth(&self, user: &str, password: &str) {
         self.inner.lock().unwrap().auth = Some((user.to_owned(), password.to_owned()));
@@ -294,11 +320,15 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 _ => "535 5.7.8 authentication credentials invalid\r\n".into(),
             }
         } else if upper.starts_with("MAIL FROM:") {
-            let (mode, needs_auth) = {
+            let (mode, needs_auth, hang) = {
                 let mut g = state.lock().unwrap();
                 g.mail_commands += 1;
-                (g.mode, g.auth.is_some())
+                (g.mode, g.auth.is_some(), g.hang)
             };
+            if hang == Hang::AtMail {
+                tokio::time::sleep(HANG).await;
+                return Next::Close;
+            }
             match mode {
                 _ if needs_auth && user.is_none() => "530 5.7.0 authentication required\r\n".into(),
                 Mode::Accept => {
@@ -333,13 +363,28 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     // Dot-unstuffing (RFC 5321 4.5.2).
                     data.push_str(l.strip_prefix('.').unwrap_or(&l));
                 }
-                state.lock().unwrap().received.push(Received {
-                    from: from.clone(),
-                    to: std::mem::take(&mut to),
-                    data,
-                    tls,
-                    user: user.clone(),
-                });
+                let hang = {
+                    let mut g = state.lock().unwrap();
+                    g.received.push(Received {
+                        from: from.clone(),
+                        to: std::mem::take(&mut to),
+                        data,
+                        tls,
+                        user: user.clone(),
+                    });
+                    g.hang
+                };
+                match hang {
+                    Hang::AfterData => {
+                        tokio::time::sleep(HANG).await;
+                        return Next::Close;
+                    }
+                    Hang::DropAfterAccept => {
+                        let _ = reply(s, "250 2.0.0 queued\r\n").await;
+                        return Next::Close;
+                    }
+                    _ => {}
+                }
                 "250 2.0.0 queued\r\n".into()
             }
         } else if upper == "RSET" {
@@ -349,6 +394,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         } else if upper == "NOOP" {
             "250 2.0.0 ok\r\n".into()
         } else if upper == "QUIT" {
+            if state.lock().unwrap().hang == Hang::AtQuit {
+                tokio::time::sleep(HANG).await;
+                return Next::Close;
+            }
             let _ = reply(s, "221 2.0.0 bye\r\n").await;
             return Next::Close;
         } else {
