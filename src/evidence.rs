@@ -1485,14 +1485,7 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
             .iter()
             .copied()
             .filter(|&(score, _, hits)| score >= PART_MIN_SCORE && hits >= PART_MIN_HITS)
-            .map(|(score, id, _)| {
-                let r = if text.sentences[id].prose {
-                    score
-                } else {
-                    score * NON_PROSE_RANK
-                };
-                (r, score, id)
-            })
+            .map(|(score, id, _)| (rank(text, score, id), score, id))
             .max_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)));
         if let Some((rank, _, id)) = best {
             parts_found.push((rank, id, pi as u16 + 1));
@@ -1534,35 +1527,47 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     located
 }
 
+/// Sentences stating a distinctive figure of the statement that occurs in at most two
+/// sentences of the source (an infobox row, a summary bullet, the sentence itself).
+fn figure_sentences<'a>(terms: &'a [(String, Kind)], text: &'a Prepared) -> impl Iterator<Item = usize> + 'a {
+    terms
+        .iter()
+        .filter(|(t, k)| *k == Kind::Number && is_distinctive_number(t))
+        .map(|(t, _)| text.postings(t))
+        .filter(|ids| !ids.is_empty() && ids.len() <= 2)
+        .flatten()
+        .map(|&id| id as usize)
+}
+
+/// A sentence's ranking weight for `score`: headlines, teasers and table rows rank below
+/// prose ([`NON_PROSE_RANK`]).
+fn rank(text: &Prepared, score: f32, id: usize) -> f32 {
+    if text.sentences[id].prose {
+        score
+    } else {
+        score * NON_PROSE_RANK
+    }
+}
+
 /// With nothing else anchored: the sentence stating one of the statement's distinctive
 /// figures (one that occurs in at most two sentences of the source) together with at least
 /// one more of its words: `38%` and `hospitality`, `180` and `Pennsylvania`. The best such
 /// sentence by shared words, prose first.
 fn figure_in_context(terms: &[(String, Kind)], text: &Prepared) -> Option<usize> {
     let mut best: Option<(u16, bool, usize)> = None;
-    for (t, k) in terms {
-        if *k != Kind::Number || !is_distinctive_number(t) {
+    for id in figure_sentences(terms, text) {
+        let s = &text.sentences[id];
+        let hits: u16 = terms
+            .iter()
+            .filter(|(u, _)| text.postings(u).binary_search(&(id as u32)).is_ok())
+            .map(|(u, k)| term_hits(u, *k))
+            .sum();
+        if hits < PART_MIN_HITS {
             continue;
         }
-        let ids = text.postings(t);
-        if ids.is_empty() || ids.len() > 2 {
-            continue;
-        }
-        for &id in ids {
-            let id = id as usize;
-            let s = &text.sentences[id];
-            let hits: u16 = terms
-                .iter()
-                .filter(|(u, _)| text.postings(u).binary_search(&(id as u32)).is_ok())
-                .map(|(u, k)| term_hits(u, *k))
-                .sum();
-            if hits < PART_MIN_HITS {
-                continue;
-            }
-            let key = (hits, s.prose, usize::MAX - id);
-            if best.is_none_or(|b| key > (b.0, b.1, usize::MAX - b.2)) {
-                best = Some((hits, s.prose, id));
-            }
+        let key = (hits, s.prose, usize::MAX - id);
+        if best.is_none_or(|b| key > (b.0, b.1, usize::MAX - b.2)) {
+            best = Some((hits, s.prose, id));
         }
     }
     best.map(|b| b.2)
@@ -1582,15 +1587,10 @@ fn whole_anchors(terms: &[(String, Kind)], scored: &[(f32, usize)], text: &Prepa
     }
     // Ranking prefers prose: a headline or link teaser repeating the statement's words is
     // weaker evidence than the sentence that states it (and comes and goes with the layout).
-    let rank = |(score, id): (f32, usize)| {
-        let r = if text.sentences[id].prose {
-            score
-        } else {
-            score * NON_PROSE_RANK
-        };
-        (r, score, id)
-    };
-    let ranked: Vec<(f32, f32, usize)> = scored.iter().copied().map(rank).collect();
+    let ranked: Vec<(f32, f32, usize)> = scored
+        .iter()
+        .map(|&(score, id)| (rank(text, score, id), score, id))
+        .collect();
     let best_rank = ranked.iter().map(|r| r.0).fold(0.0f32, f32::max);
     let mut top: Vec<(f32, f32, usize)> = ranked
         .into_iter()
@@ -1603,29 +1603,19 @@ fn whole_anchors(terms: &[(String, Kind)], scored: &[(f32, usize)], text: &Prepa
     // bullet) backs it as well: a sentence holding a number of the statement that occurs in
     // at most two sentences of the source, and sharing more than the number.
     let have_prose = top.iter().any(|&(_, id)| text.sentences[id].prose);
-    for (t, k) in terms {
-        if *k != Kind::Number || !is_distinctive_number(t) {
-            continue;
-        }
-        let ids = text.postings(t);
-        if ids.is_empty() || ids.len() > 2 {
-            continue;
-        }
-        for &id in ids {
-            let id = id as usize;
-            // A prose sentence only when no prose passage is anchored yet (the best match was
-            // a headline or teaser): next to a prose anchor, a sentence sharing one figure is
-            // usually another fact that happens to use the same number (a date, a
-            // percentage), and as an alternative anchor it would hide the removal of the
-            // real one.
-            if top.len() < MAX_ANCHORS
-                && !top.iter().any(|s| s.1 == id)
-                && (!text.sentences[id].prose || !have_prose)
-                && let Some(&(score, _)) = scored.iter().find(|s| s.1 == id)
-                && score >= ANCHOR_MIN_SCORE * FACT_ANCHOR_SHARE
-            {
-                top.push((score, id));
-            }
+    for id in figure_sentences(terms, text) {
+        // A prose sentence only when no prose passage is anchored yet (the best match was
+        // a headline or teaser): next to a prose anchor, a sentence sharing one figure is
+        // usually another fact that happens to use the same number (a date, a
+        // percentage), and as an alternative anchor it would hide the removal of the
+        // real one.
+        if top.len() < MAX_ANCHORS
+            && !top.iter().any(|s| s.1 == id)
+            && (!text.sentences[id].prose || !have_prose)
+            && let Some(&(score, _)) = scored.iter().find(|s| s.1 == id)
+            && score >= ANCHOR_MIN_SCORE * FACT_ANCHOR_SHARE
+        {
+            top.push((score, id));
         }
     }
     top
@@ -1889,10 +1879,10 @@ pub fn judge_in(
 ) -> Judgement {
     let same = latest.delta(baseline).same;
     let mut worst = Judgement {
-        verdict: match (anchors.is_empty(), same) {
-            (_, true) => Verdict::Unchanged,
-            (true, false) => Verdict::SourceChangedElsewhere,
-            (false, false) => Verdict::SourceChangedElsewhere,
+        verdict: if same {
+            Verdict::Unchanged
+        } else {
+            Verdict::SourceChangedElsewhere
         },
         before: None,
         after: None,
