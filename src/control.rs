@@ -35,7 +35,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::daemon::{DaemonHandle, FailureKind, RunFailure, RunResult};
-use crate::report::{RunReport, statement_html};
+use crate::report::{RunReport, statement_html, unanchored_items_html};
 use crate::settings::ControlSettings;
 
 /// How many runs the page lists.
@@ -367,6 +367,9 @@ struct PageData {
     runs: Vec<(String, Option<RunReport>)>,
     /// Flagged statements as escaped HTML, with the run that judged them.
     flagged: Vec<(String, String)>,
+    /// Statement × source pairs without a passage, as escaped `<li>` items, and the pairs
+    /// with a baseline.
+    unanchored: (String, usize, usize),
     articles: Vec<(String, String)>,
 }
 
@@ -375,6 +378,7 @@ fn page_data(ctx: &crate::run::Context) -> PageData {
     // Each article's statements as judged by the newest run that checked it.
     let mut seen = std::collections::HashSet::new();
     let mut flagged = Vec::new();
+    let mut unanchored = (String::new(), 0, 0);
     for (id, report) in &reports {
         let Some(r) = report else { continue };
         for a in &r.articles {
@@ -384,11 +388,26 @@ fn page_data(ctx: &crate::run::Context) -> PageData {
             for st in r.flagged().into_iter().filter(|s| s.article == a.id) {
                 flagged.push((statement_html(r, st), id.clone()));
             }
+            let list: Vec<_> = r
+                .unanchored()
+                .into_iter()
+                .filter(|(s, _)| s.article == a.id)
+                .collect();
+            unanchored.0.push_str(&unanchored_items_html(&list));
+            unanchored.1 += list.len();
+            unanchored.2 += r
+                .statements
+                .iter()
+                .filter(|s| s.article == a.id)
+                .flat_map(|s| &s.evidence)
+                .filter(|e| e.anchored || e.status != crate::evidence::Verdict::SourceUnreachable)
+                .count();
         }
     }
     PageData {
         runs: reports.into_iter().take(RUNS_ON_PAGE).collect(),
         flagged,
+        unanchored,
         articles: ctx
             .watchlist
             .articles
@@ -477,6 +496,12 @@ async fn index(State(st): State<ControlState>) -> Response {
             // `statement_html` escapes every piece of source text it renders.
             (PreEscaped(fragment))
             p { small { "as of run " a href={ "/reports/" (run_id) } { (run_id) } } }
+        }
+        @if data.unanchored.1 > 0 {
+            h2 { "Not anchored to a passage (" (data.unanchored.1) " of " (data.unanchored.2) " statement × source pairs)" }
+            p { "A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file." }
+            // `unanchored_items_html` escapes every piece of source text it renders.
+            ul.unanchored { (PreEscaped(&data.unanchored.0)) }
         }
         h2 { "Last runs" }
         @if data.runs.is_empty() {

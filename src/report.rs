@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::diff::{escape_html, marked_html, marked_text};
 use crate::evidence::{FactChange, Verdict};
 
+/// How many unanchored pairs the text summary and the email list in full.
+pub const TEXT_LISTED: usize = 20;
+
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -172,6 +175,86 @@ impl std::fmt::Display for SourceOutcome {
     }
 }
 
+impl EvidenceReport {
+    /// Whether this pair needs a person: its baseline has no located passage, or an
+    /// `evidence` quote was not found. A source never fetched has no baseline to judge.
+    pub fn needs_quote(&self) -> bool {
+        let has_baseline = self.anchored || self.status != Verdict::SourceUnreachable;
+        has_baseline && (!self.anchored || !self.missing_quotes.is_empty())
+    }
+
+    /// What to tell a person about an unanchored pair, one line.
+    pub fn unanchored_reason(&self) -> String {
+        if self.missing_quotes.is_empty() {
+            "no passage of this source was located for the statement".to_owned()
+        } else {
+            let q: Vec<String> = self.missing_quotes.iter().map(|q| format!("“{q}”")).collect();
+            format!("evidence quote not found: {}", q.join(", "))
+        }
+    }
+
+    /// The watchlist line that pins the candidate sentence as this cite's evidence.
+    pub fn quote_hint(&self) -> Option<String> {
+        let c = self.candidate.as_deref()?;
+        let mut esc = String::with_capacity(c.len());
+        for ch in c.chars() {
+            match ch {
+                '"' => esc.push_str("\\\""),
+                '\\' => esc.push_str("\\\\"),
+                c if c.is_control() => esc.push(' '),
+                c => esc.push(c),
+            }
+        }
+        Some(format!(
+            "evidence = [{{cite = {}, quote = \"{esc}\"}}]",
+            self.cite
+        ))
+    }
+}
+
+/// Counts of statement × source pairs by whether a passage backs them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnchorCounts {
+    /// Pairs with a baseline (the source was fetched at least once).
+    pub pairs: usize,
+    /// Of those, pairs with a located passage and every quote found.
+    pub anchored: usize,
+    /// Pairs whose baseline was set in this run and need a quote.
+    pub new_unanchored: usize,
+}
+
+impl RunReport {
+    /// Statement × source pairs that need a quote ([`EvidenceReport::needs_quote`]), those
+    /// whose baseline was set in this run first.
+    pub fn unanchored(&self) -> Vec<(&StatementReport, &EvidenceReport)> {
+        let mut v: Vec<_> = self
+            .statements
+            .iter()
+            .flat_map(|s| s.evidence.iter().map(move |e| (s, e)))
+            .filter(|(_, e)| e.needs_quote())
+            .collect();
+        v.sort_by_key(|(_, e)| e.status != Verdict::Baseline);
+        v
+    }
+
+    /// How many pairs are anchored.
+    pub fn anchor_counts(&self) -> AnchorCounts {
+        let mut c = AnchorCounts::default();
+        for e in self.statements.iter().flat_map(|s| &s.evidence) {
+            if !e.anchored && e.status == Verdict::SourceUnreachable {
+                continue;
+            }
+            c.pairs += 1;
+            if e.needs_quote() {
+                c.new_unanchored += usize::from(e.status == Verdict::Baseline);
+            } else {
+                c.anchored += 1;
+            }
+        }
+        c
+    }
+}
+
 impl RunReport {
     /// Flagged statements, new flags first.
     pub fn flagged(&self) -> Vec<&StatementReport> {
@@ -270,6 +353,56 @@ impl RunReport {
                 src.error.as_deref().unwrap_or("error")
             );
         }
+        out.push_str(&self.unanchored_text(TEXT_LISTED));
+        out
+    }
+
+    /// The unanchored pairs as plain text (at most `limit` listed, the rest counted): the
+    /// whole list when a baseline was set in this run, one line otherwise. Empty when every
+    /// pair is anchored.
+    pub fn unanchored_text(&self, limit: usize) -> String {
+        let list = self.unanchored();
+        let c = self.anchor_counts();
+        let mut out = String::new();
+        if list.is_empty() {
+            return out;
+        }
+        let _ = writeln!(out);
+        if c.new_unanchored == 0 {
+            let _ = writeln!(
+                out,
+                "{} of {} statement × source pairs have no passage of their own (listed in reports/{}/report.html).",
+                list.len(),
+                c.pairs,
+                self.run_id
+            );
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "Not anchored: {} of {} statement × source pairs have no passage of their own, so a later edit of that source is judged only on the statement's words. Where the closest sentence backs the statement, paste it into the article's watchlist file:",
+            list.len(),
+            c.pairs
+        );
+        for (st, e) in list.iter().take(limit) {
+            let _ = writeln!(out, "  [{}] {} [{}] {}", st.article, st.id, e.cite, e.url);
+            let _ = writeln!(out, "    statement: {}", st.text);
+            let _ = writeln!(out, "    {}", e.unanchored_reason());
+            if let Some(c) = &e.candidate {
+                let _ = writeln!(out, "    closest:   {c}");
+            }
+            if let Some(h) = e.quote_hint() {
+                let _ = writeln!(out, "    paste:     {h}");
+            }
+        }
+        if list.len() > limit {
+            let _ = writeln!(
+                out,
+                "  … and {} more in reports/{}/report.html",
+                list.len() - limit,
+                self.run_id
+            );
+        }
         out
     }
 
@@ -322,6 +455,38 @@ impl RunReport {
                 }
                 if let Some(n) = &e.note {
                     let _ = writeln!(out, "  - note: {}", md_escape(n));
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let unanchored = self.unanchored();
+        if !unanchored.is_empty() {
+            let c = self.anchor_counts();
+            let _ = writeln!(
+                out,
+                "## Not anchored to a passage ({} of {} statement × source pairs)\n",
+                unanchored.len(),
+                c.pairs
+            );
+            let _ = writeln!(
+                out,
+                "A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.\n"
+            );
+            for (st, e) in unanchored {
+                let _ = writeln!(
+                    out,
+                    "- `{}` [{}] <{}>: {}",
+                    st.id,
+                    e.cite,
+                    e.url,
+                    md_escape(&e.unanchored_reason())
+                );
+                let _ = writeln!(out, "  - statement: {}", md_escape(&st.text));
+                if let Some(c) = &e.candidate {
+                    let _ = writeln!(out, "  - closest: {}", md_escape(c));
+                }
+                if let Some(h) = e.quote_hint() {
+                    let _ = writeln!(out, "  - paste: `{}`", h.replace('`', "'"));
                 }
             }
             let _ = writeln!(out);
@@ -382,6 +547,7 @@ impl RunReport {
         for st in self.flagged() {
             out.push_str(&statement_html(self, st));
         }
+        out.push_str(&unanchored_html(self));
         out.push_str(
             "<h2>All statements</h2><table><tr><th>verdict</th><th>article</th><th>cites</th><th>statement</th></tr>",
         );
@@ -459,6 +625,50 @@ pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
     out
 }
 
+/// The unanchored pairs as an HTML section (escaped; empty when every pair is anchored),
+/// shared by the report and the daemon's page.
+pub fn unanchored_html(report: &RunReport) -> String {
+    let list = report.unanchored();
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<h2>Not anchored to a passage ({} of {} statement × source pairs)</h2>\
+         <p>A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.</p><ul class=\"unanchored\">",
+        list.len(),
+        report.anchor_counts().pairs
+    );
+    out.push_str(&unanchored_items_html(&list));
+    out.push_str("</ul>");
+    out
+}
+
+/// One `<li>` per unanchored pair (escaped).
+pub fn unanchored_items_html(list: &[(&StatementReport, &EvidenceReport)]) -> String {
+    let mut out = String::new();
+    for (st, e) in list {
+        let _ = write!(
+            out,
+            "<li><code>{}</code> [{}] {}<br><q>{}</q><br><strong>{}</strong>",
+            escape_html(&st.id),
+            e.cite,
+            escape_html(&e.url),
+            escape_html(&st.text),
+            escape_html(&e.unanchored_reason())
+        );
+        if let Some(c) = &e.candidate {
+            let _ = write!(out, "<br>closest: {}", escape_html(c));
+        }
+        if let Some(h) = e.quote_hint() {
+            let _ = write!(out, "<br>paste: <code>{}</code>", escape_html(&h));
+        }
+        out.push_str("</li>");
+    }
+    out
+}
+
 fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -468,4 +678,102 @@ fn md_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(cite: u32, status: Verdict, anchored: bool) -> EvidenceReport {
+        EvidenceReport {
+            cite,
+            url: format!("https://example.org/{cite}"),
+            status,
+            before: None,
+            after: None,
+            facts: vec![],
+            note: None,
+            anchored,
+            candidate: None,
+            missing_quotes: vec![],
+        }
+    }
+
+    fn report(evidence: Vec<EvidenceReport>) -> RunReport {
+        RunReport {
+            run_id: "20260101T000000Z-abcd".into(),
+            trigger: Trigger::Manual,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            summary: Summary::default(),
+            statements: vec![StatementReport {
+                id: "k:1".into(),
+                article: "k".into(),
+                text: "About 600 soldiers serve in KFOR.".into(),
+                cites: evidence.iter().map(|e| e.cite).collect(),
+                status: Verdict::Baseline,
+                flagged: false,
+                new: false,
+                evidence,
+            }],
+            sources: vec![],
+            articles: vec![],
+            mail: None,
+        }
+    }
+
+    #[test]
+    fn unanchored_pairs_are_listed_with_a_pastable_quote_and_escaped() {
+        let mut loose = evidence(2, Verdict::Baseline, false);
+        loose.candidate = Some("He said \"<b>600</b>\" \\ soldiers.".into());
+        let mut quoted = evidence(3, Verdict::Baseline, true);
+        quoted.missing_quotes = vec!["about 600".into()];
+        let never_fetched = evidence(4, Verdict::SourceUnreachable, false);
+        let r = report(vec![
+            evidence(1, Verdict::Baseline, true),
+            loose,
+            quoted,
+            never_fetched,
+        ]);
+        let c = r.anchor_counts();
+        assert_eq!((c.pairs, c.anchored, c.new_unanchored), (3, 1, 2));
+        let cites: Vec<u32> = r.unanchored().iter().map(|(_, e)| e.cite).collect();
+        assert_eq!(cites, [2, 3]);
+        let hint = r.statements[0].evidence[1].quote_hint().unwrap();
+        assert_eq!(
+            hint,
+            r#"evidence = [{cite = 2, quote = "He said \"<b>600</b>\" \\ soldiers."}]"#
+        );
+        let parsed: toml::Value = toml::from_str(&hint).unwrap();
+        assert_eq!(
+            parsed["evidence"][0]["quote"].as_str(),
+            r#"He said "<b>600</b>" \ soldiers."#.into()
+        );
+        let text = r.to_text();
+        assert!(
+            text.contains("Not anchored: 2 of 3 statement × source pairs"),
+            "{text}"
+        );
+        assert!(text.contains("evidence quote not found: “about 600”"), "{text}");
+        let html = r.to_html();
+        assert!(html.contains("Not anchored to a passage (2 of 3"), "{html}");
+        assert!(!html.contains("<b>600"), "{html}");
+        assert!(r.to_markdown().contains("## Not anchored to a passage (2 of 3"));
+    }
+
+    #[test]
+    fn a_later_run_only_counts_them() {
+        let r = report(vec![evidence(1, Verdict::Unchanged, false)]);
+        let text = r.unanchored_text(TEXT_LISTED);
+        assert!(
+            text.contains("1 of 1 statement × source pairs have no passage"),
+            "{text}"
+        );
+        assert!(!text.contains("paste"), "{text}");
+        assert!(
+            report(vec![evidence(1, Verdict::Unchanged, true)])
+                .unanchored_text(9)
+                .is_empty()
+        );
+    }
 }

@@ -22,10 +22,15 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
         .await
         .map_err(|e| CommandError::CannotRun(format!("{e:#}")))?;
     let b = &out.baseline.summary;
+    let c = out.baseline.anchor_counts();
     println!(
-        "1. Baseline check: {} sources fetched, {} statements anchored to their passages.",
-        b.sources, b.statements
+        "1. Baseline check: {} sources fetched, {} statements; {} of {} statement × source pairs anchored to a passage.",
+        b.sources, b.statements, c.anchored, c.pairs
     );
+    if c.anchored < c.pairs {
+        print!("{}", out.baseline.unanchored_text(crate::report::TEXT_LISTED));
+        println!();
+    }
     println!(
         "2. Edits, as they happen in the wild:\n   \
          [1] the troop figure is revised (more than 600 → more than 350 troops)\n   \

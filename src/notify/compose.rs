@@ -9,7 +9,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use crate::diff::{escape_html, marked_html, marked_text};
 use crate::evidence::Verdict;
-use crate::report::{RunReport, SourceOutcome, StatementReport};
+use crate::report::{RunReport, SourceOutcome, StatementReport, TEXT_LISTED};
 use crate::settings::SendWhen;
 
 /// The `X-Citewatch-Run` header: the run id, so a desk can find the report of a message.
@@ -170,6 +170,7 @@ pub fn text_body(report: &RunReport) -> String {
             );
         }
     }
+    out.push_str(&clean(&report.unanchored_text(TEXT_LISTED)));
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -280,12 +281,70 @@ pub fn html_body(report: &RunReport) -> String {
         }
         out.push_str("</ul>");
     }
+    unanchored_html(&mut out, report);
     let _ = writeln!(
         out,
         "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">Accept a new wording with <code>citewatch ack STATEMENT_ID</code>. Full report: <code>reports/{}/report.html</code></p></div></body></html>",
         escape_html(&report.run_id)
     );
     out
+}
+
+/// The pairs without a passage: listed when a baseline was set in this run, counted
+/// otherwise.
+fn unanchored_html(out: &mut String, report: &RunReport) {
+    let list = report.unanchored();
+    if list.is_empty() {
+        return;
+    }
+    let c = report.anchor_counts();
+    if c.new_unanchored == 0 {
+        let _ = write!(
+            out,
+            "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">{} of {} statement × source pairs have no passage of their own (listed in the full report).</p>",
+            list.len(),
+            c.pairs
+        );
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h2 style=\"font-size:17px;margin:20px 0 8px\">Not anchored to a passage ({} of {} pairs)</h2>\
+         <p style=\"margin:0 0 8px;font-size:14px\">A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.</p>\
+         <ul style=\"padding-left:20px;font-size:14px\">",
+        list.len(),
+        c.pairs
+    );
+    for (st, e) in list.iter().take(TEXT_LISTED) {
+        let _ = write!(
+            out,
+            "<li style=\"margin:0 0 8px\"><code>{}</code> [{}] {}<br><span style=\"color:#555\">{}</span><br>{}",
+            escape_html(&st.id),
+            e.cite,
+            link(&e.url),
+            escape_html(&st.text),
+            escape_html(&e.unanchored_reason())
+        );
+        if let Some(c) = &e.candidate {
+            let _ = write!(out, "<br>closest: <em>{}</em>", escape_html(c));
+        }
+        if let Some(h) = e.quote_hint() {
+            let _ = write!(
+                out,
+                "<br><code style=\"font-size:12px;word-break:break-all\">{}</code>",
+                escape_html(&h)
+            );
+        }
+        out.push_str("</li>");
+    }
+    if list.len() > TEXT_LISTED {
+        let _ = write!(
+            out,
+            "<li>… and {} more in the full report</li>",
+            list.len() - TEXT_LISTED
+        );
+    }
+    out.push_str("</ul>");
 }
 
 fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
