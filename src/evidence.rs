@@ -643,7 +643,11 @@ fn clause_ranges(text: &str) -> Vec<(usize, usize)> {
 /// The parts of a statement worth anchoring on their own: its clauses and each two
 /// neighbouring clauses, each as the statement's terms that occur in it. Empty when the
 /// statement is one clause. Parts with fewer than [`PART_MIN_TERMS`] terms are left out.
-fn statement_parts(text: &str, terms: &[(String, Kind, Vec<usize>)]) -> Vec<Vec<(String, Kind)>> {
+fn statement_parts(
+    text: &str,
+    terms: &[(String, Kind, Vec<usize>)],
+    quote_found: &dyn Fn(&str) -> bool,
+) -> Vec<Vec<(String, Kind)>> {
     let clauses = clause_ranges(text);
     if clauses.len() < 2 {
         return Vec::new();
@@ -652,10 +656,13 @@ fn statement_parts(text: &str, terms: &[(String, Kind, Vec<usize>)]) -> Vec<Vec<
     if clauses.len() <= 8 {
         ranges.extend(clauses.windows(2).map(|w| (w[0].0, w[1].1)));
     }
-    // A clause that quotes its evidence is anchored by the quote, where a source has it.
+    // A clause that quotes its evidence is anchored by the quote where the source has it
+    // (`quote_found`); where it does not, the clause is scored like any other ("about 600
+    // soldiers" against "more than 600 troops").
     let quoted: Vec<(usize, usize)> = QUOTED
         .captures_iter(text)
         .filter_map(|c| c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)))
+        .filter(|m| quote_found(m.as_str().trim()))
         .map(|m| (m.start(), m.end()))
         .collect();
     ranges.retain(|&(a, b)| !quoted.iter().any(|&(qa, qb)| qa < b && a < qb));
@@ -843,7 +850,7 @@ impl Prepared {
         for st in statements {
             let terms = statement_terms_at(&st.text);
             // Each part is anchored on its own, with a higher threshold than the floor.
-            interest.extend(statement_parts(&st.text, &terms));
+            interest.extend(statement_parts(&st.text, &terms, &|_| false));
             interest.push(terms.into_iter().map(|(t, k, _)| (t, k)).collect());
         }
         // Word positions serve only to find quotes.
@@ -1462,7 +1469,8 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     }
     let terms_at = statement_terms_at(&statement.text);
     let terms: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
-    let scored = text.score_sentences(&terms);
+    let scored_hits = text.score_sentences_hits(&terms);
+    let scored: Vec<(f32, usize)> = scored_hits.iter().map(|&(s, id, _)| (s, id)).collect();
     let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &scored, text)
         .into_iter()
         .map(|(score, id)| (score, id, 0))
@@ -1474,7 +1482,11 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
         .filter(|s| s.0 >= LOCATE_FLOOR)
         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
     let mut parts_found: Vec<(f32, usize, u16)> = Vec::new();
-    for (pi, part) in statement_parts(&statement.text, &terms_at).iter().enumerate() {
+    let found = |q: &str| !text.lean && text.find_words(&canon_words(q)).is_some();
+    for (pi, part) in statement_parts(&statement.text, &terms_at, &found)
+        .iter()
+        .enumerate()
+    {
         let scored = text.score_sentences_hits(part);
         for &(score, id, _) in &scored {
             if score >= LOCATE_FLOOR && closest.is_none_or(|c| score * PART_CANDIDATE_RANK > c.0) {
@@ -1490,6 +1502,19 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
         if let Some((rank, _, id)) = best {
             parts_found.push((rank, id, pi as u16 + 1));
         }
+    }
+    // A sentence sharing a dense run of the statement's words backs that stretch of it,
+    // however the statement is punctuated ("traced the failure to a corroded steel bearing
+    // at the second pier that …").
+    let mut windows: Vec<(f32, usize, u16)> = scored_hits
+        .iter()
+        .filter(|&&(_, id, hits)| hits >= WINDOW_MIN_HITS && !parts_found.iter().any(|p| p.1 == id))
+        .filter_map(|&(score, id, _)| dense_window(&terms_at, text, id).map(|w| (w, score, id)))
+        .map(|(w, score, id)| (rank(text, score.max(w), id), id, 0))
+        .collect();
+    windows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (k, w) in windows.into_iter().take(MAX_PART_ANCHORS).enumerate() {
+        parts_found.push((w.0, w.1, (MAX_CLAUSE_PARTS + 1 + k) as u16));
     }
     parts_found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut n_parts = 0;
@@ -1525,6 +1550,54 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
         located.candidate = closest.map(|(_, id)| text.sentence(id).to_owned());
     }
     located
+}
+
+/// Part numbers up to this one belong to clauses; dense windows number theirs after it.
+const MAX_CLAUSE_PARTS: usize = 64;
+
+/// A dense run of the statement's words in one sentence: at least this many shared (a
+/// distinctive figure counts as two) …
+pub const WINDOW_MIN_HITS: u16 = 5;
+/// … making up at least this share of the statement's terms between the first and the last
+/// shared one …
+pub const WINDOW_DENSITY: f32 = 0.7;
+/// … and at least this many of them rare on the page (in at most [`RARE_SHARE`] of its
+/// blocks): a run of common words ("the state said the department") is not evidence.
+pub const WINDOW_MIN_RARE: usize = 2;
+
+/// Whether sentence `id` shares a dense run of the statement's terms (in statement order),
+/// see [`WINDOW_MIN_HITS`]: the run's share of the statement's weight as a score.
+fn dense_window(terms: &[(String, Kind, Vec<usize>)], text: &Prepared, id: usize) -> Option<f32> {
+    let rare_df = ((text.blocks.len() as f32 * RARE_SHARE) as u32).max(2);
+    let has: Vec<Option<bool>> = terms
+        .iter()
+        .map(|(t, _, _)| {
+            text.postings(t).binary_search(&(id as u32)).is_ok().then(|| {
+                text.stems
+                    .get(t.as_str())
+                    .is_some_and(|&s| text.df[s as usize] <= rare_df)
+            })
+        })
+        .collect();
+    let mut best: Option<f32> = None;
+    for i in 0..terms.len() {
+        if has[i].is_none() {
+            continue;
+        }
+        let (mut hits, mut shared, mut rare) = (0u16, 0usize, 0usize);
+        for j in i..terms.len() {
+            let Some(is_rare) = has[j] else { continue };
+            hits += term_hits(&terms[j].0, terms[j].1);
+            shared += 1;
+            rare += usize::from(is_rare);
+            let density = shared as f32 / (j - i + 1) as f32;
+            if hits >= WINDOW_MIN_HITS && density >= WINDOW_DENSITY && rare >= WINDOW_MIN_RARE {
+                let share = shared as f32 / terms.len() as f32;
+                best = Some(best.map_or(share, |b: f32| b.max(share)));
+            }
+        }
+    }
+    best
 }
 
 /// Sentences stating a distinctive figure of the statement that occurs in at most two
@@ -1677,7 +1750,8 @@ pub fn explain(statement: &Statement, text: &Prepared) -> String {
     let terms_at = statement_terms_at(&statement.text);
     let whole: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
     let mut views = vec![("whole".to_owned(), whole)];
-    for (i, p) in statement_parts(&statement.text, &terms_at)
+    let found = |q: &str| !text.lean && text.find_words(&canon_words(q)).is_some();
+    for (i, p) in statement_parts(&statement.text, &terms_at, &found)
         .into_iter()
         .enumerate()
     {
@@ -1951,7 +2025,8 @@ fn touching_change(
     latest: &Prepared,
 ) -> Option<(Option<String>, Option<String>)> {
     let terms_at = statement_terms_at(&statement.text);
-    let parts = statement_parts(&statement.text, &terms_at);
+    let found = |q: &str| !baseline.lean && baseline.find_words(&canon_words(q)).is_some();
+    let parts = statement_parts(&statement.text, &terms_at, &found);
     let terms: Vec<(String, Kind)> = terms_at.into_iter().map(|(t, k, _)| (t, k)).collect();
     let rare_df = ((baseline.blocks.len() as f32 * RARE_SHARE) as u32).max(2);
     // A changed sentence touches the statement with one of its figures and a rare word, or
@@ -2351,6 +2426,51 @@ mod tests {
             "Around 600 American troops serve in the NATO-led KFOR mission.",
             &[],
         )
+    }
+
+    #[test]
+    fn a_dense_run_of_the_statement_anchors_however_it_is_punctuated() {
+        let page = [
+            "The board said the collapse began at a badly corroded bearing on the bridge's second pier, the steel assembly that lets the deck expand.",
+            "The board expects to publish its final report next year.",
+            "Traffic has been diverted onto county roads since the bridge closed.",
+            "A new bridge is planned on the same alignment.",
+            "Officials said inspections of similar bridges had begun.",
+            "The state owns more than four thousand bridges.",
+            "Relatives of the victims have filed claims against the state.",
+            "The bridge carried about 23,000 vehicles a day before it fell.",
+            "Engineers had rated its deck as fair in the last routine inspection.",
+            "Divers recovered three vehicles from the river.",
+        ];
+        let s = st(
+            "Investigators traced the failure to a corroded steel bearing at the second pier that, by their estimate, had lost some 40% of its original thickness.",
+            &[],
+        );
+        let loc = locate(&s, &text(&page));
+        assert_eq!(loc.anchors.len(), 1, "{loc:?}");
+        assert_eq!(loc.anchors[0].passage, page[0]);
+        // The same words scattered over a statement are not a run.
+        let scattered = statement_terms_at(
+            "Investigators, who interviewed dozens of workers and reviewed maintenance logs, found the bearing had been painted twice, that steel prices rose sharply, that a second crew visited the pier in spring, and that corroded railings were replaced.",
+        );
+        let prepared = Prepared::new(&text(&page));
+        assert!(dense_window(&scattered, &prepared, 0).is_none());
+        let dense = statement_terms_at(&s.text);
+        assert!(dense_window(&dense, &prepared, 0).is_some());
+    }
+
+    #[test]
+    fn a_quoted_phrase_the_source_lacks_leaves_its_clause_to_be_scored() {
+        let page = [
+            "The United States contributes more than 600 troops to KFOR, most of them at Camp Bondsteel.",
+            "KFOR was established in June 1999.",
+        ];
+        let s = st(
+            "Public reporting places the U.S. contribution at a modest level—one account cites “about 600 soldiers” as part of KFOR as of 2025—while dozens of nations take part.",
+            &[],
+        );
+        let loc = locate(&s, &text(&page));
+        assert!(loc.anchors.iter().any(|a| a.passage == page[0]), "{loc:?}");
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl EvidenceReport {
     /// What to tell a person about an unanchored pair, one line.
     pub fn unanchored_reason(&self) -> String {
         if self.missing_quotes.is_empty() {
-            "no passage of this source was located for the statement".to_owned()
+            "no passage of this source was found for the statement".to_owned()
         } else {
             let q: Vec<String> = self.missing_quotes.iter().map(|q| format!("“{q}”")).collect();
             format!("evidence quote not found: {}", q.join(", "))
@@ -353,14 +353,14 @@ impl RunReport {
                 src.error.as_deref().unwrap_or("error")
             );
         }
-        out.push_str(&self.unanchored_text(TEXT_LISTED));
+        out.push_str(&self.unanchored_text(TEXT_LISTED, false));
         out
     }
 
     /// The unanchored pairs as plain text (at most `limit` listed, the rest counted): the
-    /// whole list when a baseline was set in this run, one line otherwise. Empty when every
-    /// pair is anchored.
-    pub fn unanchored_text(&self, limit: usize) -> String {
+    /// list when a baseline was set in this run or `always`, one line otherwise. Empty when
+    /// every pair is anchored.
+    pub fn unanchored_text(&self, limit: usize, always: bool) -> String {
         let list = self.unanchored();
         let c = self.anchor_counts();
         let mut out = String::new();
@@ -368,7 +368,7 @@ impl RunReport {
             return out;
         }
         let _ = writeln!(out);
-        if c.new_unanchored == 0 {
+        if c.new_unanchored == 0 && !always {
             let _ = writeln!(
                 out,
                 "{} of {} statement × source pairs have no passage of their own (listed in reports/{}/report.html).",
@@ -764,7 +764,7 @@ mod tests {
     #[test]
     fn a_later_run_only_counts_them() {
         let r = report(vec![evidence(1, Verdict::Unchanged, false)]);
-        let text = r.unanchored_text(TEXT_LISTED);
+        let text = r.unanchored_text(TEXT_LISTED, false);
         assert!(
             text.contains("1 of 1 statement × source pairs have no passage"),
             "{text}"
@@ -772,7 +772,7 @@ mod tests {
         assert!(!text.contains("paste"), "{text}");
         assert!(
             report(vec![evidence(1, Verdict::Unchanged, true)])
-                .unanchored_text(9)
+                .unanchored_text(9, true)
                 .is_empty()
         );
     }

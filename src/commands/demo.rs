@@ -28,7 +28,10 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
         b.sources, b.statements, c.anchored, c.pairs
     );
     if c.anchored < c.pairs {
-        print!("{}", out.baseline.unanchored_text(crate::report::TEXT_LISTED));
+        print!(
+            "{}",
+            out.baseline.unanchored_text(crate::report::TEXT_LISTED, true)
+        );
         println!();
     }
     println!(

@@ -170,7 +170,7 @@ pub fn text_body(report: &RunReport) -> String {
             );
         }
     }
-    out.push_str(&clean(&report.unanchored_text(TEXT_LISTED)));
+    out.push_str(&clean(&report.unanchored_text(TEXT_LISTED, true)));
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -290,23 +290,14 @@ pub fn html_body(report: &RunReport) -> String {
     out
 }
 
-/// The pairs without a passage: listed when a baseline was set in this run, counted
-/// otherwise.
+/// The pairs without a passage, listed (at most [`TEXT_LISTED`]) after everything else: a
+/// person fixes them by pasting a quote, so every message carries them until then.
 fn unanchored_html(out: &mut String, report: &RunReport) {
     let list = report.unanchored();
     if list.is_empty() {
         return;
     }
     let c = report.anchor_counts();
-    if c.new_unanchored == 0 {
-        let _ = write!(
-            out,
-            "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">{} of {} statement × source pairs have no passage of their own (listed in the full report).</p>",
-            list.len(),
-            c.pairs
-        );
-        return;
-    }
     let _ = write!(
         out,
         "<h2 style=\"font-size:17px;margin:20px 0 8px\">Not anchored to a passage ({} of {} pairs)</h2>\
@@ -563,6 +554,26 @@ mod tests {
         let t = text_body(&r);
         assert!(t.contains("[-600-]{+350"), "{t}");
         assert!(t.contains("600 → 350"));
+    }
+
+    #[test]
+    fn every_message_lists_the_pairs_without_a_passage() {
+        let mut r = report("k", "K", "About 350 soldiers serve.");
+        let mut loose = r.statements[0].evidence[0].clone();
+        loose.cite = 2;
+        loose.status = Verdict::Unchanged;
+        loose.anchored = false;
+        loose.candidate = Some("Some <i>600</i> soldiers serve.".into());
+        r.statements[0].evidence.push(loose);
+        let t = text_body(&r);
+        assert!(t.contains("Not anchored: 1 of 2 statement × source pairs"), "{t}");
+        assert!(
+            t.contains(r#"paste:     evidence = [{cite = 2, quote = "Some <i>600</i> soldiers serve."}]"#),
+            "{t}"
+        );
+        let h = html_body(&r);
+        assert!(h.contains("Not anchored to a passage (1 of 2 pairs)"), "{h}");
+        assert!(h.contains("Some &lt;i&gt;600") && !h.contains("<i>600"), "{h}");
     }
 
     #[test]

@@ -490,3 +490,121 @@ fn articles_checked_later_are_compared_with_their_page_read_again_too() {
         }
     }
 }
+
+/// A body that is not text, with or without a text content type, is `source_unreachable`
+/// ("unsupported content type"), never `evidence_removed` against decoded garbage; the
+/// baseline stays and the next good answer is judged against it.
+#[test]
+fn a_binary_body_is_unreachable_not_evidence_removed() {
+    let (srv, ws) = troops_checked_once();
+    let mut garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    garbage[10] = 0;
+    for resp in [
+        Response::typed("application/octet-stream", garbage.clone()),
+        Response::typed("text/html; charset=utf-8", garbage.clone()),
+    ] {
+        srv.set("/a", resp);
+        let (out, v) = ws.check_json();
+        assert!(out.status.success(), "{}", show(&out));
+        let e = &v["statements"][0]["evidence"][0];
+        assert_eq!(e["status"], "source_unreachable", "{v:#}");
+        assert!(
+            e["note"].as_str().unwrap().contains("unsupported content type"),
+            "{e:#}"
+        );
+        assert!(e["before"].as_str().unwrap().contains("600"), "{e:#}");
+    }
+    srv.set(
+        "/a",
+        Response::html(&page(&format!("<p>{TROOPS}</p><p>{OTHER}</p>"))),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
+}
+
+/// `evidence` quotes tied to one cite, plain quotes found in whichever cited source has them,
+/// and the pairs without a passage listed in check's summary with the sentence to paste.
+#[test]
+fn per_cite_quotes_and_the_unanchored_list() {
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page(
+            "<p>The United States contributes more than 600 troops to KFOR.</p><p>The weather in Pristina was mild.</p>",
+        )),
+    );
+    srv.set(
+        "/b",
+        Response::html(&page(
+            "<p>Most U.S. soldiers are based at Camp Bondsteel near Ferizaj.</p><p>Officials said no changes were planned.</p>",
+        )),
+    );
+    srv.set(
+        "/c",
+        Response::html(&page(
+            "<p>The ministry publishes an annual report on regional cooperation.</p>",
+        )),
+    );
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            r#"title = "Kosovo"
+article = """U.S. forces contribute some 600 troops to KFOR, most of them at Camp Bondsteel [1][2][3]."""
+[[source]]
+cite = 1
+url = "{a}"
+[[source]]
+cite = 2
+url = "{b}"
+[[source]]
+cite = 3
+url = "{c}"
+[[statement]]
+text = "U.S. forces contribute some 600 troops to KFOR, most of them at Camp Bondsteel."
+cites = [1, 2, 3]
+evidence = [{{cite = 1, quote = "more than 600 troops"}}, {{cite = 2, quote = "based at Camp Bondsteel"}}, "no changes were planned", {{cite = 3, quote = "not on this page"}}]
+"#,
+            a = srv.url("/a"),
+            b = srv.url("/b"),
+            c = srv.url("/c")
+        ),
+    );
+    let out = ws.run(&["check"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // [1] and [2] are anchored by their own quotes; the plain quote is in [2], so it is not
+    // "not found"; [3]'s own quote is missing and listed, with its closest sentence.
+    assert!(
+        text.contains("Not anchored: 1 of 3 statement × source pairs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("evidence quote not found: “not on this page”"),
+        "{text}"
+    );
+    assert!(!text.contains("no changes were planned”"), "{text}");
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let ev = v["statements"][0]["evidence"].as_array().unwrap().clone();
+    assert_eq!(ev[0]["anchored"], true, "{ev:#?}");
+    assert_eq!(ev[1]["anchored"], true, "{ev:#?}");
+    assert!(ev[0].get("missing_quotes").is_none(), "{ev:#?}");
+    assert_eq!(ev[2]["missing_quotes"][0], "not on this page", "{ev:#?}");
+
+    // The figure in [1]'s quoted passage changes: flagged with before and after, while [2]
+    // and [3] stay as they were.
+    srv.set(
+        "/a",
+        Response::html(&page(
+            "<p>The United States contributes more than 350 troops to KFOR.</p><p>The weather in Pristina was mild.</p>",
+        )),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let st = &v["statements"][0];
+    assert_eq!(st["status"], "evidence_changed", "{v:#}");
+    assert_eq!(st["evidence"][0]["facts"][0]["after"], "350", "{v:#}");
+    assert_eq!(st["evidence"][1]["status"], "unchanged", "{v:#}");
+}

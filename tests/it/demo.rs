@@ -40,6 +40,26 @@ fn demo_flags_the_edited_evidence_and_stays_quiet_on_noise() {
     assert_eq!(status_of("contributes more than 600 troops"), "evidence_changed");
     // [3] the paragraph with the 180 Guard personnel is deleted.
     assert_eq!(status_of("About 180 Pennsylvania"), "evidence_removed");
+    // The seed's first statement (several claims, three cites) is anchored by the part [1]
+    // backs, and the statement quoting "about 600 soldiers" by the sentence with the 600.
+    assert_eq!(
+        status_of("U.S. forces in Kosovo currently serve"),
+        "evidence_changed"
+    );
+    assert_eq!(status_of("“about 600 soldiers”"), "evidence_changed");
+    let first = statements
+        .iter()
+        .find(|s| {
+            s["text"]
+                .as_str()
+                .unwrap()
+                .contains("U.S. forces in Kosovo currently serve")
+        })
+        .unwrap();
+    let e1 = &first["evidence"][0];
+    assert_eq!(e1["cite"], 1);
+    assert_eq!(e1["facts"][0]["before"], "600", "{e1:#}");
+    assert_eq!(e1["facts"][0]["after"], "350", "{e1:#}");
     // [10] is gone.
     assert_eq!(status_of("no announcements of changes"), "source_unreachable");
     // Sources that only got new timestamps, menus or a redesign flag nothing.
@@ -55,6 +75,31 @@ fn demo_flags_the_edited_evidence_and_stays_quiet_on_noise() {
             assert_eq!(s["flagged"], false, "flagged by noise alone: {s:#}");
         }
     }
+    // The baseline report shows the located passage as `before`, and lists the pairs
+    // without one, with the closest sentence to paste; the summary counts them.
+    let base: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].join("report.json")).unwrap()).unwrap();
+    let mut anchored = 0;
+    for e in base["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["evidence"].as_array().unwrap())
+    {
+        if e["anchored"] == true {
+            anchored += 1;
+            assert!(e["before"].is_string() && e["after"].is_null(), "{e:#}");
+        }
+    }
+    assert!(
+        stdout.contains(&format!(
+            "{anchored} of 35 statement × source pairs anchored to a passage"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("paste:     evidence = [{cite = "), "{stdout}");
+    let md = std::fs::read_to_string(runs[0].join("report.md")).unwrap();
+    assert!(md.contains("## Not anchored to a passage ("), "{md}");
     // Every flag is new, and the mail was written beside the report.
     assert!(v["summary"]["new_flags"].as_u64().unwrap() >= 3);
     let run_id = v["run_id"].as_str().unwrap();
