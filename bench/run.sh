@@ -3,6 +3,7 @@
 #
 #   bench/run.sh                 # N=1000; REPS=3 (median); also runs ../shared/bench/peer_urlwatch.sh
 #   PEER=0 bench/run.sh          # citewatch only
+#   BIN=/tmp/old/citewatch PEER=0 bench/run.sh   # another build, same pages
 #
 # The 1000 realistic news pages of ../shared/bench/gen_pages.py (versions A and B) are served by
 # a private nginx on 127.0.0.1 (../shared/bench/serve.sh, every GET a full 200). A watchlist
@@ -23,8 +24,11 @@ need nginx nginx; need curl curl; [ -x /usr/bin/time ] || { apt-get update -qq &
 for v in A B; do
   [ -f "$WORK/pages-$N-$v/manifest.json" ] || python3 "$SHARED/gen_pages.py" --n "$N" --out "$WORK/pages-$N-$v" --version "$v" >/dev/null
 done
-(cd "$REPO" && cargo build --release --quiet)
-BIN="$REPO/target/release/citewatch"
+# BIN=/path/to/citewatch compares another build (e.g. the previous release) on the same pages.
+if [ -z "${BIN:-}" ]; then
+  (cd "$REPO" && cargo build --release --quiet)
+  BIN="$REPO/target/release/citewatch"
+fi
 
 # Emptied stores are moved aside and deleted only at the end: for about a minute after thousands
 # of files are freed, ext4 checks each new inode against the recently deleted ones, which cost a
