@@ -911,12 +911,8 @@ pub async fn run_check(
                 .flat_map(|st| st.cites.iter().map(|&c| BaselineKey::new(&st.id, c)))
         })
         .collect();
-    index.baselines.retain(|k, b| {
-        let checked = articles
-            .iter()
-            .any(|a| b.statement.0.starts_with(&format!("{}:", a.id)));
-        !checked || live.contains(k)
-    });
+    // The index holds only the checked articles' baselines (see `load_records`).
+    index.baselines.retain(|k, _| live.contains(k));
 
     // syncfs and fsync may block for a while on a busy disk: off the async workers.
     let keep = ctx.settings.store.keep;
@@ -928,7 +924,7 @@ pub async fn run_check(
         articles: articles.len(),
         sources: jobs.len(),
     };
-    tokio::task::spawn_blocking(move || committer.commit(&mut index, keep, Some(&run)))
+    tokio::task::spawn_blocking(move || committer.commit(index, keep, Some(&run)))
         .await
         .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "store committed");

@@ -187,8 +187,17 @@ pub struct Index {
 
 #[derive(Debug, Clone, Default)]
 struct Loaded {
-    sources: HashMap<SourceKey, u64>,
+    sources: HashMap<SourceKey, LoadedSource>,
     baselines: HashMap<BaselineKey, u64>,
+}
+
+/// Fingerprints of one source's rows as loaded: an unchanged run rewrites only the latest
+/// version (its `last_seen`) and the attempt, not every row of the source.
+#[derive(Debug, Clone, Default)]
+struct LoadedSource {
+    url: u64,
+    versions: Vec<u64>,
+    attempt: u64,
 }
 
 /// Everything known about one source (one URL with one set of extraction rules).
@@ -601,32 +610,30 @@ impl Store {
     /// `index` changed since [`Store::load`] (and `run`, when given) in one transaction.
     /// Prunes the versions beyond `keep` (0 = keep all) of the sources it writes that no
     /// baseline refers to, and then their objects that no version names any more.
-    pub fn commit(&self, index: &mut Index, keep: usize, run: Option<&RunRecord>) -> Result<(), StoreError> {
+    pub fn commit(&self, mut index: Index, keep: usize, run: Option<&RunRecord>) -> Result<(), StoreError> {
         self.sync_pending()?;
         let mut guard = self.db.lock().expect("store db");
         let db = guard
             .as_mut()
             .expect("the store is loaded before it is committed");
         let w = db.write()?;
-        for (key, b) in db::changed(&index.baselines, &index.loaded.baselines) {
-            w.put_baseline(key, b)?;
+        // Baselines first: pruning then sees the versions they refer to now.
+        for (key, b) in &index.baselines {
+            if index.loaded.baselines.get(key) != Some(&db::fingerprint(b)) {
+                w.put_baseline(key, b)?;
+            }
         }
         for key in index.loaded.baselines.keys() {
             if !index.baselines.contains_key(key) {
                 w.delete_baseline(key)?;
             }
         }
-        // Baselines first: pruning then sees the versions they refer to now.
-        let changed: Vec<SourceKey> = db::changed(&index.sources, &index.loaded.sources)
-            .map(|(k, _)| k.clone())
-            .collect();
         let mut removed = Vec::new();
-        for key in &changed {
-            let rec = index.sources.get_mut(key).expect("changed source");
+        for (key, rec) in &mut index.sources {
             if keep > 0 && rec.versions.len() > keep {
                 removed.extend(prune(&mut rec.versions, keep, &w.pinned(key)?));
             }
-            w.put_source(key, rec)?;
+            w.put_source(key, rec, index.loaded.sources.get(key))?;
         }
         for a in &index.acks {
             w.put_ack(a)?;
@@ -635,17 +642,6 @@ impl Store {
             w.put_run(r, Utc::now())?;
         }
         w.commit()?;
-        // What is committed is what was loaded now.
-        index.acks.clear();
-        for key in changed {
-            let f = db::fingerprint(&index.sources[&key]);
-            index.loaded.sources.insert(key, f);
-        }
-        index.loaded.baselines = index
-            .baselines
-            .iter()
-            .map(|(k, b)| (k.clone(), db::fingerprint(b)))
-            .collect();
         // Objects no version names any more (a crash here leaves them: harmless).
         for v in removed {
             if !db.object_used(v.text.as_str())? {
@@ -826,8 +822,8 @@ mod tests {
             "no writeback after {} MiB",
             (5 * WRITEBACK_BYTES / 4) >> 20
         );
-        let mut idx = s.load([], []).unwrap();
-        s.commit(&mut idx, 0, None).unwrap();
+        let idx = s.load([], []).unwrap();
+        s.commit(idx, 0, None).unwrap();
         assert_eq!(s.get_raw(&h).unwrap(), first);
     }
 
@@ -885,8 +881,8 @@ mod tests {
         assert_eq!(s.get_text(&h1).unwrap(), "a\nb\n");
         let r = s.put_raw(b"<p>x</p>").unwrap();
         assert_eq!(s.get_raw(&r).unwrap(), b"<p>x</p>");
-        let mut idx = s.load([], []).unwrap();
-        s.commit(&mut idx, 0, None).unwrap();
+        let idx = s.load([], []).unwrap();
+        s.commit(idx, 0, None).unwrap();
         assert!(d.path().join("store.db").exists());
     }
 
@@ -970,7 +966,7 @@ mod tests {
         idx.baselines.insert(BaselineKey("art:1#1".into()), flagged);
         idx.baselines
             .insert(BaselineKey("other:2#1".into()), baseline("other:2", 1, "u", "b"));
-        s.commit(&mut idx, 0, None).unwrap();
+        s.commit(idx, 0, None).unwrap();
     }
 
     #[test]
@@ -1005,7 +1001,7 @@ mod tests {
         let mut idx = s.load([&key], ["art"]).unwrap();
         idx.baselines.clear();
         idx.sources.get_mut(&key).unwrap().versions.push(version("c"));
-        s.commit(&mut idx, 2, None).unwrap();
+        s.commit(idx, 2, None).unwrap();
         let all = Store::export(d.path()).unwrap();
         // art's baseline is gone, other's (not loaded) stays and pins "b"; "a" is pruned.
         let keys: Vec<_> = all.baselines.keys().map(BaselineKey::as_str).collect();

@@ -136,7 +136,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
         }
     }
     store
-        .commit(&mut index, ctx.settings.store.keep, None)
+        .commit(index, ctx.settings.store.keep, None)
         .map_err(|e| CommandError::CannotRun(e.to_string()))?;
     if acked == 0 {
         println!("nothing to acknowledge");

@@ -20,7 +20,7 @@
 //! and a crash at any point leaves the last committed state, which the next open reads with
 //! no repair step (SQLite rolls an unfinished transaction back on its own).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 
@@ -153,6 +153,11 @@ impl Db {
 
     /// The records of these sources and the baselines of these articles (keys starting with
     /// `<article>:`), with fingerprints so that the commit writes only what changed.
+    ///
+    /// A small scope (`check --only`) is read by key. A large one (most of the store, as in a
+    /// full run) is read by scanning the tables in key order: each page is then read once,
+    /// where as many lookups by key would read the upper pages of each tree again and again
+    /// through SQLite's small page cache.
     pub(super) fn load<'a>(
         &self,
         sources: impl IntoIterator<Item = &'a SourceKey>,
@@ -162,38 +167,101 @@ impl Db {
             format: super::FORMAT,
             ..Index::default()
         };
-        let e = || err(&self.path);
-        let mut src = self
+        let wanted: HashSet<&SourceKey> = sources.into_iter().collect();
+        let articles: HashSet<&str> = articles.into_iter().collect();
+        let stored: i64 = self
             .conn
-            .prepare_cached("SELECT url FROM sources WHERE key = ?1")
-            .map_err(e())?;
-        for key in sources {
-            if index.sources.contains_key(key) {
-                continue;
+            .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
+            .map_err(err(&self.path))?;
+        if wanted.len() > SCAN_FROM && wanted.len() as i64 * 4 > stored {
+            self.scan_sources(&wanted, &mut index)?;
+        } else {
+            for key in wanted {
+                if let Some(rec) = self.source(key)? {
+                    index.sources.insert(key.clone(), rec);
+                }
             }
-            let Some(url) = src
-                .query_row([key.as_str()], |r| r.get::<_, String>(0))
-                .optional()
-                .map_err(e())?
-            else {
-                continue;
-            };
-            let rec = SourceRecord {
-                url,
-                versions: self.versions(key)?,
-                last: self.attempt(key)?,
-            };
-            index.loaded.sources.insert(key.clone(), fingerprint(&rec));
-            index.sources.insert(key.clone(), rec);
         }
-        for article in articles {
-            for b in self.baselines_of(article)? {
-                let key = BaselineKey::new(&b.statement, b.cite);
-                index.loaded.baselines.insert(key.clone(), fingerprint(&b));
-                index.baselines.insert(key, b);
+        let baselines = if articles.len() > SCAN_FROM / 10 {
+            self.baselines_in("", "\u{10ffff}")?
+                .into_iter()
+                .filter(|b| articles.contains(b.statement.0.split(':').next().unwrap_or("")))
+                .collect()
+        } else {
+            let mut all = Vec::new();
+            for a in articles {
+                all.extend(self.baselines_of(a)?);
             }
+            all
+        };
+        for b in baselines {
+            let key = BaselineKey::new(&b.statement, b.cite);
+            index.loaded.baselines.insert(key.clone(), fingerprint(&b));
+            index.baselines.insert(key, b);
+        }
+        for (key, rec) in &index.sources {
+            index.loaded.sources.insert(key.clone(), loaded(rec));
         }
         Ok(index)
+    }
+
+    fn source(&self, key: &SourceKey) -> Result<Option<SourceRecord>, StoreError> {
+        let url = self
+            .conn
+            .prepare_cached("SELECT url FROM sources WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key.as_str()], |r| r.get::<_, String>(0)).optional())
+            .map_err(err(&self.path))?;
+        let Some(url) = url else { return Ok(None) };
+        Ok(Some(SourceRecord {
+            url,
+            versions: self.versions(key)?,
+            last: self.attempt(key)?,
+        }))
+    }
+
+    /// [`Db::load`]'s sources by scanning the three tables.
+    fn scan_sources(&self, wanted: &HashSet<&SourceKey>, index: &mut Index) -> Result<(), StoreError> {
+        let e = || err(&self.path);
+        let mut q = self.conn.prepare("SELECT key, url FROM sources").map_err(e())?;
+        let mut rows = q.query([]).map_err(e())?;
+        while let Some(r) = rows.next().map_err(e())? {
+            let key = SourceKey(r.get(0).map_err(e())?);
+            if wanted.contains(&key) {
+                let url = r.get(1).map_err(e())?;
+                index.sources.insert(
+                    key,
+                    SourceRecord {
+                        url,
+                        ..SourceRecord::default()
+                    },
+                );
+            }
+        }
+        let mut q = self
+            .conn
+            .prepare(&format!(
+                "SELECT source, {VERSION_COLUMNS} FROM versions ORDER BY source, seq"
+            ))
+            .map_err(e())?;
+        let mut rows = q.query([]).map_err(e())?;
+        while let Some(r) = rows.next().map_err(e())? {
+            let key: &str = r.get_ref(0).and_then(|v| Ok(v.as_str()?)).map_err(e())?;
+            if let Some(rec) = index.sources.get_mut(key) {
+                rec.versions.push(version_at(r, 1).map_err(e())?);
+            }
+        }
+        let mut q = self
+            .conn
+            .prepare(&format!("SELECT source, {ATTEMPT_COLUMNS} FROM attempts"))
+            .map_err(e())?;
+        let mut rows = q.query([]).map_err(e())?;
+        while let Some(r) = rows.next().map_err(e())? {
+            let key: &str = r.get_ref(0).and_then(|v| Ok(v.as_str()?)).map_err(e())?;
+            if let Some(rec) = index.sources.get_mut(key) {
+                rec.last = Some(attempt_at(r, 1).map_err(e())?);
+            }
+        }
+        Ok(())
     }
 
     /// Every record (for tests and inspection): the whole store as one [`Index`].
@@ -218,44 +286,25 @@ impl Db {
     fn versions(&self, key: &SourceKey) -> Result<Vec<Version>, StoreError> {
         let mut q = self
             .conn
-            .prepare_cached(
-                "SELECT text, raw, first_seen, last_seen, status, final_url, content_type, etag,
-                 last_modified, extractor FROM versions WHERE source = ?1 ORDER BY seq",
-            )
+            .prepare_cached(&format!(
+                "SELECT {VERSION_COLUMNS} FROM versions WHERE source = ?1 ORDER BY seq"
+            ))
             .map_err(err(&self.path))?;
-        q.query_map([key.as_str()], |r| {
-            Ok(Version {
-                text: TextHash(r.get(0)?),
-                raw: r.get(1)?,
-                first_seen: time(r.get_ref(2)?)?,
-                last_seen: time(r.get_ref(3)?)?,
-                status: r.get(4)?,
-                final_url: r.get(5)?,
-                content_type: r.get(6)?,
-                etag: r.get(7)?,
-                last_modified: r.get(8)?,
-                extractor: r.get(9)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(err(&self.path))
+        q.query_map([key.as_str()], |r| version_at(r, 0))
+            .and_then(|rows| rows.collect())
+            .map_err(err(&self.path))
     }
 
     fn attempt(&self, key: &SourceKey) -> Result<Option<Attempt>, StoreError> {
         let mut q = self
             .conn
-            .prepare_cached("SELECT at, raw, rules, error FROM attempts WHERE source = ?1")
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE source = ?1"
+            ))
             .map_err(err(&self.path))?;
-        q.query_row([key.as_str()], |r| {
-            Ok(Attempt {
-                at: time(r.get_ref(0)?)?,
-                raw: r.get(1)?,
-                rules: r.get(2)?,
-                error: json_opt(r.get_ref(3)?)?,
-            })
-        })
-        .optional()
-        .map_err(err(&self.path))
+        q.query_row([key.as_str()], |r| attempt_at(r, 0))
+            .optional()
+            .map_err(err(&self.path))
     }
 
     fn baselines_of(&self, article: &str) -> Result<Vec<Baseline>, StoreError> {
@@ -350,38 +399,56 @@ impl Writer<'_> {
         err(self.path)
     }
 
-    /// Writes one source's record whole (its row, versions and latest attempt).
-    pub(super) fn put_source(&self, key: &SourceKey, rec: &SourceRecord) -> Result<(), StoreError> {
+    /// Writes the rows of one source's record that differ from how it was loaded (all of
+    /// them for a new source): its row, the versions that changed (by position), the versions
+    /// past its new length (pruned), its latest attempt.
+    pub(super) fn put_source(
+        &self,
+        key: &SourceKey,
+        rec: &SourceRecord,
+        loaded: Option<&super::LoadedSource>,
+    ) -> Result<(), StoreError> {
         let tx = &self.tx;
-        tx.prepare_cached("INSERT OR REPLACE INTO sources(key, url) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![key.as_str(), rec.url]))
-            .map_err(self.e())?;
-        tx.prepare_cached("DELETE FROM versions WHERE source = ?1")
-            .and_then(|mut s| s.execute([key.as_str()]))
-            .map_err(self.e())?;
-        let mut ins = tx
-            .prepare_cached(
-                "INSERT INTO versions(source, seq, text, raw, first_seen, last_seen, status,
-                 final_url, content_type, etag, last_modified, extractor)
+        let was = loaded.cloned().unwrap_or_default();
+        if loaded.is_none() || was.url != fingerprint(&rec.url) {
+            tx.prepare_cached("INSERT OR REPLACE INTO sources(key, url) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![key.as_str(), rec.url]))
+                .map_err(self.e())?;
+        }
+        for (seq, v) in rec.versions.iter().enumerate() {
+            if was.versions.get(seq) == Some(&fingerprint(v)) {
+                continue;
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO versions(source, seq, text, raw, first_seen, last_seen,
+                 status, final_url, content_type, etag, last_modified, extractor)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.as_str(),
+                    seq as i64,
+                    v.text.as_str(),
+                    v.raw,
+                    stamp(&v.first_seen),
+                    stamp(&v.last_seen),
+                    v.status,
+                    v.final_url,
+                    v.content_type,
+                    v.etag,
+                    v.last_modified,
+                    v.extractor,
+                ])
+            })
             .map_err(self.e())?;
-        for (seq, v) in rec.versions.iter().enumerate() {
-            ins.execute(params![
-                key.as_str(),
-                seq as i64,
-                v.text.as_str(),
-                v.raw,
-                stamp(&v.first_seen),
-                stamp(&v.last_seen),
-                v.status,
-                v.final_url,
-                v.content_type,
-                v.etag,
-                v.last_modified,
-                v.extractor,
-            ])
-            .map_err(err(self.path))?;
+        }
+        if was.versions.len() > rec.versions.len() {
+            tx.prepare_cached("DELETE FROM versions WHERE source = ?1 AND seq >= ?2")
+                .and_then(|mut s| s.execute(params![key.as_str(), rec.versions.len() as i64]))
+                .map_err(self.e())?;
+        }
+        if loaded.is_some() && was.attempt == fingerprint(&rec.last) {
+            return Ok(());
         }
         match &rec.last {
             Some(a) => tx
@@ -551,16 +618,45 @@ pub(super) fn fingerprint<T: serde::Serialize>(value: &T) -> u64 {
     h.finish()
 }
 
-/// Changed (or new) records of `current` against their `loaded` fingerprints.
-pub(super) fn changed<'a, K: std::hash::Hash + Eq, V: serde::Serialize>(
-    current: &'a std::collections::BTreeMap<K, V>,
-    loaded: &HashMap<K, u64>,
-) -> impl Iterator<Item = (&'a K, &'a V)> {
-    current
-        .iter()
-        .filter(move |(k, v)| loaded.get(*k) != Some(&fingerprint(*v)))
-        .collect::<Vec<_>>()
-        .into_iter()
+/// The fingerprints of a source's rows.
+fn loaded(rec: &SourceRecord) -> super::LoadedSource {
+    super::LoadedSource {
+        url: fingerprint(&rec.url),
+        versions: rec.versions.iter().map(fingerprint).collect(),
+        attempt: fingerprint(&rec.last),
+    }
+}
+
+/// Past this many sources (or a tenth as many articles), a load may scan the tables.
+const SCAN_FROM: usize = 200;
+
+const VERSION_COLUMNS: &str =
+    "text, raw, first_seen, last_seen, status, final_url, content_type, etag, last_modified, extractor";
+
+fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
+    Ok(Version {
+        text: TextHash(r.get(i)?),
+        raw: r.get(i + 1)?,
+        first_seen: time(r.get_ref(i + 2)?)?,
+        last_seen: time(r.get_ref(i + 3)?)?,
+        status: r.get(i + 4)?,
+        final_url: r.get(i + 5)?,
+        content_type: r.get(i + 6)?,
+        etag: r.get(i + 7)?,
+        last_modified: r.get(i + 8)?,
+        extractor: r.get(i + 9)?,
+    })
+}
+
+const ATTEMPT_COLUMNS: &str = "at, raw, rules, error";
+
+fn attempt_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        at: time(r.get_ref(i)?)?,
+        raw: r.get(i + 1)?,
+        rules: r.get(i + 2)?,
+        error: json_opt(r.get_ref(i + 3)?)?,
+    })
 }
 
 /// A time as the store writes it (RFC 3339, UTC, as precise as it is).

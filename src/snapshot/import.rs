@@ -52,7 +52,7 @@ pub(super) fn read(dir: &Path) -> Result<Option<(Index, String)>, StoreError> {
 /// Writes everything of `index` into a database being created (inside `w`).
 pub(super) fn import(w: &Writer<'_>, index: &Index, hash: &str) -> Result<(), StoreError> {
     for (key, rec) in &index.sources {
-        w.put_source(key, rec)?;
+        w.put_source(key, rec, None)?;
     }
     let mut runs: std::collections::BTreeMap<&RunId, chrono::DateTime<Utc>> = Default::default();
     for (key, b) in &index.baselines {
