@@ -490,16 +490,18 @@ impl Store {
     /// same transaction, or finishes moving an imported one aside.
     fn open_db(&self) -> Result<db::Db, StoreError> {
         // An index.json of an unknown format stops before a database file is made.
-        let legacy = match db::Db::open(&self.dir, false)? {
-            Some(db::Opened::Ready(_)) => None,
-            _ => import::read(&self.dir)?,
-        };
+        let fresh = !db::path(&self.dir).exists();
+        let mut legacy = if fresh { import::read(&self.dir)? } else { None };
         match db::Db::open(&self.dir, true)?.expect("created") {
             db::Opened::Ready(db) => {
                 import::leftover(&self.dir, &db)?;
                 Ok(db)
             }
             db::Opened::Empty(mut db) => {
+                // A database file nothing was committed to (a run killed while creating it).
+                if !fresh {
+                    legacy = import::read(&self.dir)?;
+                }
                 let w = db.write()?;
                 db::Db::create_schema(&w)?;
                 if let Some((index, hash)) = &legacy {
@@ -515,7 +517,8 @@ impl Store {
     }
 
     /// The whole store as one [`Index`] (every source, baseline and ack), read without the
-    /// lock and without writing: for tests and inspection. A format-1 store is read from its
+    /// lock and without changing it (SQLite may roll back what a crash left torn): for tests
+    /// and inspection. A format-1 store is read from its
     /// `index.json`.
     pub fn export(dir: &Path) -> Result<Index, StoreError> {
         match db::Db::open(dir, false)? {

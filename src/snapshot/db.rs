@@ -86,17 +86,20 @@ pub(super) enum Opened {
 }
 
 impl Db {
-    /// Opens (creating the file if `create`) the database; refuses one of another format.
+    /// Opens (creating the file if `create`) the database; refuses one of another format
+    /// before writing anything to it.
     pub(super) fn open(dir: &Path, create: bool) -> Result<Option<Opened>, StoreError> {
         let path = path(dir);
         if !create && !path.exists() {
             return Ok(None);
         }
         let e = err(&path);
+        // Read-write even to only read: after a crash, the first connection may have to roll a
+        // torn transaction back (a read-only one refuses to, with an error).
         let flags = if create {
             rusqlite::OpenFlags::default()
         } else {
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let conn = Connection::open_with_flags(&path, flags).map_err(e)?;
         let e = || err(&path);

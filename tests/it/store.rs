@@ -223,3 +223,185 @@ fn a_store_of_an_unknown_format_is_refused_and_left_as_it_is() {
     assert!(!ws.root().join("snapshots/store.db").exists());
     assert_eq!(srv.hits("/a"), 0);
 }
+
+/// Sources per article in the kill tests, and articles.
+const KILL_SOURCES: usize = 8;
+const KILL_ARTICLES: usize = 2;
+/// How long the page server takes per page: a run of the kill tests lasts a few hundred ms,
+/// so the kill delays land in the fetches, the processing, the commit and after.
+const PAGE_DELAY: std::time::Duration = std::time::Duration::from_millis(15);
+/// Kill delays after the start of the process (ms).
+const KILL_AT: [u64; 9] = [0, 8, 20, 40, 70, 110, 160, 230, 330];
+
+fn town(a: usize, i: usize) -> String {
+    format!("Town{}x{}", a, i)
+}
+
+/// The page of source `i` of article `a`, stating `buses`.
+fn bus_page(a: usize, i: usize, buses: usize) -> Response {
+    Response::html(&format!(
+        "<html><body><article><p>In 2025 the council of {} counted {buses} buses on its routes, \
+         the transport office said in its yearly report.</p><p>Other news of the day: a fair \
+         opened in the old market hall.</p></article></body></html>",
+        town(a, i)
+    ))
+    .delay(PAGE_DELAY)
+}
+
+fn kill_workspace(srv: &PageServer) -> Workspace {
+    let ws = Workspace::new();
+    for a in 0..KILL_ARTICLES {
+        let mut toml = format!("title = \"Buses {a}\"\narticle = \"\"\"\n");
+        for i in 0..KILL_SOURCES {
+            toml.push_str(&format!(
+                "In 2025 the council of {} counted {} buses on its routes. [{}]\n",
+                town(a, i),
+                40 + i,
+                i + 1
+            ));
+        }
+        toml.push_str("\"\"\"\n");
+        for i in 0..KILL_SOURCES {
+            toml.push_str(&format!(
+                "[[source]]\ncite = {}\nurl = \"{}\"\n",
+                i + 1,
+                srv.url(&format!("/{a}/{i}"))
+            ));
+        }
+        ws.watchlist(&format!("buses-{a}.toml"), &toml);
+    }
+    ws
+}
+
+/// Every page as first published; `changed` pages (article, source) with another figure.
+fn serve_buses(srv: &PageServer, changed: &[(usize, usize)]) {
+    for a in 0..KILL_ARTICLES {
+        for i in 0..KILL_SOURCES {
+            let buses = if changed.contains(&(a, i)) { 10 + i } else { 40 + i };
+            srv.set(&format!("/{a}/{i}"), bus_page(a, i, buses));
+        }
+    }
+}
+
+/// Baseline keys, flagged keys, acked keys.
+type Books = (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+);
+
+fn books(root: &Path) -> Books {
+    let idx = index(root);
+    let baselines = idx["baselines"].as_object().cloned().unwrap_or_default();
+    let flagged = baselines
+        .iter()
+        .filter(|(_, b)| !b["flag"].is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let acked = idx["acks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["baseline"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (baselines.keys().cloned().collect(), flagged, acked)
+}
+
+/// Starts `citewatch ARGS`, SIGKILLs it `ms` after the start (if it is still running).
+fn kill_after(ws: &Workspace, args: &[&str], ms: u64) {
+    let mut child = ws
+        .cmd(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn citewatch");
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
+
+fn run_ok(ws: &Workspace, what: &str) -> serde_json::Value {
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{what}: {}", show(&out));
+    v
+}
+
+fn replace_store(ws: &Workspace, from: &Path) {
+    let snap = ws.root().join("snapshots");
+    std::fs::remove_dir_all(&snap).expect("remove store");
+    copy_dir(from, &snap);
+}
+
+// See: issue 12.
+#[test]
+fn sigkill_anywhere_in_a_run_or_an_ack_loses_nothing() {
+    let srv = PageServer::start();
+    let ws = kill_workspace(&srv);
+    let all_pairs = KILL_SOURCES * KILL_ARTICLES;
+
+    // A cold run, killed at each delay: the next run completes and has every baseline.
+    serve_buses(&srv, &[]);
+    for ms in KILL_AT {
+        let _ = std::fs::remove_dir_all(ws.root().join("snapshots"));
+        kill_after(&ws, &["check"], ms);
+        run_ok(&ws, &format!("the run after a cold run killed at {ms} ms"));
+        let (baselines, flagged, _) = books(ws.root());
+        assert_eq!(baselines.len(), all_pairs, "cold run killed at {ms} ms");
+        assert!(flagged.is_empty(), "cold run killed at {ms} ms: {flagged:?}");
+    }
+
+    // A store with outstanding flags (two passages changed), kept aside.
+    let first = [(0, 1), (1, 2)];
+    serve_buses(&srv, &first);
+    run_ok(&ws, "the run raising the first flags");
+    let (baselines, flags, _) = books(ws.root());
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    let kept = tempfile::tempdir().expect("tempdir");
+    copy_dir(&ws.root().join("snapshots"), kept.path());
+
+    // A changed run (two more passages changed), killed at each delay: no baseline and no
+    // flag is lost, and the next run flags all four.
+    let more = [(0, 1), (1, 2), (0, 5), (1, 6)];
+    serve_buses(&srv, &more);
+    for ms in KILL_AT {
+        replace_store(&ws, kept.path());
+        kill_after(&ws, &["check"], ms);
+        let (b, f, _) = books(ws.root());
+        assert_eq!(b, baselines, "changed run killed at {ms} ms");
+        assert!(
+            f.is_superset(&flags),
+            "changed run killed at {ms} ms: flags {f:?}"
+        );
+        let v = run_ok(&ws, &format!("the run after a changed run killed at {ms} ms"));
+        assert_eq!(
+            v["summary"]["flagged"], 4,
+            "after a changed run killed at {ms} ms: {v:#}"
+        );
+        let (b, f, _) = books(ws.root());
+        assert_eq!(b, baselines, "after a changed run killed at {ms} ms");
+        assert_eq!(f.len(), 4, "after a changed run killed at {ms} ms: {f:?}");
+    }
+
+    // An ack of everything, killed at each delay: a flag is gone only with its ack recorded,
+    // and the next run exits 0 with the same books.
+    serve_buses(&srv, &first);
+    for ms in [0, 3, 6, 10, 15, 22, 30, 45, 70] {
+        replace_store(&ws, kept.path());
+        kill_after(&ws, &["ack", "--all", "--by", "killer"], ms);
+        let (b, f, acked) = books(ws.root());
+        assert_eq!(b, baselines, "ack killed at {ms} ms");
+        for gone in flags.difference(&f) {
+            assert!(
+                acked.contains(gone),
+                "ack killed at {ms} ms: {gone} unflagged without an ack"
+            );
+        }
+        run_ok(&ws, &format!("the run after an ack killed at {ms} ms"));
+        let (b, f2, acked2) = books(ws.root());
+        assert_eq!(b, baselines, "after an ack killed at {ms} ms");
+        assert_eq!(f2, f, "after an ack killed at {ms} ms");
+        assert_eq!(acked2, acked, "after an ack killed at {ms} ms");
+    }
+}
