@@ -1049,6 +1049,31 @@ mod tests {
     }
 
     #[test]
+    fn an_import_interrupted_before_the_move_is_finished_and_another_index_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        two_articles(&s);
+        let mut old = Store::export(d.path()).unwrap();
+        old.format = 1;
+        old.acks.clear();
+        let bytes = serde_json::to_vec(&old).unwrap();
+        let e = tempfile::tempdir().unwrap();
+        fs::write(e.path().join("index.json"), &bytes).unwrap();
+        Store::open(e.path()).unwrap().load([], []).unwrap();
+        // As if the run had died between the import's commit and the rename.
+        fs::write(e.path().join("index.json"), &bytes).unwrap();
+        let s = Store::open(e.path()).unwrap();
+        assert_eq!(s.load([], ["art"]).unwrap().baselines.len(), 1);
+        assert!(!e.path().join("index.json").exists());
+        // An index.json the database was not made from is left alone, with an error.
+        old.baselines.clear();
+        fs::write(e.path().join("index.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+        let err = Store::open(e.path()).unwrap().load([], []).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(..)), "{err}");
+        assert!(e.path().join("index.json").exists());
+    }
+
+    #[test]
     fn unknown_formats_are_refused_and_left_untouched() {
         let d = tempfile::tempdir().unwrap();
         fs::write(
