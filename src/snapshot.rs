@@ -994,6 +994,56 @@ mod tests {
     }
 
     #[test]
+    fn a_large_load_scans_and_reads_what_lookups_by_key_read() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let _l = s.lock(Duration::from_secs(1)).unwrap();
+        let mut idx = s.load([], []).unwrap();
+        let n = 300;
+        for i in 0..n {
+            let key = SourceKey(format!("u{i:03}"));
+            idx.sources.insert(
+                key.clone(),
+                SourceRecord {
+                    url: key.0.clone(),
+                    versions: vec![version(&format!("a{i}")), version(&format!("b{i}"))],
+                    last: (i % 2 == 0).then(|| Attempt {
+                        at: Utc::now(),
+                        raw: None,
+                        rules: "x5:".into(),
+                        error: None,
+                    }),
+                },
+            );
+            let st = format!("art{}:{i:08x}", i / 10);
+            idx.baselines.insert(
+                BaselineKey(format!("{st}#1")),
+                baseline(&st, 1, &key.0, &format!("a{i}")),
+            );
+        }
+        s.commit(idx, 0, None).unwrap();
+        let keys: Vec<SourceKey> = (0..n).map(|i| SourceKey(format!("u{i:03}"))).collect();
+        let articles: Vec<String> = (0..n / 10).map(|a| format!("art{a}")).collect();
+        let all = s.load(&keys, articles.iter().map(String::as_str)).unwrap();
+        assert_eq!((all.sources.len(), all.baselines.len()), (n, n));
+        // A few by key: the same records.
+        let some = s.load(&keys[..5], ["art0"]).unwrap();
+        for (k, rec) in &some.sources {
+            assert_eq!(rec.versions, all.sources[k].versions);
+            assert_eq!(rec.last, all.sources[k].last);
+        }
+        assert_eq!(some.baselines.len(), 10);
+        for (k, b) in &some.baselines {
+            assert_eq!(Some(b), all.baselines.get(k));
+        }
+        // And the scanned scope leaves out what it was not asked for.
+        let most = s
+            .load(&keys[..250], articles[..25].iter().map(String::as_str))
+            .unwrap();
+        assert_eq!((most.sources.len(), most.baselines.len()), (250, 250));
+    }
+
+    #[test]
     fn a_commit_writes_changes_deletes_removed_baselines_and_prunes_unpinned_versions() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();

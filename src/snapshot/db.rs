@@ -176,7 +176,8 @@ impl Db {
             .conn
             .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
             .map_err(err(&self.path))?;
-        if wanted.len() > SCAN_FROM && wanted.len() as i64 * 4 > stored {
+        let scan = wanted.len() > SCAN_FROM && wanted.len() as i64 * 4 > stored;
+        if scan {
             self.scan_sources(&wanted, &mut index)?;
         } else {
             for key in wanted {
@@ -185,10 +186,10 @@ impl Db {
                 }
             }
         }
-        let baselines = if articles.len() > SCAN_FROM / 10 {
+        let baselines = if scan {
             self.baselines_in("", "\u{10ffff}")?
                 .into_iter()
-                .filter(|b| articles.contains(b.statement.0.split(':').next().unwrap_or("")))
+                .filter(|(_, b)| articles.contains(b.statement.0.split(':').next().unwrap_or("")))
                 .collect()
         } else {
             let mut all = Vec::new();
@@ -197,8 +198,7 @@ impl Db {
             }
             all
         };
-        for b in baselines {
-            let key = BaselineKey::new(&b.statement, b.cite);
+        for (key, b) in baselines {
             index.loaded.baselines.insert(key.clone(), fingerprint(&b));
             index.baselines.insert(key, b);
         }
@@ -278,9 +278,7 @@ impl Db {
             })
             .map_err(err(&self.path))?;
         let mut index = self.load(&keys, std::iter::empty())?;
-        for b in self.baselines_in("", "\u{10ffff}")? {
-            index.baselines.insert(BaselineKey::new(&b.statement, b.cite), b);
-        }
+        index.baselines.extend(self.baselines_in("", "\u{10ffff}")?);
         index.acks = self.acks()?;
         index.loaded = Default::default();
         Ok(index)
@@ -310,19 +308,19 @@ impl Db {
             .map_err(err(&self.path))
     }
 
-    fn baselines_of(&self, article: &str) -> Result<Vec<Baseline>, StoreError> {
+    fn baselines_of(&self, article: &str) -> Result<Vec<(BaselineKey, Baseline)>, StoreError> {
         // Statement ids are `<article>:<hash>`: the keys of one article lie between
         // `<article>:` and `<article>;` (the next character).
         self.baselines_in(&format!("{article}:"), &format!("{article};"))
     }
 
-    fn baselines_in(&self, from: &str, to: &str) -> Result<Vec<Baseline>, StoreError> {
+    fn baselines_in(&self, from: &str, to: &str) -> Result<Vec<(BaselineKey, Baseline)>, StoreError> {
         let mut q = self
             .conn
             .prepare_cached(
                 "SELECT b.statement, b.cite, b.source, b.version, b.anchors, b.missing_quotes,
                  b.unfound_quotes, b.candidate, b.set_at, b.set_by, b.statement_text,
-                 f.since_run, f.since, f.verdict
+                 f.since_run, f.since, f.verdict, b.key
                  FROM baselines b LEFT JOIN flags f ON f.baseline = b.key
                  WHERE b.key >= ?1 AND b.key < ?2 ORDER BY b.key",
             )
@@ -336,7 +334,8 @@ impl Db {
                     verdict: json_opt(r.get_ref(13)?)?,
                 }),
             };
-            Ok(Baseline {
+            let key = BaselineKey(r.get(14)?);
+            let b = Baseline {
                 statement: crate::watchlist::StatementId(r.get(0)?),
                 cite: crate::watchlist::CiteNo(r.get(1)?),
                 source: SourceKey(r.get(2)?),
@@ -349,7 +348,8 @@ impl Db {
                 set_by: r.get(9)?,
                 statement_text: r.get(10)?,
                 flag,
-            })
+            };
+            Ok((key, b))
         })
         .and_then(|rows| rows.collect())
         .map_err(err(&self.path))
@@ -630,7 +630,7 @@ fn loaded(rec: &SourceRecord) -> super::LoadedSource {
     }
 }
 
-/// Past this many sources (or a tenth as many articles), a load may scan the tables.
+/// Past this many sources (and a quarter of the store), a load scans the tables.
 const SCAN_FROM: usize = 200;
 
 const VERSION_COLUMNS: &str =
