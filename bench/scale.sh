@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# citewatch at scale: how the time and memory of a run, and the size of snapshots/index.json,
+# citewatch at scale: how the time and memory of a run, and the size of the store's records
 # grow with the number of watched URLs. A benchmark, not a test (nothing is asserted).
 #
 #   bench/scale.sh               # N = 1000 5000 20000
@@ -11,7 +11,7 @@
 # bench/run.sh does) are served by a private nginx on 127.0.0.1:$PORT (../shared/bench/serve.sh)
 # under N distinct URLs: /p/<k>/<i>.html is page i (the docroot holds p/<k> -> the pages' p/
 # for every k), so URL j is /p/<j/1000>/<j%1000>.html. Bodies repeat every 1000 URLs: the
-# store's objects stay at about 1000 text + 1000 raw files, while index.json, the baselines,
+# store's objects stay at about 1000 text + 1000 raw files, while the records (snapshots/store.db; index.json before format 2), the baselines,
 # the fetches, extractions and reports grow with N. The watchlist has N/10 articles of 10
 # sources each, one statement per source (the first sentence of the page's article, as in
 # bench/make_watchlist.py). For each N, under /usr/bin/time -v: a cold `check` (empty store),
@@ -101,7 +101,8 @@ PY
   timed "$n" 1-cold
   timed "$n" 2-unchanged
   timed "$n" 3-only --only "$ONLY"
-  echo "$n $(stat -c %s "$R/snapshots/index.json")" >> "$ROWS"
+  # The records: index.json (format 1) or the database and its write-ahead log (format 2).
+  echo "$n $({ cat "$R"/snapshots/index.json "$R"/snapshots/store.db "$R"/snapshots/store.db-wal 2>/dev/null || true; } | wc -c)" >> "$ROWS"
   python3 - "$OUT/n$n" "$n" <<'PY'
 import json, sys
 out, n = sys.argv[1], int(sys.argv[2])
@@ -122,7 +123,7 @@ def parse(p):
     g = lambda k: re.search(re.escape(k) + r":\s*(.+)", t).group(1).strip()
     w = g("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")
     return sum(float(x) * 60 ** i for i, x in enumerate(reversed(w))), int(g("Maximum resident set size (kbytes)")) / 1024
-print(f"{'N':>7} {'cold s':>8} {'cold MiB':>9} {'unchanged s':>12} {'unch. MiB':>10} {'--only s':>9} {'--only MiB':>11} {'index.json':>11}")
+print(f"{'N':>7} {'cold s':>8} {'cold MiB':>9} {'unchanged s':>12} {'unch. MiB':>10} {'--only s':>9} {'--only MiB':>11} {'records':>11}")
 for line in open(rows):
     n, size = map(int, line.split())
     c, u, o = (parse(f"{out}/n{n}/time-{ph}.txt") for ph in ("1-cold", "2-unchanged", "3-only"))

@@ -19,7 +19,10 @@ use crate::report::{
     ArticleInfo, EvidenceReport, RunReport, SourceOutcome, SourceReport, StatementReport, Summary, Trigger,
 };
 use crate::settings::Settings;
-use crate::snapshot::{self, Attempt, Baseline, Flag, Index, Store, StoreError, Version};
+use crate::snapshot::{
+    self, Attempt, Baseline, BaselineKey, Flag, RunId, RunRecord, SourceKey, Store, StoreError, TextHash,
+    Version,
+};
 use crate::watchlist::{Article, Watchlist};
 
 /// How long a run waits for another run's lock before giving up.
@@ -107,7 +110,7 @@ pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// A distinct (URL, rules) source of the run.
 struct Job {
-    key: String,
+    key: SourceKey,
     url: url::Url,
     rules: Rules,
     fingerprint: String,
@@ -115,24 +118,23 @@ struct Job {
     prev_raw: Option<String>,
     prev_rules: Option<String>,
     /// Hash of the latest stored text version.
-    prev_text: Option<String>,
+    prev_text: Option<TextHash>,
     /// The statement × cite pairs that cite this source, judged where its text is at hand.
     tasks: Vec<EvTask>,
     /// Stored versions (the latest, and those baselines refer to) that another extractor made,
     /// to extract again from their raw bodies: (text hash, raw hash, content type).
-    reextract: Vec<(String, String, String)>,
+    reextract: Vec<(TextHash, String, String)>,
 }
 
 /// One statement × cite to anchor or judge against a job's source.
 #[derive(Clone)]
 struct EvTask {
-    /// `statement#cite`.
-    bkey: String,
+    bkey: BaselineKey,
     statement: crate::watchlist::Statement,
     /// The cited source's number.
     cite: crate::watchlist::CiteNo,
     /// The current baseline, unless a new one must be taken.
-    baseline: Option<(String, Vec<evidence::Anchor>)>,
+    baseline: Option<(TextHash, Vec<evidence::Anchor>)>,
 }
 
 /// The evidence stage's answer for one task, computed beside extraction.
@@ -144,7 +146,7 @@ enum EvOutcome {
     /// The baseline's text was made again by this extractor (`version`), the statement
     /// located there, and judged against it.
     Rebased {
-        version: String,
+        version: TextHash,
         located: evidence::Located,
         judgement: evidence::Judgement,
     },
@@ -154,17 +156,17 @@ enum EvOutcome {
 /// store), preparing each text once. Pure CPU apart from reading stored texts.
 fn run_tasks(
     tasks: &[EvTask],
-    version: &str,
+    version: &TextHash,
     latest: Option<&ExtractedText>,
     store: &Store,
-    rebased: &HashMap<String, String>,
-) -> Result<Vec<(String, String, EvOutcome)>, StoreError> {
+    rebased: &HashMap<TextHash, TextHash>,
+) -> Result<Vec<(BaselineKey, TextHash, EvOutcome)>, StoreError> {
     let mut out = Vec::with_capacity(tasks.len());
-    let mut prepared: HashMap<String, evidence::Prepared> = HashMap::new();
+    let mut prepared: HashMap<TextHash, evidence::Prepared> = HashMap::new();
     // Without a fresh text (304, same body), the latest stored version stands for today's
     // page: as this extractor reads it, if it was made again.
     let version = match latest {
-        None => rebased.get(version).map_or(version, String::as_str),
+        None => rebased.get(version).unwrap_or(version),
         Some(_) => version,
     };
     // When nothing is judged against this version (a first run), it is indexed only as far
@@ -172,7 +174,7 @@ fn run_tasks(
     let judging = tasks.iter().any(|t| {
         t.baseline
             .as_ref()
-            .is_some_and(|(base, _)| rebased.get(base).map_or(base.as_str(), String::as_str) != version)
+            .is_some_and(|(base, _)| rebased.get(base).unwrap_or(base) != version)
     });
     let locating: Vec<&crate::watchlist::Statement> = tasks
         .iter()
@@ -183,25 +185,26 @@ fn run_tasks(
         })
         .map(|t| &t.statement)
         .collect();
-    let prepare = |prepared: &mut HashMap<String, evidence::Prepared>, v: &str| -> Result<(), StoreError> {
-        if !prepared.contains_key(v) {
-            let stored;
-            let text = match latest {
-                Some(t) if v == version => t,
-                _ => {
-                    stored = ExtractedText::from_text(&store.get_text(v)?);
-                    &stored
-                }
-            };
-            let text = if v == version && !judging {
-                evidence::Prepared::for_locating(text, &locating)
-            } else {
-                evidence::Prepared::new(text)
-            };
-            prepared.insert(v.to_owned(), text);
-        }
-        Ok(())
-    };
+    let prepare =
+        |prepared: &mut HashMap<TextHash, evidence::Prepared>, v: &TextHash| -> Result<(), StoreError> {
+            if !prepared.contains_key(v) {
+                let stored;
+                let text = match latest {
+                    Some(t) if v == version => t,
+                    _ => {
+                        stored = ExtractedText::from_text(&store.get_text(v)?);
+                        &stored
+                    }
+                };
+                let text = if v == version && !judging {
+                    evidence::Prepared::for_locating(text, &locating)
+                } else {
+                    evidence::Prepared::new(text)
+                };
+                prepared.insert(v.clone(), text);
+            }
+            Ok(())
+        };
     for t in tasks {
         if let Some((base, _)) = &t.baseline
             && let Some(nb) = rebased.get(base)
@@ -209,7 +212,7 @@ fn run_tasks(
             // The baseline's page as this extractor reads it: locate the statement there
             // again, then judge the latest text against it.
             prepare(&mut prepared, nb)?;
-            let located = evidence::locate_in(&t.statement, t.cite, &prepared[nb.as_str()]);
+            let located = evidence::locate_in(&t.statement, t.cite, &prepared[nb]);
             let judgement = if nb == version {
                 evidence::Judgement {
                     verdict: Verdict::Unchanged,
@@ -219,16 +222,11 @@ fn run_tasks(
                 }
             } else {
                 prepare(&mut prepared, version)?;
-                evidence::judge_in(
-                    &t.statement,
-                    &located.anchors,
-                    &prepared[nb.as_str()],
-                    &prepared[version],
-                )
+                evidence::judge_in(&t.statement, &located.anchors, &prepared[nb], &prepared[version])
             };
             out.push((
                 t.bkey.clone(),
-                version.to_owned(),
+                version.clone(),
                 EvOutcome::Rebased {
                     version: nb.clone(),
                     located,
@@ -241,7 +239,7 @@ fn run_tasks(
             // The very text the baseline was taken from: nothing to judge.
             Some((base, _)) if base == version => out.push((
                 t.bkey.clone(),
-                version.to_owned(),
+                version.clone(),
                 EvOutcome::Judged(evidence::Judgement {
                     verdict: Verdict::Unchanged,
                     before: None,
@@ -252,18 +250,13 @@ fn run_tasks(
             Some((base, anchors)) => {
                 prepare(&mut prepared, base)?;
                 prepare(&mut prepared, version)?;
-                let j = evidence::judge_in(
-                    &t.statement,
-                    anchors,
-                    &prepared[base.as_str()],
-                    &prepared[version],
-                );
-                out.push((t.bkey.clone(), version.to_owned(), EvOutcome::Judged(j)));
+                let j = evidence::judge_in(&t.statement, anchors, &prepared[base], &prepared[version]);
+                out.push((t.bkey.clone(), version.clone(), EvOutcome::Judged(j)));
             }
             None => {
                 prepare(&mut prepared, version)?;
                 let loc = evidence::locate_in(&t.statement, t.cite, &prepared[version]);
-                out.push((t.bkey.clone(), version.to_owned(), EvOutcome::Located(loc)));
+                out.push((t.bkey.clone(), version.clone(), EvOutcome::Located(loc)));
             }
         }
     }
@@ -298,22 +291,22 @@ enum Processed {
     Stored {
         meta: PageMeta,
         raw_hash: String,
-        text_hash: String,
-        evidence: Vec<(String, String, EvOutcome)>,
+        text_hash: TextHash,
+        evidence: Vec<(BaselineKey, TextHash, EvOutcome)>,
         /// Stored versions made again by this extractor: old text hash → new one.
-        rebased: HashMap<String, String>,
+        rebased: HashMap<TextHash, TextHash>,
     },
     /// The body is byte-identical to the last one (same rules): nothing extracted.
     SameRaw {
         meta: PageMeta,
         raw_hash: String,
-        evidence: Vec<(String, String, EvOutcome)>,
-        rebased: HashMap<String, String>,
+        evidence: Vec<(BaselineKey, TextHash, EvOutcome)>,
+        rebased: HashMap<TextHash, TextHash>,
     },
     NotModified {
         final_url: String,
-        evidence: Vec<(String, String, EvOutcome)>,
-        rebased: HashMap<String, String>,
+        evidence: Vec<(BaselineKey, TextHash, EvOutcome)>,
+        rebased: HashMap<TextHash, TextHash>,
     },
     Failed(crate::fetch::FetchFailure),
     /// The store could not be written: the run cannot go on.
@@ -340,7 +333,7 @@ pub async fn run_check(
     let _lock = tokio::task::spawn_blocking(move || lock_store.lock(wait))
         .await
         .map_err(|e| anyhow::anyhow!("lock task: {e}"))??;
-    let mut index = store.load_index()?;
+    let mut index = load_records(&store, &articles)?;
     tracing::debug!(
         elapsed_ms = t_start.elapsed().as_millis() as u64,
         "outbox flushed, store locked, index loaded"
@@ -348,13 +341,13 @@ pub async fn run_check(
 
     // Distinct sources, fetched once per URL however many articles cite them.
     let mut jobs: Vec<Job> = Vec::new();
-    let mut job_of: HashMap<String, usize> = HashMap::new();
+    let mut job_of: HashMap<SourceKey, usize> = HashMap::new();
     // Sources sharing an `ignore` pattern share its compiled form.
     let mut rule_cache = crate::extract::RuleCache::default();
     for a in &articles {
         for s in &a.sources {
             let fingerprint = rules_fingerprint(s.selector.as_deref(), &s.ignore);
-            let key = snapshot::source_key(s.url.as_str(), &fingerprint);
+            let key = SourceKey::new(s.url.as_str(), &fingerprint);
             if job_of.contains_key(&key) {
                 continue;
             }
@@ -389,7 +382,7 @@ pub async fn run_check(
                 let Some(&j) = job_of.get(&key) else {
                     continue;
                 };
-                let bkey = snapshot::baseline_key(&st.id, cite);
+                let bkey = BaselineKey::new(&st.id, cite);
                 // A baseline is (re)taken on first sight, after a source that was never
                 // reachable comes back (empty version), when the statement was reworded, and
                 // when the cite now points at another URL or other extraction rules.
@@ -416,7 +409,7 @@ pub async fn run_check(
             continue;
         };
         let wanted = |v: &Version| {
-            job.prev_text.as_deref() == Some(v.text.as_str())
+            job.prev_text.as_ref() == Some(&v.text)
                 || job
                     .tasks
                     .iter()
@@ -549,9 +542,9 @@ pub async fn run_check(
 
     // Store new versions; work out each source's outcome.
     let now = Utc::now();
-    let mut ev_results: HashMap<String, (String, EvOutcome)> = HashMap::new();
+    let mut ev_results: HashMap<BaselineKey, (TextHash, EvOutcome)> = HashMap::new();
     let mut source_reports: BTreeMap<String, SourceReport> = BTreeMap::new();
-    let mut failures: HashMap<String, String> = HashMap::new();
+    let mut failures: HashMap<SourceKey, String> = HashMap::new();
     for (job, p) in jobs.iter().zip(processed) {
         let rec = index.sources.entry(job.key.clone()).or_default();
         rec.url = job.url.to_string();
@@ -697,7 +690,7 @@ pub async fn run_check(
             for &cite in &st.cites {
                 let Some(src) = a.source(cite) else { continue };
                 let key = source_key_of(src);
-                let bkey = snapshot::baseline_key(&st.id, cite);
+                let bkey = BaselineKey::new(&st.id, cite);
                 let mut rep = EvidenceReport {
                     cite: cite.0,
                     url: src.url.to_string(),
@@ -815,11 +808,7 @@ pub async fn run_check(
             }
             // A plain quote is missing only when no cited source has it.
             for q in st.quotes.iter().filter(|q| q.cite.is_none()) {
-                let bkeys: Vec<String> = st
-                    .cites
-                    .iter()
-                    .map(|&c| snapshot::baseline_key(&st.id, c))
-                    .collect();
+                let bkeys: Vec<BaselineKey> = st.cites.iter().map(|&c| BaselineKey::new(&st.id, c)).collect();
                 let nowhere = bkeys.iter().all(|k| {
                     index
                         .baselines
@@ -847,7 +836,7 @@ pub async fn run_check(
             // Flags persist until acked or back to baseline wording; `new` only the first time.
             let mut new = false;
             for e in &per_cite {
-                let bkey = snapshot::baseline_key(&st.id, crate::watchlist::CiteNo(e.cite));
+                let bkey = BaselineKey::new(&st.id, crate::watchlist::CiteNo(e.cite));
                 if let Some(b) = index.baselines.get_mut(&bkey) {
                     if e.status.flagged() {
                         // A flag raised while the source was unreachable does not cover what
@@ -858,7 +847,7 @@ pub async fn run_check(
                         });
                         if b.flag.is_none() || raised_by_outage {
                             b.flag = Some(Flag {
-                                since_run: run_id.clone(),
+                                since_run: RunId(run_id.clone()),
                                 since: now,
                                 verdict: Some(e.status),
                             });
@@ -879,7 +868,7 @@ pub async fn run_check(
                             statement: st.id.clone(),
                             cite: crate::watchlist::CiteNo(e.cite),
                             source: source_key_of(src),
-                            version: String::new(),
+                            version: TextHash::default(),
                             anchors: Vec::new(),
                             missing_quotes: Vec::new(),
                             unfound_quotes: Vec::new(),
@@ -888,7 +877,7 @@ pub async fn run_check(
                             set_by: "first-seen".into(),
                             statement_text: st.text.clone(),
                             flag: Some(Flag {
-                                since_run: run_id.clone(),
+                                since_run: RunId(run_id.clone()),
                                 since: now,
                                 verdict: Some(e.status),
                             }),
@@ -914,25 +903,28 @@ pub async fn run_check(
     let t0 = std::time::Instant::now();
     // Baselines of statements (or cites) the checked articles no longer have: a reworded
     // statement has a new id, and its old baseline would pin old versions forever.
-    let live: std::collections::HashSet<String> = articles
+    let live: std::collections::HashSet<BaselineKey> = articles
         .iter()
         .flat_map(|a| {
             a.statements
                 .iter()
-                .flat_map(|st| st.cites.iter().map(|&c| snapshot::baseline_key(&st.id, c)))
+                .flat_map(|st| st.cites.iter().map(|&c| BaselineKey::new(&st.id, c)))
         })
         .collect();
-    index.baselines.retain(|k, b| {
-        let checked = articles
-            .iter()
-            .any(|a| b.statement.0.starts_with(&format!("{}:", a.id)));
-        !checked || live.contains(k)
-    });
+    // The index holds only the checked articles' baselines (see `load_records`).
+    index.baselines.retain(|k, _| live.contains(k));
 
     // syncfs and fsync may block for a while on a busy disk: off the async workers.
     let keep = ctx.settings.store.keep;
     let committer = store.clone();
-    tokio::task::spawn_blocking(move || committer.commit(&mut index, keep))
+    let run = RunRecord {
+        id: RunId(run_id.clone()),
+        started_at,
+        trigger: format!("{:?}", req.trigger).to_lowercase(),
+        articles: articles.len(),
+        sources: jobs.len(),
+    };
+    tokio::task::spawn_blocking(move || committer.commit(index, keep, Some(&run)))
         .await
         .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "store committed");
@@ -1106,7 +1098,7 @@ async fn process(
                 // The raw body is kept with each new text version; a body whose text did not
                 // change (new timestamps, menus, ads) adds nothing to the store.
                 let stored = store.put_text(&text.to_text()).and_then(|h| {
-                    if prev_text.as_deref() != Some(h.as_str()) {
+                    if prev_text.as_ref() != Some(&h) {
                         store.put_raw_hashed(&page.body, raw_hash.clone())?;
                     }
                     Ok((h, raw_hash))
@@ -1136,7 +1128,7 @@ async fn process(
 /// Records the versions made again by this extractor (old text hash → new): each comes right
 /// after the version it was made from (same raw body and times), so the latest stays the
 /// latest. One whose text did not change only records the extractor.
-fn apply_rebased(versions: &mut Vec<Version>, rebased: &HashMap<String, String>) {
+fn apply_rebased(versions: &mut Vec<Version>, rebased: &HashMap<TextHash, TextHash>) {
     let current = crate::extract::EXTRACTOR_VERSION;
     for (old, new) in rebased {
         if old == new {
@@ -1163,10 +1155,10 @@ fn apply_rebased(versions: &mut Vec<Version>, rebased: &HashMap<String, String>)
 /// extractor and stores the texts: old text hash → new. A body that cannot be read or
 /// extracted again is left out (its version is judged as stored), with a warning.
 fn reextract_versions(
-    versions: &[(String, String, String)],
+    versions: &[(TextHash, String, String)],
     rules: &Rules,
     store: &Store,
-) -> Result<HashMap<String, String>, StoreError> {
+) -> Result<HashMap<TextHash, TextHash>, StoreError> {
     let mut out = HashMap::new();
     for (text, raw, content_type) in versions {
         let body = match store.get_raw(raw) {
@@ -1213,8 +1205,8 @@ fn select_articles<'a>(wl: &'a Watchlist, only: &[String]) -> Result<Vec<&'a Art
 }
 
 /// The store key of a watchlist source: its URL plus its extraction rules.
-pub fn source_key_of(src: &crate::watchlist::Source) -> String {
-    snapshot::source_key(
+pub fn source_key_of(src: &crate::watchlist::Source) -> SourceKey {
+    SourceKey::new(
         src.url.as_str(),
         &rules_fingerprint(src.selector.as_deref(), &src.ignore),
     )
@@ -1267,7 +1259,12 @@ pub fn load_context(
     ))
 }
 
-/// Index helper for other modules (ack): the store's current index.
-pub fn read_index(root: &Path) -> Result<Index, StoreError> {
-    Store::open(&Paths::new(root).snapshots())?.load_index()
+/// The store's records a run of `articles` reads: their sources' and their baselines, not
+/// the whole store (a run costs what it checks).
+fn load_records(store: &Store, articles: &[&Article]) -> Result<snapshot::Index, StoreError> {
+    let sources: Vec<SourceKey> = articles
+        .iter()
+        .flat_map(|a| a.sources.iter().map(source_key_of))
+        .collect();
+    store.load(&sources, articles.iter().map(|a| a.id.0.as_str()))
 }

@@ -1,24 +1,31 @@
 //! The on-disk store under `snapshots/`: every distinct version of each source's extracted
 //! text (content-addressed), its fetch metadata, the raw body (LZ4), the baseline each
-//! statement is judged against, and the lock that keeps one run at a time per root.
+//! statement is judged against, its flags, the acks and the runs, and the lock that keeps one
+//! run at a time per root.
 //!
 //! Layout:
 //! ```text
-//! snapshots/index.json          the store's state (sources, versions, baselines), replaced atomically
+//! snapshots/store.db            the records (SQLite: sources, versions, attempts, baselines,
+//!                               flags, acks, runs), read and written per source and statement
 //! snapshots/text/<hash>.txt     extracted text, one block per line
 //! snapshots/raw/<hash>.lz4      raw body, LZ4-compressed (fast: a cold run compresses every page)
 //! snapshots/.lock               held while a run or an ack writes the store
+//! snapshots/index.json.imported-<time>   a format-1 store's records, kept after their import
 //! ```
+//! A run loads only the records of the sources it checks and the baselines of its articles
+//! ([`Store::load`]) into an [`Index`], and [`Store::commit`] writes back, in one transaction,
+//! the records it changed.
+//!
 //! Durability: objects are written whole to a temp file and linked or renamed into place
 //! without an fsync each; [`Store::commit`] then makes all of them durable with one `syncfs`
-//! (one fsync per new file where that call is missing) before it replaces `index.json` (temp
-//! file, fsync, rename, fsync of the folder). Past every 16 MiB of new objects a background
-//! `syncfs` starts the disk early, so the commit mostly finds the work done. A crash at any
-//! point leaves the previous `index.json`, which only names objects that were durable before
-//! it was written; stray objects are harmless (unreferenced, and rewritten when found short),
-//! and temp files are removed by the next lock holder.
+//! (one fsync per new file where that call is missing) before the database transaction that
+//! names them commits (WAL, `synchronous = FULL`). Past every 16 MiB of new objects a
+//! background `syncfs` starts the disk early, so the commit mostly finds the work done. A
+//! crash at any point leaves the last committed transaction, which only names objects that
+//! were durable before it; stray objects are harmless (unreferenced, and rewritten when found
+//! short), and temp files are removed by the next lock holder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,8 +38,12 @@ use crate::evidence::Anchor;
 use crate::fetch::FetchFailure;
 use crate::watchlist::{CiteNo, StatementId};
 
-/// Version of the index format.
-pub const FORMAT: u32 = 1;
+mod db;
+pub mod import;
+
+/// Version of the store format: 2 is the database (`PRAGMA user_version`); 1 was
+/// `index.json` alone ([`import`]).
+pub const FORMAT: u32 = 2;
 
 /// Errors of the store: all mean "this run cannot proceed".
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +62,24 @@ pub enum StoreError {
     /// `index.json` cannot be parsed.
     #[error("snapshot index {0} is unreadable: {1}")]
     Corrupt(PathBuf, String),
+    /// The database failed.
+    #[error("snapshot database {0}: {1}")]
+    Db(PathBuf, String),
+    /// A store of a format this version does not know (a newer citewatch wrote it).
+    #[error(
+        "{path} is in store format {found}, which this citewatch does not know (it reads format {supported}); it was left untouched: use the citewatch that wrote it, or a newer one"
+    )]
+    Format {
+        /// The database or index.
+        path: PathBuf,
+        /// Its format.
+        found: u32,
+        /// The one this version reads there.
+        supported: u32,
+    },
+    /// An `index.json` beside a database that did not import it.
+    #[error("{0} is not the index {1} was imported from; both were left untouched: move one of them aside")]
+    Conflict(PathBuf, PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -60,18 +89,115 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Content hash (blake3, hex) naming a stored object.
+/// Content hash (blake3, hex) naming a stored raw object.
 pub type Hash = String;
 
-/// The store's whole state, kept in `index.json`.
+macro_rules! string_key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The key as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_key!(
+    /// The store key of a source: its URL, plus `#rules=<fingerprint>` of its extraction rules
+    /// when it has any (two articles may watch different parts of one page).
+    SourceKey
+);
+string_key!(
+    /// The key of a baseline: `<statement id>#<cite>`.
+    BaselineKey
+);
+string_key!(
+    /// The blake3 (hex) of an extracted text, naming `text/<hash>.txt`; empty in a baseline
+    /// taken while its source was unreachable.
+    TextHash
+);
+string_key!(
+    /// A run's id (`YYYYMMDDTHHMMSSZ-mmmr`, sortable).
+    RunId
+);
+
+impl SourceKey {
+    /// The key of `url` watched with these extraction rules (fingerprint empty: none).
+    pub fn new(url: &str, rules_fingerprint: &str) -> Self {
+        if rules_fingerprint.is_empty() {
+            Self(url.to_owned())
+        } else {
+            Self(format!("{url}#rules={rules_fingerprint}"))
+        }
+    }
+}
+
+impl BaselineKey {
+    /// The key of `statement`'s baseline for `cite`.
+    pub fn new(statement: &StatementId, cite: CiteNo) -> Self {
+        Self(format!("{statement}#{cite}"))
+    }
+}
+
+impl TextHash {
+    /// No version (a baseline of a source never reached).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The part of the store a run works on: the records of its sources and the baselines of its
+/// articles ([`Store::load`]), or all of it ([`Store::export`]; also the shape of a format-1
+/// `index.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Index {
     /// Format version.
     pub format: u32,
-    /// Per source key (see [`source_key`]).
-    pub sources: BTreeMap<String, SourceRecord>,
+    /// Per source key.
+    pub sources: BTreeMap<SourceKey, SourceRecord>,
     /// Per `statement id#cite`.
-    pub baselines: BTreeMap<String, Baseline>,
+    pub baselines: BTreeMap<BaselineKey, Baseline>,
+    /// Acknowledgements: to record at the next commit (after [`Store::load`]), or all of them
+    /// (after [`Store::export`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acks: Vec<Ack>,
+    /// Fingerprints of the records as loaded: the commit writes the changed ones, and deletes
+    /// the loaded baselines that are gone.
+    #[serde(skip)]
+    loaded: Loaded,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Loaded {
+    sources: HashMap<SourceKey, LoadedSource>,
+    baselines: HashMap<BaselineKey, u64>,
+}
+
+/// Fingerprints of one source's rows as loaded: an unchanged run rewrites only the latest
+/// version (its `last_seen`) and the attempt, not every row of the source.
+#[derive(Debug, Clone, Default)]
+struct LoadedSource {
+    url: u64,
+    versions: Vec<u64>,
+    attempt: u64,
 }
 
 /// Everything known about one source (one URL with one set of extraction rules).
@@ -89,7 +215,7 @@ pub struct SourceRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Version {
     /// Hash of the extracted text (names `text/<hash>.txt`).
-    pub text: Hash,
+    pub text: TextHash,
     /// Hash of the raw body (names `raw/<hash>.lz4`), absent if the body was not kept.
     pub raw: Option<Hash>,
     /// When this text was first seen.
@@ -143,9 +269,9 @@ pub struct Baseline {
     /// The cited source.
     pub cite: CiteNo,
     /// The source key.
-    pub source: String,
+    pub source: SourceKey,
     /// The text version the anchors were located in.
-    pub version: Hash,
+    pub version: TextHash,
     /// Passages backing the statement (empty: none located).
     pub anchors: Vec<Anchor>,
     /// Quotes from the watchlist that were not found in the source.
@@ -172,7 +298,7 @@ pub struct Baseline {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Flag {
     /// The run that first raised it.
-    pub since_run: String,
+    pub since_run: RunId,
     /// When.
     pub since: DateTime<Utc>,
     /// The verdict that raised it (absent in stores written before it was recorded).
@@ -180,25 +306,46 @@ pub struct Flag {
     pub verdict: Option<crate::evidence::Verdict>,
 }
 
-/// The key of a baseline in [`Index::baselines`].
-pub fn baseline_key(statement: &StatementId, cite: CiteNo) -> String {
-    format!("{statement}#{cite}")
+/// A person's acceptance of a statement's current wording for one cite (`ack`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ack {
+    /// The baseline moved.
+    pub baseline: BaselineKey,
+    /// Who (`--by`).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The text version accepted (the baseline's new version).
+    pub version: TextHash,
+    /// The version the baseline was on before (absent for acks imported from format 1).
+    pub previous: Option<TextHash>,
+    /// The verdict of the flag the ack cleared, if it cleared one.
+    pub cleared_verdict: Option<crate::evidence::Verdict>,
+    /// The run that had raised that flag.
+    pub cleared_since_run: Option<RunId>,
 }
 
-/// The store key of a source: its URL, plus a fingerprint of its extraction rules when it
-/// has any (two articles may watch different parts of one page).
-pub fn source_key(url: &str, rules_fingerprint: &str) -> String {
-    if rules_fingerprint.is_empty() {
-        url.to_owned()
-    } else {
-        format!("{url}#rules={rules_fingerprint}")
-    }
+/// A run, as the store records it when the run commits.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Its id.
+    pub id: RunId,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// What started it (`manual`, `schedule`).
+    pub trigger: String,
+    /// Articles checked.
+    pub articles: usize,
+    /// Sources checked.
+    pub sources: usize,
 }
 
 /// An open store.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
+    /// The records, opened by the first [`Store::load`] (under the lock: it may import).
+    db: std::sync::Mutex<Option<db::Db>>,
     /// Files written since the last commit that must be made durable.
     pending: std::sync::Mutex<Vec<PathBuf>>,
     /// Early writeback (see [`Store::wrote`]).
@@ -242,6 +389,7 @@ impl Store {
         }
         Ok(Store {
             dir: dir.to_path_buf(),
+            db: std::sync::Mutex::new(None),
             pending: std::sync::Mutex::new(Vec::new()),
             writeback: Default::default(),
             #[cfg(target_os = "linux")]
@@ -324,28 +472,66 @@ impl Store {
         }
     }
 
-    /// Reads `index.json` (an empty index if there is none yet).
-    pub fn load_index(&self) -> Result<Index, StoreError> {
-        let path = self.dir.join("index.json");
-        match fs::read(&path) {
-            Ok(bytes) => {
-                let idx: Index = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt(path.clone(), e.to_string()))?;
-                Ok(idx)
+    /// Loads the records of `sources` and the baselines of `articles` (by article id). Call
+    /// it holding the lock: the first load of a format-1 store imports its `index.json`.
+    pub fn load<'a>(
+        &self,
+        sources: impl IntoIterator<Item = &'a SourceKey>,
+        articles: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Index, StoreError> {
+        let mut guard = self.db.lock().expect("store db");
+        if guard.is_none() {
+            *guard = Some(self.open_db()?);
+        }
+        guard.as_ref().expect("opened").load(sources, articles)
+    }
+
+    /// Opens the database for writing: creates it, importing a format-1 `index.json` in the
+    /// same transaction, or finishes moving an imported one aside.
+    fn open_db(&self) -> Result<db::Db, StoreError> {
+        // An index.json of an unknown format stops before a database file is made.
+        let fresh = !db::path(&self.dir).exists();
+        let mut legacy = if fresh { import::read(&self.dir)? } else { None };
+        match db::Db::open(&self.dir, true)?.expect("created") {
+            db::Opened::Ready(db) => {
+                import::leftover(&self.dir, &db)?;
+                Ok(db)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index {
-                format: FORMAT,
-                ..Index::default()
-            }),
-            Err(e) => Err(io(&path)(e)),
+            db::Opened::Empty(mut db) => {
+                // A database file nothing was committed to (a run killed while creating it).
+                if !fresh {
+                    legacy = import::read(&self.dir)?;
+                }
+                let w = db.write()?;
+                db::Db::create_schema(&w)?;
+                if let Some((index, hash)) = &legacy {
+                    import::import(&w, index, hash)?;
+                }
+                w.commit()?;
+                if legacy.is_some() {
+                    import::move_aside(&self.dir)?;
+                }
+                Ok(db)
+            }
+        }
+    }
+
+    /// The whole store as one [`Index`] (every source, baseline and ack), read without the
+    /// lock and without changing it (SQLite may roll back what a crash left torn): for tests
+    /// and inspection. A format-1 store is read from its
+    /// `index.json`.
+    pub fn export(dir: &Path) -> Result<Index, StoreError> {
+        match db::Db::open(dir, false)? {
+            Some(db::Opened::Ready(db)) => db.export(),
+            _ => Ok(import::read(dir)?.map(|(i, _)| i).unwrap_or_default()),
         }
     }
 
     /// Stores extracted text; returns its hash. An intact existing object is not rewritten.
     /// Safe to call from several threads at once.
-    pub fn put_text(&self, text: &str) -> Result<Hash, StoreError> {
+    pub fn put_text(&self, text: &str) -> Result<TextHash, StoreError> {
         let hash = Self::text_hash(text);
-        let path = self.text_path(&hash);
+        let path = self.text_path(hash.as_str());
         // One of another size was left short or empty by a run the power cut before its sync
         // (its index never named it): it is replaced.
         let existing = fs::metadata(&path).ok().map(|m| m.len());
@@ -364,8 +550,8 @@ impl Store {
     }
 
     /// Hash of a text, as [`Store::put_text`] names it.
-    pub fn text_hash(text: &str) -> Hash {
-        blake3::hash(text.as_bytes()).to_hex().to_string()
+    pub fn text_hash(text: &str) -> TextHash {
+        TextHash(blake3::hash(text.as_bytes()).to_hex().to_string())
     }
 
     /// Hash of a raw body, as [`Store::put_raw`] names it.
@@ -402,8 +588,8 @@ impl Store {
     }
 
     /// Reads stored text.
-    pub fn get_text(&self, hash: &str) -> Result<String, StoreError> {
-        let path = self.text_path(hash);
+    pub fn get_text(&self, hash: &TextHash) -> Result<String, StoreError> {
+        let path = self.text_path(hash.as_str());
         fs::read_to_string(&path).map_err(io(&path))
     }
 
@@ -423,26 +609,51 @@ impl Store {
         self.dir.join("raw").join(format!("{hash}.lz4"))
     }
 
-    /// Makes every object written since the last commit durable, then replaces `index.json`
-    /// atomically. Prunes versions beyond `keep` (0 = keep all) that no baseline refers to.
-    pub fn commit(&self, index: &mut Index, keep: usize) -> Result<(), StoreError> {
-        index.format = FORMAT;
-        let removed = if keep > 0 { prune(index, keep) } else { Vec::new() };
+    /// Makes every object written since the last commit durable, then writes the records
+    /// `index` changed since [`Store::load`] (and `run`, when given) in one transaction.
+    /// Prunes the versions beyond `keep` (0 = keep all) of the sources it writes that no
+    /// baseline refers to, and then their objects that no version names any more.
+    pub fn commit(&self, mut index: Index, keep: usize, run: Option<&RunRecord>) -> Result<(), StoreError> {
         self.sync_pending()?;
-        let json = serde_json::to_vec(index)
-            .map_err(|e| StoreError::Corrupt(self.dir.join("index.json"), e.to_string()))?;
-        atomic_write(&self.dir.join("index.json"), &json)?;
+        let mut guard = self.db.lock().expect("store db");
+        let db = guard
+            .as_mut()
+            .expect("the store is loaded before it is committed");
+        let w = db.write()?;
+        // Baselines first: pruning then sees the versions they refer to now.
+        for (key, b) in &index.baselines {
+            if index.loaded.baselines.get(key) != Some(&db::fingerprint(b)) {
+                w.put_baseline(key, b)?;
+            }
+        }
+        for key in index.loaded.baselines.keys() {
+            if !index.baselines.contains_key(key) {
+                w.delete_baseline(key)?;
+            }
+        }
+        let mut removed = Vec::new();
+        for (key, rec) in &mut index.sources {
+            if keep > 0 && rec.versions.len() > keep {
+                removed.extend(prune(&mut rec.versions, keep, &w.pinned(key)?));
+            }
+            w.put_source(key, rec, index.loaded.sources.get(key))?;
+        }
+        for a in &index.acks {
+            w.put_ack(a)?;
+        }
+        if let Some(r) = run {
+            w.put_run(r, Utc::now())?;
+        }
+        w.commit()?;
+        // Objects no version names any more (a crash here leaves them: harmless).
         for v in removed {
-            let still_used = index
-                .sources
-                .values()
-                .flat_map(|s| &s.versions)
-                .any(|x| x.text == v.text || (v.raw.is_some() && x.raw == v.raw));
-            if !still_used {
-                let _ = fs::remove_file(self.text_path(&v.text));
-                if let Some(r) = &v.raw {
-                    let _ = fs::remove_file(self.raw_path(r));
-                }
+            if !db.object_used(v.text.as_str())? {
+                let _ = fs::remove_file(self.text_path(v.text.as_str()));
+            }
+            if let Some(r) = &v.raw
+                && !db.object_used(r)?
+            {
+                let _ = fs::remove_file(self.raw_path(r));
             }
         }
         Ok(())
@@ -467,29 +678,26 @@ impl Store {
     }
 }
 
-/// Drops the oldest versions past `keep`, never one a baseline refers to or the latest.
-fn prune(index: &mut Index, keep: usize) -> Vec<Version> {
-    let pinned: std::collections::BTreeSet<(String, String)> = index
-        .baselines
-        .values()
-        .map(|b| (b.source.clone(), b.version.clone()))
-        .collect();
+/// Drops the oldest versions past `keep`, never one a baseline refers to (`pinned`) or the
+/// latest; returns the dropped ones.
+fn prune(
+    versions: &mut Vec<Version>,
+    keep: usize,
+    pinned: &std::collections::BTreeSet<TextHash>,
+) -> Vec<Version> {
+    let mut excess = versions.len().saturating_sub(keep);
+    let n = versions.len();
+    let mut kept = Vec::with_capacity(n);
     let mut removed = Vec::new();
-    for (key, rec) in &mut index.sources {
-        let mut excess = rec.versions.len().saturating_sub(keep);
-        let n = rec.versions.len();
-        let mut kept = Vec::with_capacity(n);
-        for (i, v) in rec.versions.drain(..).enumerate() {
-            let is_pinned = pinned.contains(&(key.clone(), v.text.clone()));
-            if excess > 0 && i + 1 < n && !is_pinned {
-                excess -= 1;
-                removed.push(v);
-            } else {
-                kept.push(v);
-            }
+    for (i, v) in versions.drain(..).enumerate() {
+        if excess > 0 && i + 1 < n && !pinned.contains(&v.text) {
+            excess -= 1;
+            removed.push(v);
+        } else {
+            kept.push(v);
         }
-        rec.versions = kept;
     }
+    *versions = kept;
     removed
 }
 
@@ -617,8 +825,8 @@ mod tests {
             "no writeback after {} MiB",
             (5 * WRITEBACK_BYTES / 4) >> 20
         );
-        let mut idx = s.load_index().unwrap();
-        s.commit(&mut idx, 0).unwrap();
+        let idx = s.load([], []).unwrap();
+        s.commit(idx, 0, None).unwrap();
         assert_eq!(s.get_raw(&h).unwrap(), first);
     }
 
@@ -652,7 +860,7 @@ mod tests {
         let t = s.put_text("a\nb\n").unwrap();
         let r = s.put_raw(b"<p>some body</p>").unwrap();
         // What delayed allocation can leave of a linked but never synced file.
-        for p in [s.text_path(&t), s.raw_path(&r)] {
+        for p in [s.text_path(t.as_str()), s.raw_path(&r)] {
             fs::OpenOptions::new()
                 .write(true)
                 .open(&p)
@@ -676,9 +884,9 @@ mod tests {
         assert_eq!(s.get_text(&h1).unwrap(), "a\nb\n");
         let r = s.put_raw(b"<p>x</p>").unwrap();
         assert_eq!(s.get_raw(&r).unwrap(), b"<p>x</p>");
-        let mut idx = s.load_index().unwrap();
-        s.commit(&mut idx, 0).unwrap();
-        assert!(d.path().join("index.json").exists());
+        let idx = s.load([], []).unwrap();
+        s.commit(idx, 0, None).unwrap();
+        assert!(d.path().join("store.db").exists());
     }
 
     #[test]
@@ -693,53 +901,252 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn prune_keeps_pinned_and_latest() {
-        let v = |t: &str| Version {
-            text: t.into(),
-            raw: None,
+    fn version(t: &str) -> Version {
+        Version {
+            text: TextHash(t.into()),
+            raw: Some(format!("raw-{t}")),
             first_seen: Utc::now(),
             last_seen: Utc::now(),
             status: 200,
             final_url: String::new(),
-            content_type: String::new(),
+            content_type: "text/html".into(),
             etag: None,
-            last_modified: None,
+            last_modified: Some("Sat, 21 Nov 2026 09:15:00 GMT".into()),
             extractor: None,
-        };
-        let mut idx = Index::default();
+        }
+    }
+
+    fn baseline(statement: &str, cite: u32, source: &str, version: &str) -> Baseline {
+        Baseline {
+            statement: StatementId(statement.into()),
+            cite: CiteNo(cite),
+            source: SourceKey(source.into()),
+            version: TextHash(version.into()),
+            anchors: vec![],
+            missing_quotes: vec![],
+            unfound_quotes: vec![],
+            candidate: None,
+            set_at: Utc::now(),
+            set_by: "first-seen".into(),
+            statement_text: String::new(),
+            flag: None,
+        }
+    }
+
+    #[test]
+    fn prune_keeps_pinned_and_latest() {
+        let mut versions = vec![version("a"), version("b"), version("c"), version("d")];
+        let pinned = [TextHash("a".into())].into();
+        let removed = prune(&mut versions, 2, &pinned);
+        let left: Vec<_> = versions.iter().map(|v| v.text.as_str()).collect();
+        assert_eq!(left, ["a", "d"]);
+        assert_eq!(removed.len(), 2);
+    }
+
+    /// A store with one source (two versions) and two articles' baselines, one flagged.
+    fn two_articles(s: &Store) {
+        let _l = s.lock(Duration::from_secs(1)).unwrap();
+        let mut idx = s.load([], []).unwrap();
         idx.sources.insert(
-            "u".into(),
+            SourceKey("u".into()),
             SourceRecord {
                 url: "u".into(),
-                versions: vec![v("a"), v("b"), v("c"), v("d")],
-                last: None,
+                versions: vec![version("a"), version("b")],
+                last: Some(Attempt {
+                    at: Utc::now(),
+                    raw: Some("raw-b".into()),
+                    rules: "x5:".into(),
+                    error: None,
+                }),
             },
         );
-        idx.baselines.insert(
-            "s#1".into(),
-            Baseline {
-                statement: StatementId("s".into()),
-                cite: CiteNo(1),
-                source: "u".into(),
-                version: "a".into(),
-                anchors: vec![],
-                missing_quotes: vec![],
-                unfound_quotes: vec![],
-                candidate: None,
-                set_at: Utc::now(),
-                set_by: "first-seen".into(),
-                statement_text: String::new(),
-                flag: None,
-            },
+        let mut flagged = baseline("art:1", 1, "u", "a");
+        flagged.flag = Some(Flag {
+            since_run: RunId("r1".into()),
+            since: Utc::now(),
+            verdict: Some(crate::evidence::Verdict::EvidenceChanged),
+        });
+        idx.baselines.insert(BaselineKey("art:1#1".into()), flagged);
+        idx.baselines
+            .insert(BaselineKey("other:2#1".into()), baseline("other:2", 1, "u", "b"));
+        s.commit(idx, 0, None).unwrap();
+    }
+
+    #[test]
+    fn records_roundtrip_and_a_load_reads_only_its_scope() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        two_articles(&s);
+        let all = Store::export(d.path()).unwrap();
+        assert_eq!(all.sources.len(), 1);
+        assert_eq!(all.baselines.len(), 2);
+        let s = Store::open(d.path()).unwrap();
+        let idx = s.load([&SourceKey("u".into())], ["art"]).unwrap();
+        assert_eq!(
+            idx.sources[&SourceKey("u".into())].versions,
+            all.sources.values().next().unwrap().versions
         );
-        let removed = prune(&mut idx, 2);
-        let left: Vec<_> = idx.sources["u"]
+        let keys: Vec<_> = idx.baselines.keys().map(BaselineKey::as_str).collect();
+        assert_eq!(keys, ["art:1#1"]);
+        assert_eq!(idx.baselines.values().next(), all.baselines.get("art:1#1"));
+        // Another article's prefix is not this one's (`art` is not `art2`).
+        assert!(s.load([], ["ar"]).unwrap().baselines.is_empty());
+    }
+
+    #[test]
+    fn a_large_load_scans_and_reads_what_lookups_by_key_read() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let _l = s.lock(Duration::from_secs(1)).unwrap();
+        let mut idx = s.load([], []).unwrap();
+        let n = 300;
+        for i in 0..n {
+            let key = SourceKey(format!("u{i:03}"));
+            idx.sources.insert(
+                key.clone(),
+                SourceRecord {
+                    url: key.0.clone(),
+                    versions: vec![version(&format!("a{i}")), version(&format!("b{i}"))],
+                    last: (i % 2 == 0).then(|| Attempt {
+                        at: Utc::now(),
+                        raw: None,
+                        rules: "x5:".into(),
+                        error: None,
+                    }),
+                },
+            );
+            let st = format!("art{}:{i:08x}", i / 10);
+            idx.baselines.insert(
+                BaselineKey(format!("{st}#1")),
+                baseline(&st, 1, &key.0, &format!("a{i}")),
+            );
+        }
+        s.commit(idx, 0, None).unwrap();
+        let keys: Vec<SourceKey> = (0..n).map(|i| SourceKey(format!("u{i:03}"))).collect();
+        let articles: Vec<String> = (0..n / 10).map(|a| format!("art{a}")).collect();
+        let all = s.load(&keys, articles.iter().map(String::as_str)).unwrap();
+        assert_eq!((all.sources.len(), all.baselines.len()), (n, n));
+        // A few by key: the same records.
+        let some = s.load(&keys[..5], ["art0"]).unwrap();
+        for (k, rec) in &some.sources {
+            assert_eq!(rec.versions, all.sources[k].versions);
+            assert_eq!(rec.last, all.sources[k].last);
+        }
+        assert_eq!(some.baselines.len(), 10);
+        for (k, b) in &some.baselines {
+            assert_eq!(Some(b), all.baselines.get(k));
+        }
+        // And the scanned scope leaves out what it was not asked for.
+        let most = s
+            .load(&keys[..250], articles[..25].iter().map(String::as_str))
+            .unwrap();
+        assert_eq!((most.sources.len(), most.baselines.len()), (250, 250));
+    }
+
+    #[test]
+    fn a_commit_writes_changes_deletes_removed_baselines_and_prunes_unpinned_versions() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        two_articles(&s);
+        let s = Store::open(d.path()).unwrap();
+        let _l = s.lock(Duration::from_secs(1)).unwrap();
+        let key = SourceKey("u".into());
+        let mut idx = s.load([&key], ["art"]).unwrap();
+        idx.baselines.clear();
+        idx.sources.get_mut(&key).unwrap().versions.push(version("c"));
+        s.commit(idx, 2, None).unwrap();
+        let all = Store::export(d.path()).unwrap();
+        // art's baseline is gone, other's (not loaded) stays and pins "b"; "a" is pruned.
+        let keys: Vec<_> = all.baselines.keys().map(BaselineKey::as_str).collect();
+        assert_eq!(keys, ["other:2#1"]);
+        let left: Vec<_> = all.sources[&key]
             .versions
             .iter()
             .map(|v| v.text.as_str())
             .collect();
-        assert_eq!(left, ["a", "d"]);
-        assert_eq!(removed.len(), 2);
+        assert_eq!(left, ["b", "c"]);
+    }
+
+    #[test]
+    fn a_format_1_index_is_imported_once_and_moved_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        two_articles(&s);
+        let mut old = Store::export(d.path()).unwrap();
+        old.format = 1;
+        old.baselines.get_mut("other:2#1").unwrap().set_by = "ack by ed; re-extracted (x5)".into();
+        old.acks.clear();
+        let e = tempfile::tempdir().unwrap();
+        fs::write(e.path().join("index.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+        let s = Store::open(e.path()).unwrap();
+        let _l = s.lock(Duration::from_secs(1)).unwrap();
+        let idx = s.load([&SourceKey("u".into())], ["art", "other"]).unwrap();
+        assert_eq!(idx.baselines, old.baselines);
+        assert_eq!(
+            idx.sources[&SourceKey("u".into())].versions,
+            old.sources[&SourceKey("u".into())].versions
+        );
+        assert!(!e.path().join("index.json").exists());
+        let aside: Vec<_> = fs::read_dir(e.path())
+            .unwrap()
+            .filter_map(|x| x.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("index.json.imported-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        let all = Store::export(e.path()).unwrap();
+        assert_eq!(all.acks.len(), 1);
+        assert_eq!(all.acks[0].by, "ed");
+    }
+
+    #[test]
+    fn an_import_interrupted_before_the_move_is_finished_and_another_index_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        two_articles(&s);
+        let mut old = Store::export(d.path()).unwrap();
+        old.format = 1;
+        old.acks.clear();
+        let bytes = serde_json::to_vec(&old).unwrap();
+        let e = tempfile::tempdir().unwrap();
+        fs::write(e.path().join("index.json"), &bytes).unwrap();
+        Store::open(e.path()).unwrap().load([], []).unwrap();
+        // As if the run had died between the import's commit and the rename.
+        fs::write(e.path().join("index.json"), &bytes).unwrap();
+        let s = Store::open(e.path()).unwrap();
+        assert_eq!(s.load([], ["art"]).unwrap().baselines.len(), 1);
+        assert!(!e.path().join("index.json").exists());
+        // An index.json the database was not made from is left alone, with an error.
+        old.baselines.clear();
+        fs::write(e.path().join("index.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+        let err = Store::open(e.path()).unwrap().load([], []).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(..)), "{err}");
+        assert!(e.path().join("index.json").exists());
+    }
+
+    #[test]
+    fn unknown_formats_are_refused_and_left_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(
+            d.path().join("index.json"),
+            br#"{"format": 7, "sources": {}, "baselines": {}}"#,
+        )
+        .unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let e = s.load([], []).unwrap_err();
+        assert!(matches!(e, StoreError::Format { found: 7, .. }), "{e}");
+        assert!(e.to_string().contains("format 7"), "{e}");
+        assert!(!d.path().join("store.db").exists());
+        fs::remove_file(d.path().join("index.json")).unwrap();
+        // A database a newer version stamped.
+        let s = Store::open(d.path()).unwrap();
+        s.load([], []).unwrap();
+        drop(s);
+        let c = rusqlite::Connection::open(d.path().join("store.db")).unwrap();
+        c.pragma_update(None, "user_version", 9).unwrap();
+        drop(c);
+        let before = fs::read(d.path().join("store.db")).unwrap();
+        let e = Store::open(d.path()).unwrap().load([], []).unwrap_err();
+        assert!(matches!(e, StoreError::Format { found: 9, .. }), "{e}");
+        assert_eq!(fs::read(d.path().join("store.db")).unwrap(), before);
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{CommandError, Exit};
 use crate::evidence;
 use crate::extract::ExtractedText;
 use crate::run::{self, LOCK_WAIT};
-use crate::snapshot::{self, Store};
+use crate::snapshot::{Ack, BaselineKey, SourceKey, Store};
 
 /// Moves acknowledged statements' baselines to the latest snapshot.
 pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
@@ -32,8 +32,22 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
     let _lock = store
         .lock(LOCK_WAIT)
         .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    // Only the records of the articles an ack can touch.
+    let articles: Vec<&crate::watchlist::Article> = ctx
+        .watchlist
+        .articles
+        .iter()
+        .filter(|a| match &args.article {
+            Some(id) => *id == a.id.0,
+            None => args.all || a.statements.iter().any(|s| args.statements.contains(&s.id.0)),
+        })
+        .collect();
+    let sources: Vec<SourceKey> = articles
+        .iter()
+        .flat_map(|a| a.sources.iter().map(crate::run::source_key_of))
+        .collect();
     let mut index = store
-        .load_index()
+        .load(&sources, articles.iter().map(|a| a.id.0.as_str()))
         .map_err(|e| CommandError::CannotRun(e.to_string()))?;
 
     let mut unknown: Vec<&str> = args
@@ -57,7 +71,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
 
     let now = Utc::now();
     let mut acked = 0;
-    for a in &ctx.watchlist.articles {
+    for a in articles {
         for st in &a.statements {
             let chosen = if args.all {
                 true
@@ -70,7 +84,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 continue;
             }
             for &cite in &st.cites {
-                let key = snapshot::baseline_key(&st.id, cite);
+                let key = BaselineKey::new(&st.id, cite);
                 let Some(b) = index.baselines.get(&key) else {
                     continue;
                 };
@@ -97,6 +111,15 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 );
                 let loc = evidence::locate(st, cite, &text);
                 let b = index.baselines.get_mut(&key).expect("present");
+                index.acks.push(Ack {
+                    baseline: key.clone(),
+                    by: args.by.clone(),
+                    at: now,
+                    version: latest.text.clone(),
+                    previous: Some(b.version.clone()).filter(|v| !v.is_empty()),
+                    cleared_verdict: b.flag.as_ref().and_then(|f| f.verdict),
+                    cleared_since_run: b.flag.as_ref().map(|f| f.since_run.clone()),
+                });
                 b.version = latest.text.clone();
                 b.source = source_key;
                 b.anchors = loc.anchors;
@@ -113,7 +136,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
         }
     }
     store
-        .commit(&mut index, ctx.settings.store.keep)
+        .commit(index, ctx.settings.store.keep, None)
         .map_err(|e| CommandError::CannotRun(e.to_string()))?;
     if acked == 0 {
         println!("nothing to acknowledge");

@@ -399,8 +399,8 @@ impl<P: Pipeline> Loop<P> {
         tracing::info!("scheduler stopped");
     }
 
-    /// Drops the run in progress. The store stays consistent: its index is replaced
-    /// atomically only when a run commits, and the lock is released with the run.
+    /// Drops the run in progress. The store stays consistent: its records change only in the
+    /// one transaction a run commits, and the lock is released with the run.
     fn abandon(&mut self, why: &str) {
         if let Some(run) = self.current.take() {
             drop(run.fut);

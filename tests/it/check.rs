@@ -115,8 +115,9 @@ fn changed_number_is_flagged_until_acked() {
     let (_, v) = ws.check_json();
     assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
     assert_eq!(v["statements"][0]["flagged"], false);
-    let index = std::fs::read_to_string(ws.root().join("snapshots/index.json")).unwrap();
+    let index = crate::support::store::index(ws.root()).to_string();
     assert!(index.contains("ack by tester"));
+    assert!(index.contains(r#""by":"tester""#), "the ack is recorded: {index}");
 }
 
 #[test]
@@ -199,7 +200,7 @@ fn run_killed_midway_leaves_a_usable_store() {
     );
     let (out, _) = ws.check_json();
     assert!(out.status.success(), "{}", show(&out));
-    let before = std::fs::read(ws.root().join("snapshots/index.json")).unwrap();
+    let before = crate::support::store::index(ws.root());
 
     // Kill a second run while it waits for the page.
     srv.set(
@@ -218,10 +219,7 @@ fn run_killed_midway_leaves_a_usable_store() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(
-        std::fs::read(ws.root().join("snapshots/index.json")).unwrap(),
-        before
-    );
+    assert_eq!(crate::support::store::index(ws.root()), before);
 
     // The next run works without repair and sees the change.
     srv.set(
@@ -346,8 +344,7 @@ fn baselines_of_reworded_statements_are_dropped() {
     );
     let (_, v) = ws.check_json();
     assert_eq!(v["statements"][0]["status"], "baseline");
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ws.root().join("snapshots/index.json")).unwrap()).unwrap();
+    let index = crate::support::store::index(ws.root());
     assert_eq!(index["baselines"].as_object().unwrap().len(), 1, "{index:#}");
 }
 
@@ -355,9 +352,7 @@ fn baselines_of_reworded_statements_are_dropped() {
 /// the only source gets the anchored sentence as `old_sentence` (the way that extractor wrote
 /// it), and its version and baseline point at that text.
 fn pretend_older_extractor(ws: &Workspace, old_sentence: &str) {
-    let path = ws.root().join("snapshots/index.json");
-    let mut index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut index = crate::support::store::index(ws.root());
     let (_, src) = index["sources"]
         .as_object_mut()
         .unwrap()
@@ -382,7 +377,7 @@ fn pretend_older_extractor(ws: &Workspace, old_sentence: &str) {
         b["version"] = hash.clone().into();
         b["anchors"][0]["passage"] = old_sentence.into();
     }
-    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+    crate::support::store::replace(ws.root(), &index);
 }
 
 /// A workspace whose one statement was checked against `/a` ([`TROOPS`] and [`OTHER`]) by an
@@ -405,7 +400,7 @@ fn an_extractor_upgrade_is_not_reported_as_a_change() {
     assert_eq!(v["sources"][0]["outcome"], "unchanged", "{v:#}");
     assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
     assert_eq!(v["statements"][0]["flagged"], false);
-    let index = std::fs::read_to_string(ws.root().join("snapshots/index.json")).unwrap();
+    let index = crate::support::store::index(ws.root()).to_string();
     assert!(index.contains("re-extracted (x"), "{index}");
     // Once re-read, later runs compare as usual.
     let (_, v) = ws.check_json();

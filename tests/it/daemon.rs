@@ -193,10 +193,7 @@ fn reports(root: &Path) -> Vec<serde_json::Value> {
 }
 
 fn index_parses(root: &Path) {
-    let p = root.join("snapshots/index.json");
-    if let Ok(bytes) = std::fs::read(&p) {
-        serde_json::from_slice::<serde_json::Value>(&bytes).expect("index.json parses");
-    }
+    crate::support::store::index(root);
 }
 
 #[test]

@@ -568,9 +568,7 @@ fn workspace(urls: &[String]) -> Workspace {
 
 /// The extracted text the store holds for `url`'s latest version.
 fn snapshot_text(ws: &Workspace, url: &str) -> String {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ws.root().join("snapshots/index.json")).expect("index"))
-            .expect("index json");
+    let index = crate::support::store::index(ws.root());
     let src = index["sources"]
         .as_object()
         .expect("sources")

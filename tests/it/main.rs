@@ -22,3 +22,6 @@ mod evidence;
 
 /// `demo`: the README's first command end to end.
 mod demo;
+
+/// The store: the upgrade of a format-1 store, SIGKILL at many points.
+mod store;

@@ -498,7 +498,7 @@ fn article_ids_that_are_not_plain_names_are_refused() {
         "{}",
         show(&out)
     );
-    assert!(!ws.root().join("snapshots/index.json").exists(), "{}", show(&out));
+    assert!(!ws.root().join("snapshots/store.db").exists(), "{}", show(&out));
 
     std::fs::remove_file(ws.root().join("watchlist/a:b.toml")).unwrap();
     for (id, why) in [

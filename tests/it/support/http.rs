@@ -190,10 +190,18 @@ impl PageServer {
     /// are loopback addresses too, and distinct hosts to the fetcher), with one set of routes
     /// and counters: [`PageServer::max_in_flight`] is over all of them.
     pub fn start_on(ips: &[&str]) -> Self {
+        Self::bind(ips.iter().map(|ip| ((*ip).to_owned(), 0)).collect())
+    }
+
+    /// A server on `127.0.0.1:port` (for a fixture whose URLs name the port).
+    pub fn start_at_port(port: u16) -> Self {
+        Self::bind(vec![("127.0.0.1".to_owned(), port)])
+    }
+
+    fn bind(ips: Vec<(String, u16)>) -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let (tx, rx) = std::sync::mpsc::channel();
         let state = inner.clone();
-        let ips: Vec<String> = ips.iter().map(|s| (*s).to_owned()).collect();
         let n = ips.len();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -203,8 +211,8 @@ impl PageServer {
                 .expect("runtime");
             rt.block_on(async move {
                 let mut serving = Vec::new();
-                for ip in ips {
-                    let listener = tokio::net::TcpListener::bind((ip.as_str(), 0))
+                for (ip, port) in ips {
+                    let listener = tokio::net::TcpListener::bind((ip.as_str(), port))
                         .await
                         .expect("bind");
                     tx.send(listener.local_addr().expect("addr")).expect("send addr");

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod smtp;
+pub mod store;
 pub mod workspace;
 
 pub use http::{PageServer, Response};
