@@ -442,11 +442,7 @@ impl RunReport {
                 if let (Some(b), Some(a)) = (&e.before, &e.after) {
                     let _ = writeln!(out, "  - change: {}", md_escape(&marked_text(b, a)));
                 } else if let Some(b) = &e.before {
-                    let label = if e.status == Verdict::SourceUnreachable {
-                        "last seen"
-                    } else {
-                        "removed"
-                    };
+                    let label = passage_label(e.status);
                     let _ = writeln!(out, "  - {label}: {}", md_escape(b));
                 }
                 if !e.facts.is_empty() {
@@ -606,10 +602,13 @@ pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
         if let (Some(b), Some(a)) = (&e.before, &e.after) {
             let _ = write!(out, "<br>{}", marked_html(b, a, "", ""));
         } else if let Some(b) = &e.before {
-            if e.status == Verdict::SourceUnreachable {
-                let _ = write!(out, "<br>last seen: {}", escape_html(b));
-            } else {
-                let _ = write!(out, "<br>removed: <del>{}</del>", escape_html(b));
+            match passage_label(e.status) {
+                "removed" => {
+                    let _ = write!(out, "<br>removed: <del>{}</del>", escape_html(b));
+                }
+                label => {
+                    let _ = write!(out, "<br>{label}: {}", escape_html(b));
+                }
             }
         }
         if !e.facts.is_empty() {
@@ -667,6 +666,17 @@ pub fn unanchored_items_html(list: &[(&StatementReport, &EvidenceReport)]) -> St
         out.push_str("</li>");
     }
     out
+}
+
+/// How a passage shown without an "after" is labelled: what was last seen of an unreachable
+/// source, what was removed for a flag, and otherwise the passage as it stands (a source
+/// that did not change, or changed elsewhere, still shows what backs the statement).
+pub fn passage_label(status: Verdict) -> &'static str {
+    match status {
+        Verdict::SourceUnreachable => "last seen",
+        s if s.flagged() => "removed",
+        _ => "passage",
+    }
 }
 
 fn md_escape(s: &str) -> String {
@@ -759,6 +769,24 @@ mod tests {
         assert!(html.contains("Not anchored to a passage (2 of 3"), "{html}");
         assert!(!html.contains("<b>600"), "{html}");
         assert!(r.to_markdown().contains("## Not anchored to a passage (2 of 3"));
+    }
+
+    #[test]
+    fn an_unchanged_passage_is_not_shown_as_removed() {
+        let mut kept = evidence(2, Verdict::Unchanged, true);
+        kept.before = Some("Camp Bondsteel is the base.".into());
+        let mut gone = evidence(1, Verdict::EvidenceRemoved, true);
+        gone.before = Some("About 600 soldiers serve.".into());
+        let mut r = report(vec![gone, kept]);
+        r.statements[0].flagged = true;
+        let h = statement_html(&r, &r.statements[0]);
+        assert!(h.contains("removed: <del>About 600 soldiers serve.</del>"), "{h}");
+        assert!(h.contains("passage: Camp Bondsteel is the base."), "{h}");
+        let md = r.to_markdown();
+        assert!(
+            md.contains("  - removed: About 600") && md.contains("  - passage: Camp"),
+            "{md}"
+        );
     }
 
     #[test]
