@@ -50,6 +50,14 @@ pub enum Command {
     /// Serves them on 127.0.0.1, checks, applies realistic edits (a figure revised, a
     /// paragraph deleted, a page gone, a redesign), re-checks and prints the summary.
     Demo(DemoArgs),
+    /// Import a published fact-check (a URL, an HTML file or a text file) as a new watchlist file.
+    ///
+    /// Reads its ClaimReview JSON-LD, headline and date, the sentences carrying links or
+    /// `[n]` markers (resolved through the page's source list) and writes
+    /// `watchlist/<id>.toml` for a person to review. Exit 0; 2 when nothing could be imported
+    /// (no statements or no sources), the id is taken or invalid; 3 when the URL or file cannot
+    /// be read.
+    Add(AddArgs),
     /// Run as a service: re-check on the schedule, serve the control endpoint.
     Daemon,
     /// Ask the running daemon for a re-check now and print its summary.
@@ -103,6 +111,20 @@ pub struct AckArgs {
     /// Who acknowledges (default: $USER).
     #[arg(long, env = "USER", default_value = "unknown")]
     pub by: String,
+}
+
+/// `add` arguments.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The fact-check: an http(s) URL, or a saved HTML page or plain-text file.
+    #[arg(value_name = "URL|FILE")]
+    pub source: String,
+    /// The article id (default: from the page's URL slug, else its title).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Print what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `demo` arguments.

@@ -22,3 +22,6 @@ mod evidence;
 
 /// `demo`: the README's first command end to end.
 mod demo;
+
+/// `add`: importing a published fact-check from four publishers' page shapes and the seed text.
+mod add;
