@@ -108,9 +108,9 @@ pub struct AckArgs {
     /// Acknowledge every flagged statement of this article.
     #[arg(long, value_name = "ARTICLE_ID", conflicts_with = "statements")]
     pub article: Option<String>,
-    /// Who acknowledges (default: $USER).
-    #[arg(long, env = "USER", default_value = "unknown")]
-    pub by: String,
+    /// Who acknowledges (default: $USER, else "unknown").
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
 }
 
 /// `add` arguments.

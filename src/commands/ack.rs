@@ -13,15 +13,84 @@ use crate::extract::ExtractedText;
 use crate::run::{self, LOCK_WAIT};
 use crate::snapshot::{self, Store};
 
-/// Moves acknowledged statements' baselines to the latest snapshot.
+/// Which statements to acknowledge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckSelection {
+    /// Every flagged statement.
+    All,
+    /// Every flagged statement of this article.
+    Article(String),
+    /// These statements (by id).
+    Statements(Vec<String>),
+}
+
+/// One statement × source whose baseline moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    /// Statement id.
+    pub statement: String,
+    /// Cite number.
+    pub cite: u32,
+    /// Statement text.
+    pub text: String,
+}
+
+/// What [`acknowledge`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AckOutcome {
+    /// Baselines moved.
+    pub acked: Vec<Acked>,
+    /// Statements named that were not flagged for any source: nothing was changed for them.
+    pub not_flagged: Vec<String>,
+}
+
+/// `citewatch ack`: acknowledges and prints what moved. Exit 0, or 1 when a statement named
+/// was not flagged (it says so; nothing was changed for it).
 pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
-    if !args.all && args.article.is_none() && args.statements.is_empty() {
+    let selection = if args.all {
+        AckSelection::All
+    } else if let Some(a) = &args.article {
+        AckSelection::Article(a.clone())
+    } else if !args.statements.is_empty() {
+        AckSelection::Statements(args.statements.clone())
+    } else {
         return Err(CommandError::Usage(
             "name the statements to acknowledge (STATEMENT_ID...), or use --article ID or --all".into(),
         ));
+    };
+    let by = args
+        .by
+        .clone()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
+    let out = acknowledge(root, &selection, by.as_deref().unwrap_or("unknown"))?;
+    for a in &out.acked {
+        println!("acknowledged {} [{}]: {}", a.statement, a.cite, a.text);
     }
+    for id in &out.not_flagged {
+        eprintln!("{id} is not flagged: nothing to acknowledge");
+    }
+    if out.acked.is_empty() && out.not_flagged.is_empty() {
+        println!("nothing to acknowledge");
+    }
+    Ok(if out.not_flagged.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::NOT_FLAGGED
+    })
+}
+
+/// Moves the baselines of the selected flagged statements to the latest snapshot (passages
+/// located again there), clears their flags and records `ack by <by>` and the time. A named
+/// statement with no flagged source is left alone and listed in
+/// [`AckOutcome::not_flagged`]. Shared by the CLI and the daemon's page (`POST /ack`).
+pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<AckOutcome, CommandError> {
     let (ctx, _) = run::load_context(root).map_err(CommandError::Invalid)?;
-    if let Some(a) = &args.article
+    let named: &[String] = match selection {
+        AckSelection::Statements(ids) => ids,
+        _ => &[],
+    };
+    if let AckSelection::Article(a) = selection
         && ctx.watchlist.article(a).is_none()
     {
         return Err(CommandError::Usage(format!(
@@ -36,8 +105,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
         .load_index()
         .map_err(|e| CommandError::CannotRun(e.to_string()))?;
 
-    let mut unknown: Vec<&str> = args
-        .statements
+    let mut unknown: Vec<&str> = named
         .iter()
         .map(String::as_str)
         .filter(|id| {
@@ -56,17 +124,28 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
     }
 
     let now = Utc::now();
-    let mut acked = 0;
+    let mut out = AckOutcome::default();
     for a in &ctx.watchlist.articles {
         for st in &a.statements {
-            let chosen = if args.all {
-                true
-            } else if let Some(art) = &args.article {
-                *art == a.id.0
-            } else {
-                args.statements.contains(&st.id.0)
+            let chosen = match selection {
+                AckSelection::All => true,
+                AckSelection::Article(art) => *art == a.id.0,
+                AckSelection::Statements(ids) => ids.contains(&st.id.0),
             };
             if !chosen {
+                continue;
+            }
+            let flagged = st.cites.iter().any(|&c| {
+                index
+                    .baselines
+                    .get(&snapshot::baseline_key(&st.id, c))
+                    .is_some_and(|b| b.flag.is_some())
+            });
+            if !flagged {
+                // --all and --article pass over it quietly; a named one is reported.
+                if matches!(selection, AckSelection::Statements(_)) {
+                    out.not_flagged.push(st.id.0.clone());
+                }
                 continue;
             }
             for &cite in &st.cites {
@@ -74,8 +153,9 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 let Some(b) = index.baselines.get(&key) else {
                     continue;
                 };
-                // --all and --article only touch flagged statements; named ones always move.
-                if b.flag.is_none() && (args.all || args.article.is_some()) {
+                // --all and --article only touch flagged cites; a named statement has every
+                // cite's passage located again in the latest version.
+                if b.flag.is_none() && !matches!(selection, AckSelection::Statements(_)) {
                     continue;
                 }
                 // The cite's source as the watchlist names it now (its URL or rules may have
@@ -104,19 +184,21 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
                 b.unfound_quotes = loc.unfound_quotes;
                 b.candidate = loc.candidate;
                 b.set_at = now;
-                b.set_by = format!("ack by {}", args.by);
+                b.set_by = format!("ack by {by}");
                 b.statement_text = st.text.clone();
                 b.flag = None;
-                acked += 1;
-                println!("acknowledged {} [{}]: {}", st.id, cite, st.text);
+                out.acked.push(Acked {
+                    statement: st.id.0.clone(),
+                    cite: cite.0,
+                    text: st.text.clone(),
+                });
             }
         }
     }
-    store
-        .commit(&mut index, ctx.settings.store.keep)
-        .map_err(|e| CommandError::CannotRun(e.to_string()))?;
-    if acked == 0 {
-        println!("nothing to acknowledge");
+    if !out.acked.is_empty() {
+        store
+            .commit(&mut index, ctx.settings.store.keep)
+            .map_err(|e| CommandError::CannotRun(e.to_string()))?;
     }
-    Ok(Exit::Ok)
+    Ok(out)
 }

@@ -3,7 +3,7 @@
 use crate::cli::{Cli, Command};
 use crate::error::{CommandError, Exit};
 
-mod ack;
+pub mod ack;
 mod add;
 mod check;
 mod daemon;

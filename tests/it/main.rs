@@ -23,5 +23,8 @@ mod evidence;
 /// `demo`: the README's first command end to end.
 mod demo;
 
+/// The daemon's page in headless Chromium: the button, ack, report links, cross-site refusal.
+mod browser;
+
 /// `add`: importing a published fact-check from four publishers' page shapes and the seed text.
 mod add;
