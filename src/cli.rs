@@ -94,6 +94,10 @@ pub struct CheckArgs {
     /// Exit 1 when any statement is flagged.
     #[arg(long)]
     pub fail_on_flagged: bool,
+    /// Mail nothing this run (and leave the outbox alone). The report is written as usual;
+    /// flags it raises are not new on the next run, so they are not mailed later either.
+    #[arg(long)]
+    pub no_email: bool,
 }
 
 /// `ack` arguments.
