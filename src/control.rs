@@ -942,6 +942,65 @@ mod tests {
         }
     }
 
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn html_only_for_clients_that_prefer_it() {
+        let chromium =
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+        assert!(prefers_html(&headers(&[("accept", chromium)])));
+        assert!(prefers_html(&headers(&[("accept", "text/html")])));
+        assert!(!prefers_html(&headers(&[])));
+        assert!(!prefers_html(&headers(&[("accept", "*/*")])));
+        assert!(!prefers_html(&headers(&[(
+            "accept",
+            "application/json, text/html;q=0.5"
+        )])));
+        assert!(!prefers_html(&headers(&[("accept", "text/html;q=0")])));
+    }
+
+    #[test]
+    fn cross_site_posts_are_told_apart() {
+        let host = ("host", "127.0.0.1:8787");
+        assert_eq!(cross_site(&headers(&[host])), None);
+        assert_eq!(
+            cross_site(&headers(&[host, ("origin", "http://127.0.0.1:8787")])),
+            None
+        );
+        assert_eq!(
+            cross_site(&headers(&[
+                host,
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin")
+            ])),
+            None
+        );
+        assert_eq!(cross_site(&headers(&[host, ("sec-fetch-site", "none")])), None);
+        for bad in [
+            vec![host, ("origin", "null")],
+            vec![host, ("origin", "null"), ("sec-fetch-site", "cross-site")],
+            vec![host, ("sec-fetch-site", "same-site")],
+            vec![
+                host,
+                ("origin", "http://127.0.0.1:9999"),
+                ("sec-fetch-site", "same-site"),
+            ],
+            vec![
+                host,
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        ] {
+            assert!(cross_site(&headers(&bad)).is_some(), "{bad:?}");
+        }
+    }
+
     #[test]
     fn loopback_hosts() {
         for ok in [

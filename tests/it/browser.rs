@@ -43,6 +43,9 @@ impl Chromium {
             .user_data_dir(profile.path())
             .no_sandbox()
             .window_size(1200, 1000)
+            // Two cores shared with the rest of the suite: a cold start can be slow.
+            .launch_timeout(Duration::from_secs(90))
+            .request_timeout(Duration::from_secs(60))
             .arg("--disable-gpu")
             .arg("--disable-dev-shm-usage")
             .build()
