@@ -1085,6 +1085,68 @@ mod tests {
         assert!(source_url("/2024/other-report", Some(&base)).is_some());
     }
 
+    fn html_draft(body: &str) -> Draft {
+        let page = format!(
+            "<html><head><title>T</title></head><body><nav><a href=\"https://menu.example/\">Menu</a></nav><article><h1>T</h1>{body}</article></body></html>"
+        );
+        let base = Url::parse("https://news.example/checks/t").unwrap();
+        from_html(page.as_bytes(), "text/html", Some(&base))
+    }
+
+    fn cites_of(d: &Draft) -> Vec<(String, Vec<u32>)> {
+        d.statements()
+            .into_iter()
+            .map(|u| (u.text, u.cites.into_iter().map(|c| c.0).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn wikipedia_style_references_and_direct_marker_links() {
+        let d = html_draft(
+            "<p>The bridge opened in 1932 and carries about 160,000 vehicles a day.<sup class=\"reference\"><a href=\"#cite_note-2\">[2]</a></sup> \
+             Its arch spans 503 metres.<a href=\"https://arch.example/spec\">[1]</a></p>\
+             <h2>References</h2><ol class=\"references\">\
+             <li id=\"cite_note-1\"><a href=\"#cite_ref-1\">^</a> Spec sheet.</li>\
+             <li id=\"cite_note-2\"><a href=\"#cite_ref-2\">^</a> <a class=\"external\" href=\"https://traffic.example/2024\">Traffic counts 2024</a></li></ol>",
+        );
+        assert_eq!(
+            cites_of(&d),
+            vec![
+                (
+                    "The bridge opened in 1932 and carries about 160,000 vehicles a day.".to_owned(),
+                    vec![2]
+                ),
+                ("Its arch spans 503 metres.".to_owned(), vec![1]),
+            ]
+        );
+        assert_eq!(d.sources[&1].0.as_str(), "https://arch.example/spec");
+        assert_eq!(d.sources[&2].0.as_str(), "https://traffic.example/2024");
+        assert!(
+            !d.sources
+                .values()
+                .any(|(u, _)| u.host_str() == Some("menu.example"))
+        );
+    }
+
+    #[test]
+    fn an_unresolved_marker_is_taken_out_and_reported() {
+        let d = html_draft(
+            "<p>Rents rose 9% in a year [7]. Wages rose 4% over the same period, <a href=\"https://stats.example/wages\">official data</a> show.</p>",
+        );
+        assert_eq!(
+            cites_of(&d),
+            vec![(
+                "Wages rose 4% over the same period, official data show.".to_owned(),
+                vec![1]
+            )]
+        );
+        assert!(d.prose.contains("Rents rose 9% in a year."), "{}", d.prose);
+        assert_eq!(
+            d.unresolved,
+            vec!["marker [7]: no source URL found for it (removed from its sentence)".to_owned()]
+        );
+    }
+
     #[test]
     fn text_with_markers_and_urls() {
         let d = from_text(
