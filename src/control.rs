@@ -41,6 +41,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::daemon::{DaemonHandle, FailureKind, RunFailure, RunResult};
+use crate::error::CommandError;
 use crate::report::{RunReport, statement_html, unanchored_items_html};
 use crate::settings::ControlSettings;
 
@@ -430,7 +431,6 @@ async fn ack(
     let who = by.clone();
     let result =
         tokio::task::spawn_blocking(move || crate::commands::ack::acknowledge(&root, &selection, &who)).await;
-    use crate::error::CommandError;
     match result {
         Ok(Ok(out)) => {
             tracing::info!(by = %by, acknowledged = out.acked.len(), not_flagged = out.not_flagged.len(), "acknowledged from the page");
