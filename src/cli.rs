@@ -50,6 +50,14 @@ pub enum Command {
     /// Serves them on 127.0.0.1, checks, applies realistic edits (a figure revised, a
     /// paragraph deleted, a page gone, a redesign), re-checks and prints the summary.
     Demo(DemoArgs),
+    /// Import a published fact-check (a URL, an HTML file or a text file) as a new watchlist file.
+    ///
+    /// Reads its ClaimReview JSON-LD, headline and date, the sentences carrying links or
+    /// `[n]` markers (resolved through the page's source list) and writes
+    /// `watchlist/<id>.toml` for a person to review. Exit 0; 2 when nothing could be imported
+    /// (no statements or no sources), the id is taken or invalid; 3 when the URL or file cannot
+    /// be read.
+    Add(AddArgs),
     /// Run as a service: re-check on the schedule, serve the control endpoint.
     Daemon,
     /// Ask the running daemon for a re-check now and print its summary.
@@ -86,6 +94,10 @@ pub struct CheckArgs {
     /// Exit 1 when any statement is flagged.
     #[arg(long)]
     pub fail_on_flagged: bool,
+    /// Mail nothing this run (and leave the outbox alone). The report is written as usual;
+    /// flags it raises are not new on the next run, so they are not mailed later either.
+    #[arg(long)]
+    pub no_email: bool,
 }
 
 /// `ack` arguments.
@@ -100,9 +112,23 @@ pub struct AckArgs {
     /// Acknowledge every flagged statement of this article.
     #[arg(long, value_name = "ARTICLE_ID", conflicts_with = "statements")]
     pub article: Option<String>,
-    /// Who acknowledges (default: $USER).
-    #[arg(long, env = "USER", default_value = "unknown")]
-    pub by: String,
+    /// Who acknowledges (default: $USER, else "unknown").
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+}
+
+/// `add` arguments.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The fact-check: an http(s) URL, or a saved HTML page or plain-text file.
+    #[arg(value_name = "URL|FILE")]
+    pub source: String,
+    /// The article id (default: from the page's URL slug, else its title).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Print what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `demo` arguments.

@@ -1,22 +1,28 @@
 //! The daemon's HTTP control endpoint (axum): `GET /health`, `POST /recheck[?only=ID]`,
-//! `GET /reports/<run-id>` and `GET /`, a small server-rendered page (maud, so every piece
-//! of source text is escaped) with the statements flagged now, the last runs and a
-//! "Re-check now" button.
+//! `POST /ack`, `GET /reports/<run-id>` and `GET /`, a small server-rendered page (maud, so
+//! every piece of source text is escaped) with the statements flagged now (each with its
+//! history and an "Acknowledge" form), the latest acknowledgements, the last runs with their
+//! times and a "Re-check now" button.
 //!
 //! # Access
 //! - It binds loopback by default; a non-loopback `[control].listen` is refused at start
 //!   unless `[control].token_env` names an environment variable holding a token
 //!   ([`ListenPlan::from_settings`]).
 //! - With a token, every request needs `Authorization: Bearer <token>` (compared in
-//!   constant time). The one exception is the page's button: an HTML form cannot set a
-//!   header, so a form `POST /recheck` may carry the token in a hidden `token` field
-//!   instead. The field is only ever rendered into the page for a client that presented the
-//!   token, it travels in the body (not the URL, so not in logs or history), the page is
-//!   sent `Cache-Control: no-store` and `Referrer-Policy: no-referrer`, and a cross-site page
-//!   cannot know it, so it doubles as the CSRF token.
+//!   constant time). The one exception is the page's forms: an HTML form cannot set a
+//!   header, so a form `POST /recheck` or `POST /ack` may carry the token in a hidden `token`
+//!   field instead. The field is only ever rendered into the page for a client that presented
+//!   the token, it travels in the body (not the URL, so not in logs or history), the page is
+//!   sent `Cache-Control: no-store`, and a cross-site page cannot know it, so it doubles as the
+//!   CSRF token.
 //! - Without a token (loopback only), requests whose `Host` is not a loopback name are
-//!   refused (DNS rebinding), and a `POST` whose `Origin` is another site is refused
-//!   (CSRF from a page in the user's browser).
+//!   refused (DNS rebinding), and a `POST` a browser marks as coming from another site is
+//!   refused (`cross_site`: `Origin`, else `Sec-Fetch-Site`), so a page in the user's
+//!   browser cannot trigger runs or acks (CSRF). The page is sent
+//!   `Referrer-Policy: same-origin` so that its own form posts carry its origin.
+//! - Every refusal is logged (warn) with its reason.
+//! - `POST /recheck` and `POST /ack` answer JSON unless the request prefers `text/html`
+//!   (`prefers_html`): a browser gets a page, `curl -d ''` and scripts get JSON.
 //! - Every response carries a restrictive Content-Security-Policy (no scripts at all).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -35,6 +41,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::daemon::{DaemonHandle, FailureKind, RunFailure, RunResult};
+use crate::error::CommandError;
 use crate::report::{RunReport, statement_html, unanchored_items_html};
 use crate::settings::ControlSettings;
 
@@ -143,6 +150,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/", get(index))
         .route("/health", get(health))
         .route("/recheck", post(recheck))
+        .route("/ack", post(ack))
         .route("/reports/{run_id}", get(report))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
@@ -157,14 +165,26 @@ async fn guard(State(st): State<ControlState>, mut req: Request, next: Next) -> 
             .and_then(|v| v.strip_prefix("Bearer "));
         match bearer {
             Some(t) if st.token_matches(t.trim()) => {}
-            _ if req.method() == Method::POST && req.uri().path() == "/recheck" && is_form(req.headers()) => {
+            _ if req.method() == Method::POST
+                && matches!(req.uri().path(), "/recheck" | "/ack")
+                && is_form(req.headers()) =>
+            {
                 req.extensions_mut().insert(FormTokenRequired);
             }
-            _ => return unauthorized(),
+            _ => {
+                tracing::warn!(method = %req.method(), path = req.uri().path(), "control request refused: no valid bearer token");
+                return unauthorized();
+            }
         }
     } else if let Some(host) = req.headers().get(header::HOST)
         && !host.to_str().is_ok_and(is_loopback_host)
     {
+        tracing::warn!(
+            method = %req.method(),
+            path = req.uri().path(),
+            host = host.to_str().unwrap_or("(not text)"),
+            "control request refused: Host is not a loopback name"
+        );
         return (
             StatusCode::FORBIDDEN,
             "the control endpoint answers only to loopback host names\n",
@@ -179,7 +199,9 @@ async fn guard(State(st): State<ControlState>, mut req: Request, next: Next) -> 
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`: the page's own form posts carry its origin (with `no-referrer` Chromium
+    // sends `Origin: null`); other sites learn nothing. No URL here holds a secret.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -214,16 +236,68 @@ fn is_loopback_host(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A browser sends `Origin` with a cross-site POST; it must be this endpoint's own origin.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
+/// Whether a POST may have come from another site's page in the user's browser (CSRF), from
+/// what the browser says about it:
+/// - `Origin` naming another origin: cross-site, whatever else is sent.
+/// - `Origin` naming this endpoint (`http(s)://<Host>`): same origin.
+/// - `Origin: null` (a page sent with `Referrer-Policy: no-referrer`, a sandboxed frame, a
+///   redirect) or no `Origin`: `Sec-Fetch-Site`, which browsers set themselves and a page
+///   cannot forge, decides: `same-origin` (or `none`, a person's own action) is allowed,
+///   `same-site` and `cross-site` are refused (another port of 127.0.0.1 is `same-site`).
+/// - Neither header (curl, scripts, `citewatch trigger`) with no `Origin`: allowed; with
+///   `Origin: null` and no `Sec-Fetch-Site`: refused (nothing vouches for it).
+///
+/// Returns why it is refused.
+fn cross_site(headers: &HeaderMap) -> Option<String> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("(not text)").to_owned())
     };
+    let origin = text("origin");
+    let fetch_site = text("sec-fetch-site");
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match (origin.to_str().ok(), host) {
-        (Some(o), Some(h)) => o == format!("http://{h}") || o == format!("https://{h}"),
-        _ => false,
+    match origin.as_deref() {
+        Some("null") | None => match fetch_site.as_deref() {
+            Some("same-origin" | "none") => None,
+            Some(other) => Some(format!("Sec-Fetch-Site: {other}")),
+            None if origin.is_some() => Some("Origin: null without Sec-Fetch-Site".into()),
+            None => None,
+        },
+        Some(o) => {
+            let own = host.is_some_and(|h| o == format!("http://{h}") || o == format!("https://{h}"));
+            if own { None } else { Some(format!("Origin: {o}")) }
+        }
     }
+}
+
+/// Refuses a cross-site POST, logging it.
+fn refuse_cross_site(path: &str, why: &str) -> Response {
+    tracing::warn!(path, reason = why, "control request refused: cross-site");
+    (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
+}
+
+/// True when the client prefers HTML to JSON (a browser's form post); scripts (curl, python's
+/// urllib, `Accept: */*` or none) get JSON.
+fn prefers_html(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let mime = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = it
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match mime.as_str() {
+            "text/html" | "application/xhtml+xml" => html = html.max(q),
+            "application/json" => json = json.max(q),
+            _ => {}
+        }
+    }
+    html > 0.0 && html > json
 }
 
 async fn health(State(st): State<ControlState>) -> Response {
@@ -256,8 +330,8 @@ async fn recheck(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
+    if let Some(why) = cross_site(&headers) {
+        return refuse_cross_site("/recheck", &why);
     }
     let form = is_form(&headers);
     let mut only = q.only;
@@ -272,11 +346,15 @@ async fn recheck(
         }
     }
     if form_token.is_some() && !token.as_deref().is_some_and(|t| st.token_matches(t)) {
+        tracing::warn!(
+            path = "/recheck",
+            "control request refused: the form's token is missing or wrong"
+        );
         return unauthorized();
     }
     let only: Vec<String> = only.into_iter().filter(|o| !o.is_empty()).collect();
     let result = st.handle.recheck(only).await;
-    if form {
+    if prefers_html(&headers) {
         result_page(&result)
     } else {
         match result {
@@ -288,6 +366,152 @@ async fn recheck(
                 .into_response(),
         }
     }
+}
+
+/// Longest `by` name kept from the page's ack form.
+const MAX_BY_CHARS: usize = 80;
+
+/// `POST /ack` (a form or query naming `statement=ID`, repeatable; optional `by`): the page's
+/// "Acknowledge" control. Same access rules as `/recheck`; the store is written by
+/// [`crate::commands::ack::acknowledge`], the function `citewatch ack` uses.
+async fn ack(
+    State(st): State<ControlState>,
+    form_token: Option<axum::Extension<FormTokenRequired>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    if let Some(why) = cross_site(&headers) {
+        return refuse_cross_site("/ack", &why);
+    }
+    let mut statements = Vec::new();
+    let mut token = None;
+    let mut by = None;
+    let query = uri.query().unwrap_or("").as_bytes().to_vec();
+    let form_body = if is_form(&headers) {
+        body.to_vec()
+    } else {
+        Vec::new()
+    };
+    for (k, v) in url::form_urlencoded::parse(&query).chain(url::form_urlencoded::parse(&form_body)) {
+        match k.as_ref() {
+            "statement" if !v.trim().is_empty() => statements.push(v.trim().to_owned()),
+            "token" => token = Some(v.into_owned()),
+            "by" => by = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    if form_token.is_some() && !token.as_deref().is_some_and(|t| st.token_matches(t)) {
+        tracing::warn!(
+            path = "/ack",
+            "control request refused: the form's token is missing or wrong"
+        );
+        return unauthorized();
+    }
+    let html = prefers_html(&headers);
+    if statements.is_empty() {
+        return ack_answer(
+            html,
+            StatusCode::BAD_REQUEST,
+            "name the statement to acknowledge (statement=ID)",
+            None,
+        );
+    }
+    let by: String = by
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_BY_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    let by = if by.is_empty() { "the page".to_owned() } else { by };
+    let root = st.handle.context().paths.root.clone();
+    let selection = crate::commands::ack::AckSelection::Statements(statements);
+    let who = by.clone();
+    let result =
+        tokio::task::spawn_blocking(move || crate::commands::ack::acknowledge(&root, &selection, &who)).await;
+    match result {
+        Ok(Ok(out)) => {
+            tracing::info!(by = %by, acknowledged = out.acked.len(), not_flagged = out.not_flagged.len(), "acknowledged from the page");
+            let status = if out.acked.is_empty() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::OK
+            };
+            let message = if out.acked.is_empty() {
+                format!(
+                    "{} is not flagged: nothing to acknowledge",
+                    out.not_flagged.join(", ")
+                )
+            } else {
+                format!("acknowledged by {by}")
+            };
+            ack_answer(html, status, &message, Some(&out))
+        }
+        Ok(Err(e)) => {
+            let status = match &e {
+                CommandError::Usage(_) => StatusCode::NOT_FOUND,
+                CommandError::CannotRun(_) => StatusCode::SERVICE_UNAVAILABLE,
+                CommandError::Invalid(_) => StatusCode::CONFLICT,
+                CommandError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            tracing::warn!(error = %e, "acknowledge from the page failed");
+            ack_answer(html, status, &e.to_string(), None)
+        }
+        Err(e) => ack_answer(
+            html,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("acknowledge: {e}"),
+            None,
+        ),
+    }
+}
+
+fn ack_answer(
+    html: bool,
+    status: StatusCode,
+    message: &str,
+    out: Option<&crate::commands::ack::AckOutcome>,
+) -> Response {
+    let mut resp = if html {
+        let body = maud::html! {
+            h1 { @if status.is_success() { "Acknowledged" } @else { "Not acknowledged" } }
+            p class=(if status.is_success() { "ok" } else { "err" }) { (message) }
+            @if let Some(out) = out {
+                @if !out.acked.is_empty() {
+                    p { "The sources' current wording is now the baseline of these statements and their flags are cleared. If the article itself needs a correction, that is yours to make." }
+                    ul.acked {
+                        @for a in &out.acked {
+                            li { (a.text) " " small { "[" (a.cite) "] " code { (a.statement) } } }
+                        }
+                    }
+                }
+                @for id in &out.not_flagged {
+                    p.err { code { (id) } " is not flagged: nothing to acknowledge." }
+                }
+            }
+            p { a href="/" { "Back to the page" } }
+        };
+        layout("citewatch: acknowledge", body).into_response()
+    } else {
+        let acked: Vec<serde_json::Value> = out
+            .map(|o| {
+                o.acked
+                    .iter()
+                    .map(|a| serde_json::json!({ "statement": a.statement, "cite": a.cite, "text": a.text }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let not_flagged = out.map(|o| o.not_flagged.clone()).unwrap_or_default();
+        let mut v = serde_json::json!({ "acknowledged": acked, "not_flagged": not_flagged });
+        if !status.is_success() {
+            v["error"] = serde_json::Value::String(message.to_owned());
+        }
+        axum::Json(v).into_response()
+    };
+    *resp.status_mut() = status;
+    resp
 }
 
 fn failure_status(f: &RunFailure) -> StatusCode {
@@ -362,11 +586,37 @@ pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunRe
     out
 }
 
+/// How many recent acknowledgements the page lists.
+const ACKS_ON_PAGE: usize = 10;
+
+/// A statement flagged now, as the page shows it.
+struct FlaggedCard {
+    /// The statement as escaped HTML ([`statement_html`]).
+    html: String,
+    /// The run that judged it last.
+    run_id: String,
+    /// Its id, for the ack form.
+    statement: String,
+    /// When it was first flagged and by which run (from the store).
+    since: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    /// Its baseline's last setting: when and by whom (`first-seen`, `ack by …`).
+    baseline: Option<(chrono::DateTime<chrono::Utc>, String)>,
+}
+
+/// A recent acknowledgement: statement text, who, when.
+struct AckedLine {
+    text: String,
+    by: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
 /// What the page shows, read from disk off the async threads.
 struct PageData {
     runs: Vec<(String, Option<RunReport>)>,
-    /// Flagged statements as escaped HTML, with the run that judged them.
-    flagged: Vec<(String, String)>,
+    /// Statements flagged now: flagged by their latest run and not acked since.
+    flagged: Vec<FlaggedCard>,
+    /// The latest acknowledgements, newest first.
+    acked: Vec<AckedLine>,
     /// Statement × source pairs without a passage, as escaped `<li>` items, and the pairs
     /// with a baseline.
     unanchored: (String, usize, usize),
@@ -375,6 +625,43 @@ struct PageData {
 
 fn page_data(ctx: &crate::run::Context) -> PageData {
     let reports = recent_reports(&ctx.paths.reports(), REPORTS_SCANNED);
+    // The store says what is flagged now: an ack since the last run cleared the flag.
+    // Read without the run's lock (SQLite keeps a reader consistent); a store not yet
+    // upgraded from format 1 is left to the next run to import.
+    let index = ctx
+        .paths
+        .snapshots()
+        .join("store.db")
+        .exists()
+        .then(|| crate::snapshot::Store::open(&ctx.paths.snapshots()).ok())
+        .flatten()
+        .and_then(|store| {
+            let sources: Vec<crate::snapshot::SourceKey> = ctx
+                .watchlist
+                .articles
+                .iter()
+                .flat_map(|a| a.sources.iter().map(crate::run::source_key_of))
+                .collect();
+            store
+                .load(&sources, ctx.watchlist.articles.iter().map(|a| a.id.0.as_str()))
+                .ok()
+        });
+    let baselines_of = |st: &crate::report::StatementReport| -> Vec<&crate::snapshot::Baseline> {
+        index
+            .as_ref()
+            .map(|ix| {
+                st.cites
+                    .iter()
+                    .filter_map(|&c| {
+                        ix.baselines.get(&crate::snapshot::BaselineKey::new(
+                            &crate::watchlist::StatementId(st.id.clone()),
+                            crate::watchlist::CiteNo(c),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     // Each article's statements as judged by the newest run that checked it.
     let mut seen = std::collections::HashSet::new();
     let mut flagged = Vec::new();
@@ -386,7 +673,24 @@ fn page_data(ctx: &crate::run::Context) -> PageData {
                 continue;
             }
             for st in r.flagged().into_iter().filter(|s| s.article == a.id) {
-                flagged.push((statement_html(r, st), id.clone()));
+                let bs = baselines_of(st);
+                if index.is_some() && !bs.iter().any(|b| b.flag.is_some()) {
+                    continue;
+                }
+                flagged.push(FlaggedCard {
+                    html: statement_html(r, st),
+                    run_id: id.clone(),
+                    statement: st.id.clone(),
+                    since: bs
+                        .iter()
+                        .filter_map(|b| b.flag.as_ref())
+                        .min_by_key(|f| f.since)
+                        .map(|f| (f.since, f.since_run.to_string())),
+                    baseline: bs
+                        .iter()
+                        .max_by_key(|b| b.set_at)
+                        .map(|b| (b.set_at, b.set_by.clone())),
+                });
             }
             let list: Vec<_> = r
                 .unanchored()
@@ -404,9 +708,36 @@ fn page_data(ctx: &crate::run::Context) -> PageData {
                 .count();
         }
     }
+    let mut acked: Vec<AckedLine> = Vec::new();
+    if let Some(ix) = &index {
+        let mut all: Vec<&crate::snapshot::Baseline> = ix
+            .baselines
+            .values()
+            .filter(|b| b.set_by.starts_with("ack by "))
+            .collect();
+        all.sort_by_key(|b| std::cmp::Reverse(b.set_at));
+        for b in all {
+            if acked.len() >= ACKS_ON_PAGE {
+                break;
+            }
+            let by = b.set_by.trim_start_matches("ack by ").to_owned();
+            if acked
+                .iter()
+                .any(|l| l.text == b.statement_text && l.at == b.set_at)
+            {
+                continue;
+            }
+            acked.push(AckedLine {
+                text: b.statement_text.clone(),
+                by,
+                at: b.set_at,
+            });
+        }
+    }
     PageData {
         runs: reports.into_iter().take(RUNS_ON_PAGE).collect(),
         flagged,
+        acked,
         unanchored,
         articles: ctx
             .watchlist
@@ -422,7 +753,11 @@ const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;mar
 .new{border-left:6px solid #c0392b}.old{border-left:6px solid #e67e22}\
 del{background:#fdd;text-decoration:line-through}ins{background:#dfd;text-decoration:none}\
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
-code{background:#f4f4f4}.err{color:#c0392b}";
+code{background:#f4f4f4}.err{color:#c0392b}.ok{color:#1e7e34}\
+.card{border:1px solid #ddd;border-left:6px solid #c0392b;border-radius:6px;padding:.2rem 1rem .8rem;margin:1rem 0}\
+.card:has(.old){border-left-color:#e67e22}.card .st{border:none;padding:0;margin:.6rem 0}\
+.hist{color:#555;font-size:.9em;margin:.2rem 0}form.ack{margin:.4rem 0 0}form.ack input[type=text]{width:10rem}\
+button{font:inherit;padding:.25rem .8rem;cursor:pointer}";
 
 fn layout(title: &str, body: Markup) -> Markup {
     html! {
@@ -458,6 +793,31 @@ fn recheck_form(st: &ControlState, articles: &[(String, String)]) -> Markup {
     }
 }
 
+/// A time as the page shows it: to the second, in UTC.
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A run's duration, to the tenth of a second.
+fn took(r: &RunReport) -> String {
+    let ms = (r.finished_at - r.started_at).num_milliseconds().max(0);
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+fn ack_form(st: &ControlState, statement: &str) -> Markup {
+    html! {
+        form.ack method="post" action="/ack" {
+            @if let Some(t) = &st.token_plain {
+                input type="hidden" name="token" value=(t);
+            }
+            input type="hidden" name="statement" value=(statement);
+            label { "Your name " input type="text" name="by" autocomplete="name"; }
+            " "
+            button type="submit" name="ack" value="1" { "Acknowledge the new wording" }
+        }
+    }
+}
+
 async fn index(State(st): State<ControlState>) -> Response {
     let ctx = st.handle.context();
     let status = st.handle.status();
@@ -471,15 +831,15 @@ async fn index(State(st): State<ControlState>) -> Response {
         p {
             "Status: " strong { (format!("{:?}", status.state).to_lowercase()) }
             @if let Some(c) = &status.current {
-                " (run started " (c.started_at.to_rfc3339()) ")"
+                " (run started " (when(c.started_at)) ")"
             }
             @if let Some(t) = status.next_due {
-                ". Next scheduled run: " (t.to_rfc3339())
+                ". Next scheduled run: " (when(t))
             }
             ". Outbox: " (outbox) " message(s) waiting."
         }
         @if let Some(e) = &status.last_error {
-            p.err { "Last run failed at " (e.at.to_rfc3339()) ": " (e.message) }
+            p.err { "Last run failed at " (when(e.at)) ": " (e.message) }
         }
         @if !status.config_errors.is_empty() {
             div.err {
@@ -492,10 +852,29 @@ async fn index(State(st): State<ControlState>) -> Response {
         @if data.flagged.is_empty() {
             p { "None." }
         }
-        @for (fragment, run_id) in &data.flagged {
-            // `statement_html` escapes every piece of source text it renders.
-            (PreEscaped(fragment))
-            p { small { "as of run " a href={ "/reports/" (run_id) } { (run_id) } } }
+        @for card in &data.flagged {
+            div.card id={ "st-" (card.statement) } {
+                // `statement_html` escapes every piece of source text it renders.
+                (PreEscaped(&card.html))
+                p.hist {
+                    @if let Some((at, run)) = &card.since {
+                        "Flagged since " (when(*at)) " (run " a href={ "/reports/" (run) } { (run) } "). "
+                    }
+                    @if let Some((at, by)) = &card.baseline {
+                        "Baseline set " (when(*at)) " (" (by) "). "
+                    }
+                    "As of run " a href={ "/reports/" (card.run_id) } { (card.run_id) } "."
+                }
+                (ack_form(&st, &card.statement))
+            }
+        }
+        @if !data.acked.is_empty() {
+            h2 { "Recently acknowledged" }
+            ul.acks {
+                @for l in &data.acked {
+                    li { (l.text) " " small { "— " (l.by) ", " (when(l.at)) } }
+                }
+            }
         }
         @if data.unanchored.1 > 0 {
             h2 { "Not anchored to a passage (" (data.unanchored.1) " of " (data.unanchored.2) " statement × source pairs)" }
@@ -508,17 +887,19 @@ async fn index(State(st): State<ControlState>) -> Response {
             p { "No runs yet." }
         } @else {
             table {
-                tr { th { "run" } th { "trigger" } th { "statements" } th { "flagged (new)" } th { "sources changed / failed" } }
+                tr { th { "finished" } th { "run" } th { "trigger" } th { "took" } th { "statements" } th { "flagged (new)" } th { "sources changed / failed" } }
                 @for (id, r) in &data.runs {
                     tr {
+                        td { @if let Some(r) = r { (when(r.finished_at)) } }
                         td { a href={ "/reports/" (id) } { (id) } }
                         @if let Some(r) = r {
                             td { (format!("{:?}", r.trigger).to_lowercase()) }
+                            td { (took(r)) }
                             td { (r.summary.statements) }
                             td { (r.summary.flagged) " (" (r.summary.new_flags) ")" }
                             td { (r.summary.sources_changed) " / " (r.summary.sources_failed) }
                         } @else {
-                            td colspan="4" { "report.json unreadable" }
+                            td colspan="5" { "report.json unreadable" }
                         }
                     }
                 }
@@ -577,6 +958,65 @@ mod tests {
             "",
         ] {
             assert!(!valid_run_id(bad), "{bad}");
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn html_only_for_clients_that_prefer_it() {
+        let chromium =
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+        assert!(prefers_html(&headers(&[("accept", chromium)])));
+        assert!(prefers_html(&headers(&[("accept", "text/html")])));
+        assert!(!prefers_html(&headers(&[])));
+        assert!(!prefers_html(&headers(&[("accept", "*/*")])));
+        assert!(!prefers_html(&headers(&[(
+            "accept",
+            "application/json, text/html;q=0.5"
+        )])));
+        assert!(!prefers_html(&headers(&[("accept", "text/html;q=0")])));
+    }
+
+    #[test]
+    fn cross_site_posts_are_told_apart() {
+        let host = ("host", "127.0.0.1:8787");
+        assert_eq!(cross_site(&headers(&[host])), None);
+        assert_eq!(
+            cross_site(&headers(&[host, ("origin", "http://127.0.0.1:8787")])),
+            None
+        );
+        assert_eq!(
+            cross_site(&headers(&[
+                host,
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin")
+            ])),
+            None
+        );
+        assert_eq!(cross_site(&headers(&[host, ("sec-fetch-site", "none")])), None);
+        for bad in [
+            vec![host, ("origin", "null")],
+            vec![host, ("origin", "null"), ("sec-fetch-site", "cross-site")],
+            vec![host, ("sec-fetch-site", "same-site")],
+            vec![
+                host,
+                ("origin", "http://127.0.0.1:9999"),
+                ("sec-fetch-site", "same-site"),
+            ],
+            vec![
+                host,
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        ] {
+            assert!(cross_site(&headers(&bad)).is_some(), "{bad:?}");
         }
     }
 

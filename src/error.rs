@@ -315,12 +315,19 @@ pub fn value_position(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
 pub enum Exit {
     /// The command did its job (a run completed, failed sources included).
     Ok = 0,
-    /// `check --fail-on-flagged` and something is flagged.
+    /// `check --fail-on-flagged` and something is flagged; `ack` of a statement that is not
+    /// flagged ([`Exit::NOT_FLAGGED`]).
     Flagged = 1,
     /// Usage or configuration error: bad flags, invalid settings or watchlist.
     Usage = 2,
     /// Could not run: the lock is held, the store is not writable, no daemon listening.
     CannotRun = 3,
+}
+
+impl Exit {
+    /// `ack`: a statement named is not flagged, so there was nothing to acknowledge (the
+    /// code `check --fail-on-flagged` uses for "look at this").
+    pub const NOT_FLAGGED: Exit = Exit::Flagged;
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -17,6 +17,7 @@
 //! - [`report`]: [`report::RunReport`] → JSON, Markdown, HTML.
 //! - [`notify`]: report → email, outbox, SMTP (disk and network I/O).
 //! - [`schedule`], [`control`], [`daemon`]: the service (cron loop, HTTP endpoint).
+//! - [`import`]: a published fact-check (HTML or text) → a draft watchlist file (pure).
 //! - [`demo`]: the offline demonstration.
 //! - [`cli`], [`commands`]: the command line over all of the above.
 
@@ -32,6 +33,7 @@ pub mod error;
 pub mod evidence;
 pub mod extract;
 pub mod fetch;
+pub mod import;
 pub mod notify;
 pub mod report;
 pub mod run;

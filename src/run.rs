@@ -78,6 +78,9 @@ pub struct RunRequest {
     pub trigger: Trigger,
     /// How long to wait for the store lock.
     pub lock_wait: Duration,
+    /// Mail the report (and retry the outbox) as `[email]` says; `check --no-email` turns it
+    /// off for one run.
+    pub email: bool,
 }
 
 impl RunRequest {
@@ -87,6 +90,7 @@ impl RunRequest {
             only: Vec::new(),
             trigger: Trigger::Manual,
             lock_wait: LOCK_WAIT,
+            email: true,
         }
     }
 }
@@ -323,7 +327,11 @@ pub async fn run_check(
     let t_start = std::time::Instant::now();
     let run_id = new_run_id(started_at);
     // Messages of earlier runs first; a mail problem never stops the run.
-    let flushed = crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await;
+    let flushed = if req.email {
+        crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await
+    } else {
+        crate::notify::OutboxSummary::default()
+    };
     let articles: Vec<&Article> = select_articles(&ctx.watchlist, &req.only)?;
 
     let store_dir = ctx.paths.snapshots();
@@ -965,11 +973,15 @@ pub async fn run_check(
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "report written");
     // The store is done with; do not hold its lock through a slow SMTP server.
     drop(_lock);
-    let mail = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, &report).await {
-        Ok(outcome) => outcome.to_string(),
-        Err(e) => {
-            tracing::warn!("report message not written: {e:#}");
-            format!("not written: {e:#}")
+    let mail = if !req.email {
+        "none (--no-email)".to_owned()
+    } else {
+        match crate::notify::deliver_report(&ctx.paths, &ctx.settings, &report).await {
+            Ok(outcome) => outcome.to_string(),
+            Err(e) => {
+                tracing::warn!("report message not written: {e:#}");
+                format!("not written: {e:#}")
+            }
         }
     };
     report.mail = Some(if flushed.is_quiet() {

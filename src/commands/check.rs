@@ -24,6 +24,7 @@ pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> 
         only: args.only.clone(),
         trigger: Trigger::Manual,
         lock_wait: run::LOCK_WAIT,
+        email: !args.no_email,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);

@@ -3,7 +3,8 @@
 use crate::cli::{Cli, Command};
 use crate::error::{CommandError, Exit};
 
-mod ack;
+pub mod ack;
+mod add;
 mod check;
 mod daemon;
 mod demo;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Ack(args) => ack::ack(&root, &args),
         Command::Demo(args) => runtime()?.block_on(demo::demo(&args)),
         Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
+        Command::Add(args) => runtime()?.block_on(add::add(&root, &args)),
         Command::Daemon => daemon::daemon(&root),
         Command::Trigger(args) => runtime()?.block_on(trigger::trigger(&root, &args)),
         Command::PdfText => std::process::exit(crate::extract::pdf::helper_main()),

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use crate::control::ListenPlan;
 use crate::error::{CommandError, Diagnostic, Exit};
 use crate::run::Paths;
 use crate::settings::Settings;
@@ -29,6 +30,9 @@ pub fn validate(root: &Path) -> Result<Exit, CommandError> {
             None
         }
     };
+    if let Some(s) = &settings {
+        diags.extend(daemon_problems(s, &settings_path));
+    }
     let allow_outside = settings.as_ref().is_some_and(|s| s.watchlist.allow_outside);
     let (wl, d) = Watchlist::load_dir_in(&paths.root, &paths.watchlist(), allow_outside);
     diags.extend(d);
@@ -77,6 +81,44 @@ pub fn validate(root: &Path) -> Result<Exit, CommandError> {
         eprintln!("{d}");
     }
     Ok(if errors > 0 { Exit::Usage } else { Exit::Ok })
+}
+
+/// The daemon's own start-up checks of `[control]` ([`ListenPlan::from_settings`]): a
+/// `listen` off loopback without `token_env` is an error, as `daemon` refuses it; a
+/// `token_env` naming a variable unset here is a warning (the daemon's environment may have it).
+fn daemon_problems(s: &Settings, path: &Path) -> Vec<Diagnostic> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let at = |keys: &[&str]| match crate::error::value_position(&text, keys) {
+        Some((l, c)) => (Some(l), Some(c)),
+        None => (
+            keys.last().and_then(|k| crate::error::find_key_line(&text, k)),
+            None,
+        ),
+    };
+    let strip = |m: String| {
+        let prefix = format!("{}: ", path.display());
+        m.strip_prefix(&prefix).map(str::to_owned).unwrap_or(m)
+    };
+    let mut out = Vec::new();
+    // With any token, only the address rules apply.
+    if let Err(m) = ListenPlan::from_settings(&s.control, path, |_| Some("set".to_owned())) {
+        let (line, col) = at(&["control", "listen"]);
+        out.push(Diagnostic::error(path, line, strip(m)).with_col(col));
+    } else if let Err(m) = ListenPlan::from_settings(&s.control, path, |k| std::env::var(k).ok()) {
+        let (line, col) = at(&["control", "token_env"]);
+        out.push(
+            Diagnostic::warning(
+                path,
+                line,
+                format!(
+                    "{} here; `citewatch daemon` needs it in its environment",
+                    strip(m)
+                ),
+            )
+            .with_col(col),
+        );
+    }
+    out
 }
 
 fn article_lines(out: &mut String, a: &Article, now: DateTime<Utc>) {

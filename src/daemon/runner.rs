@@ -488,6 +488,7 @@ impl<P: Pipeline> Loop<P> {
                 only: only.clone(),
                 trigger,
                 lock_wait: self.options.lock_wait,
+                email: true,
             };
             let fut = self.pipeline.run(self.ctx.clone(), req);
             self.current = Some(Running {

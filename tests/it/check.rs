@@ -112,6 +112,20 @@ fn changed_number_is_flagged_until_acked() {
     let id = v["statements"][0]["id"].as_str().unwrap().to_owned();
     let out = ws.run(&["ack", &id, "--by", "tester"]);
     assert!(out.status.success(), "{}", show(&out));
+    // Again: it is no longer flagged, so nothing happens and ack says so (exit 1). See: issue 15.
+    let out = ws.run(&["ack", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("{id} is not flagged: nothing to acknowledge")),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("acknowledged"),
+        "{}",
+        show(&out)
+    );
     let (_, v) = ws.check_json();
     assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
     assert_eq!(v["statements"][0]["flagged"], false);

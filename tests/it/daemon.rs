@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{PageServer, Response, Workspace, workspace::show};
 
-fn page(body: &str) -> String {
+pub(crate) fn page(body: &str) -> String {
     format!(
         "<html><head><title>t</title></head><body><nav>Menu Home About</nav><article>{body}</article><footer>f</footer></body></html>"
     )
@@ -17,12 +17,12 @@ fn page(body: &str) -> String {
 
 /// A port that was free a moment ago, from below the ephemeral range (see
 /// `support::smtp::free_port`), so no outgoing connection takes it before the daemon binds.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     crate::support::smtp::free_port()
 }
 
 /// Settings with a control port and a schedule.
-fn settings(ws: &Workspace, listen: &str, cron: &str, extra: &str) {
+pub(crate) fn settings(ws: &Workspace, listen: &str, cron: &str, extra: &str) {
     ws.write(
         "citewatch.toml",
         &format!("[schedule]\ncron = \"{cron}\"\n{extra}\n[control]\nlisten = \"{listen}\"\n"),
@@ -30,7 +30,7 @@ fn settings(ws: &Workspace, listen: &str, cron: &str, extra: &str) {
 }
 
 /// One article citing `url`.
-fn article(ws: &Workspace, name: &str, url: &str) {
+pub(crate) fn article(ws: &Workspace, name: &str, url: &str) {
     ws.watchlist(
         &format!("{name}.toml"),
         &format!(
@@ -40,7 +40,7 @@ fn article(ws: &Workspace, name: &str, url: &str) {
 }
 
 /// A running daemon, killed (SIGKILL) when dropped so no process outlives its test.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     log: PathBuf,
     port: u16,
@@ -67,7 +67,7 @@ impl Daemon {
     }
 
     /// Starts a daemon and waits until `/health` answers.
-    fn start(ws: &Workspace, port: u16, env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(ws: &Workspace, port: u16, env: &[(&str, &str)]) -> Self {
         let mut d = Self::spawn(ws, port, env);
         let token = env
             .iter()
@@ -80,7 +80,7 @@ impl Daemon {
         d
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -97,7 +97,7 @@ impl Daemon {
     }
 
     /// Polls `cond` for up to 30 s; fails with the daemon's log.
-    fn wait_for(&mut self, what: &str, mut cond: impl FnMut() -> bool) {
+    pub(crate) fn wait_for(&mut self, what: &str, mut cond: impl FnMut() -> bool) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(30) {
             if cond() {
@@ -111,7 +111,7 @@ impl Daemon {
         panic!("timed out waiting for {what}\n{}", self.log());
     }
 
-    fn wait_log(&mut self, needle: &str) {
+    pub(crate) fn wait_log(&mut self, needle: &str) {
         let log = self.log.clone();
         self.wait_for(&format!("`{needle}` in the log"), || {
             std::fs::read_to_string(&log).unwrap_or_default().contains(needle)
@@ -129,7 +129,7 @@ impl Daemon {
         panic!("daemon did not exit within {within:?}\n{}", self.log());
     }
 
-    fn get(&self, path: &str) -> (u16, String, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String, String) {
         http(self.port, "GET", path, &[], "")
     }
 }
@@ -173,16 +173,22 @@ fn try_http(
     Some((status, head.to_owned(), body.to_owned()))
 }
 
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+pub(crate) fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     try_http(port, method, path, headers, body).unwrap_or_else(|| panic!("{method} {path}: no answer"))
 }
 
-fn json(body: &str) -> serde_json::Value {
+pub(crate) fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// Report folders under reports/ with their report.json.
-fn reports(root: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn reports(root: &Path) -> Vec<serde_json::Value> {
     let Ok(rd) = std::fs::read_dir(root.join("reports")) else {
         return vec![];
     };
@@ -297,11 +303,23 @@ fn trigger_recheck_page_and_reports() {
     assert!(body.contains(&format!("/reports/{run_id}")), "{body}");
 
     // The button: a form POST answers with the summary.
-    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let form = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
+    ];
     let (status, _, body) = http(port, "POST", "/recheck", &form, "only=");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Re-check finished"), "{body}");
     assert!(!body.contains("<script"), "{body}");
+    // A script posting a form (curl -d '', python's urllib) gets JSON. See: issue 15.
+    let script_form = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "*/*"),
+    ];
+    let (status, head, body) = http(port, "POST", "/recheck", &script_form, "");
+    assert_eq!(status, 200, "{body}");
+    assert!(head.to_lowercase().contains("application/json"), "{head}");
+    assert_eq!(json(&body)["trigger"], "manual");
     // A form posted from another site is refused; so is a foreign Host (DNS rebinding).
     let evil = [
         ("Content-Type", "application/x-www-form-urlencoded"),
@@ -309,6 +327,76 @@ fn trigger_recheck_page_and_reports() {
     ];
     assert_eq!(http(port, "POST", "/recheck", &evil, "").0, 403);
     assert_eq!(http(port, "GET", "/", &[("Host", "evil.example")], "").0, 403);
+    // `Origin: null` (what Chromium sends for a page with `no-referrer`) passes only with the
+    // browser's own `Sec-Fetch-Site: same-origin`; another port of 127.0.0.1 is same-site.
+    fn form_from<'a>(origin: &'a str, site: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        if !origin.is_empty() {
+            h.push(("Origin", origin));
+        }
+        if !site.is_empty() {
+            h.push(("Sec-Fetch-Site", site));
+        }
+        h
+    }
+    let own = format!("http://127.0.0.1:{port}");
+    let own = own.as_str();
+    for (origin, site, want) in [
+        ("null", "same-origin", 200),
+        (own, "same-origin", 200),
+        ("null", "", 403),
+        ("null", "cross-site", 403),
+        ("", "same-site", 403),
+        ("http://127.0.0.1:1", "same-site", 403),
+        ("http://evil.example", "same-origin", 403),
+    ] {
+        let (status, _, body) = http(port, "POST", "/recheck", &form_from(origin, site), "");
+        assert_eq!(status, want, "Origin {origin:?}, Sec-Fetch-Site {site:?}: {body}");
+    }
+    assert!(
+        d.log().contains("control request refused: cross-site"),
+        "{}",
+        d.log()
+    );
+    assert!(d.log().contains("Origin: http://evil.example"), "{}", d.log());
+
+    // `/ack`: the same origin rules; names a statement; one that is not flagged is a 409.
+    let (status, _, body) = http(
+        port,
+        "POST",
+        "/ack",
+        &form_from("http://evil.example", ""),
+        &format!("statement={}", r["statements"][0]["id"].as_str().unwrap()),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = http(port, "POST", "/ack", &form_from("", ""), "");
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = http(port, "POST", "/ack", &form_from("", ""), "statement=k:nope");
+    assert_eq!(status, 404, "{body}");
+    let sid = r["statements"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _, body) = http(
+        port,
+        "POST",
+        "/ack",
+        &form_from("", ""),
+        &format!("statement={sid}&by=Script"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["acknowledged"][0]["statement"], sid.as_str(), "{v}");
+    let (status, _, body) = http(
+        port,
+        "POST",
+        "/ack",
+        &form_from("", ""),
+        &format!("statement={sid}"),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(json(&body)["not_flagged"][0], sid.as_str());
+    let (_, _, page) = d.get("/");
+    assert!(page.contains("Statements flagged now (0)"), "{page}");
+    assert!(page.contains("Recently acknowledged"), "{page}");
+    assert!(page.contains("Script"), "{page}");
 
     // Reports by id; nothing else.
     let (status, _, body) = d.get(&format!("/reports/{run_id}"));
@@ -493,7 +581,12 @@ fn with_a_token_every_request_needs_it() {
     let _d = Daemon::start(&ws, port, &[(TOKEN_VAR, token)]);
     let bearer = format!("Bearer {token}");
     let auth = [("Authorization", bearer.as_str())];
-    for (method, path) in [("GET", "/health"), ("GET", "/"), ("POST", "/recheck")] {
+    for (method, path) in [
+        ("GET", "/health"),
+        ("GET", "/"),
+        ("POST", "/recheck"),
+        ("POST", "/ack"),
+    ] {
         let (status, head, _) = http(port, method, path, &[], "");
         assert_eq!(status, 401, "{method} {path}");
         assert!(head.to_lowercase().contains("www-authenticate: bearer"), "{head}");
@@ -508,7 +601,10 @@ fn with_a_token_every_request_needs_it() {
         page.contains("name=\"token\" value=\"s3cret-&quot;&lt;tok&gt;\""),
         "{page}"
     );
-    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let form = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "text/html"),
+    ];
     let body = format!(
         "token={}",
         url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
@@ -517,6 +613,15 @@ fn with_a_token_every_request_needs_it() {
     assert_eq!(status, 200, "{resp}");
     assert!(resp.contains("Re-check finished"), "{resp}");
     assert_eq!(http(port, "POST", "/recheck", &form, "token=nope").0, 401);
+    // The page's ack form follows the same rule.
+    assert_eq!(
+        http(port, "POST", "/ack", &form, "token=nope&statement=k:0").0,
+        401
+    );
+    assert_eq!(
+        http(port, "POST", "/ack", &form, &format!("{body}&statement=k:0")).0,
+        404
+    );
 
     // `trigger` sends the token from the same variable.
     let out = ws.cmd(&["trigger"]).env(TOKEN_VAR, token).output().unwrap();

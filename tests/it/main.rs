@@ -25,3 +25,9 @@ mod demo;
 
 /// The store: the upgrade of a format-1 store, SIGKILL at many points.
 mod store;
+
+/// The daemon's page in headless Chromium: the button, ack, report links, cross-site refusal.
+mod browser;
+
+/// `add`: importing a published fact-check from four publishers' page shapes and the seed text.
+mod add;

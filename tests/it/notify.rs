@@ -543,3 +543,39 @@ fn an_accepted_message_is_never_delivered_twice() {
         assert_eq!(smtp.received().len(), 1, "{hang:?}: delivered once");
     }
 }
+
+/// `check --no-email` mails nothing and leaves the outbox alone, with `send = "always"` and a
+/// message already waiting; the next plain run delivers both. See: issue 15.
+#[test]
+fn no_email_runs_a_check_without_mailing() {
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    srv.set("/a", page("", "600"));
+    let ws = workspace(
+        &srv,
+        &format!("smtp://127.0.0.1:{}", smtp.port()),
+        "send = \"always\"\n",
+    );
+    // A message waiting in the outbox (the server said "try later" to the first run).
+    smtp.set_mode(Mode::Refuse4xx);
+    let v = check(&ws);
+    assert!(v["mail"].as_str().unwrap().contains("outbox"), "{v:#}");
+    smtp.set_mode(Mode::Accept);
+
+    srv.set("/a", page("", "350"));
+    let out = ws.run(&["check", "--no-email", "--format", "json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert_eq!(v["mail"], "none (--no-email)", "{v:#}");
+    assert_eq!(smtp.received().len(), 0, "nothing mailed");
+    let (_, listed) = outbox(&ws, &[]);
+    assert!(
+        !listed.contains("nothing waits"),
+        "the earlier message still waits: {listed}"
+    );
+
+    let v = check(&ws);
+    assert!(v["mail"].as_str().unwrap().starts_with("sent"), "{v:#}");
+    assert_eq!(smtp.received().len(), 2, "the waiting message and this run's");
+}

@@ -850,3 +850,53 @@ fn files_outside_the_root_need_allow_outside() {
     let out = validate(&ws);
     assert_problems(&ws, &out, 0, &[]);
 }
+
+/// `validate` applies the daemon's own `[control]` checks: `listen` off loopback without
+/// `token_env` is an error (the daemon refuses to start), a `token_env` unset here a warning.
+/// See: issue 15.
+#[test]
+fn listen_off_loopback_without_a_token_is_an_error() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &valid("About 600 soldiers serve [1]. Camp Bondsteel is the base [2]."),
+    );
+    ws.write("citewatch.toml", "[control]\nlisten = \"0.0.0.0:8787\"\n");
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[(
+            "citewatch.toml",
+            "2:10",
+            "is not a loopback address; refusing to serve the control endpoint without a token",
+        )],
+    );
+
+    ws.write(
+        "citewatch.toml",
+        "[control]\nlisten = \"0.0.0.0:8787\"\ntoken_env = \"CITEWATCH_IT_UNSET_TOKEN_VAR\"\n",
+    );
+    let out = ws
+        .cmd(&["validate"])
+        .env_remove("CITEWATCH_IT_UNSET_TOKEN_VAR")
+        .output()
+        .unwrap();
+    assert_problems(
+        &ws,
+        &out,
+        0,
+        &[(
+            "citewatch.toml",
+            "3:13",
+            "`CITEWATCH_IT_UNSET_TOKEN_VAR`, but it is not set",
+        )],
+    );
+    let out = ws
+        .cmd(&["validate"])
+        .env("CITEWATCH_IT_UNSET_TOKEN_VAR", "s3cret")
+        .output()
+        .unwrap();
+    assert_problems(&ws, &out, 0, &[]);
+}
