@@ -193,7 +193,7 @@ async fn page_button_ack_and_report_link_in_chromium() {
     let html = wait_for_text(&tab, "Statements flagged now (0)").await;
     assert!(html.contains("Recently acknowledged"), "{html}");
     assert!(html.contains("Desk editor"), "{html}");
-    let index = std::fs::read_to_string(ws.root().join("snapshots/index.json")).unwrap();
+    let index = crate::support::store::index(ws.root()).to_string();
     assert!(index.contains("ack by Desk editor"), "{index}");
 
     // The report link of the last run opens its report.
