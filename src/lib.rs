@@ -6,7 +6,9 @@
 //! Data flows one way: watchlist → statements and sources → fetch → extracted text →
 //! snapshot store → diff → evidence verdicts → report → email.
 //!
-//! - [`settings`]: `citewatch.toml` → [`settings::Settings`].
+//! - [`ids`], [`workspace`], [`durable`]: leaves every stage may use: typed keys and run ids,
+//!   the root's layout and loaded context, durable file replacement.
+//! - [`settings`]: `citewatch.toml` → [`settings::Settings`] (all value checks, `[email]` too).
 //! - [`watchlist`]: `watchlist/*.toml` → articles with statements and sources.
 //! - [`fetch`]: URL → [`fetch::FetchOutcome`] (network I/O).
 //! - [`extract`]: bytes → [`extract::ExtractedText`] (pure).
@@ -28,10 +30,12 @@ pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod diff;
+pub mod durable;
 pub mod error;
 pub mod evidence;
 pub mod extract;
 pub mod fetch;
+pub mod ids;
 pub mod notify;
 pub mod report;
 pub mod run;
@@ -39,3 +43,4 @@ pub mod schedule;
 pub mod settings;
 pub mod snapshot;
 pub mod watchlist;
+pub mod workspace;

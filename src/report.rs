@@ -281,7 +281,7 @@ impl RunReport {
         let dir = self.dir(reports_dir);
         let json = serde_json::to_vec_pretty(self)?;
         let (md, html) = (self.to_markdown(), self.to_html());
-        crate::snapshot::atomic_write_files(
+        crate::durable::atomic_write_files(
             &dir,
             &[
                 ("report.json", &json),
@@ -295,7 +295,7 @@ impl RunReport {
     /// Rewrites only `report.json` of a written report (the one file that shows `mail`).
     pub fn write_json(&self, reports_dir: &Path) -> anyhow::Result<()> {
         let dir = self.dir(reports_dir);
-        crate::snapshot::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
+        crate::durable::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
         Ok(())
     }
 
@@ -677,6 +677,37 @@ fn md_escape(s: &str) -> String {
         }
         out.push(c);
     }
+    out
+}
+
+/// The newest report folders under `reports_dir` (newest first, at most `n`), each with its
+/// parsed `report.json` when readable.
+pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunReport>)> {
+    let mut ids: Vec<String> = reports_dir
+        .read_dir()
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| crate::ids::RunId::is_valid(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Ids sort by their start second; within a second, by the report's own times.
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.truncate(n);
+    let mut out: Vec<(String, Option<RunReport>)> = ids
+        .into_iter()
+        .map(|id| {
+            let report = std::fs::read(reports_dir.join(&id).join("report.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RunReport>(&b).ok());
+            (id, report)
+        })
+        .collect();
+    out.sort_by(|(ia, ra), (ib, rb)| {
+        let key = |id: &str, r: &Option<RunReport>| (id[..16].to_owned(), r.as_ref().map(|r| r.finished_at));
+        key(ib, rb).cmp(&key(ia, ra)).then_with(|| ib.cmp(ia))
+    });
     out
 }
 

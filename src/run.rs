@@ -5,7 +5,6 @@
 //! store → evidence verdicts → report files → email outbox.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,56 +17,17 @@ use crate::fetch::{Conditional, FailureKind, FetchOutcome, Fetcher};
 use crate::report::{
     ArticleInfo, EvidenceReport, RunReport, SourceOutcome, SourceReport, StatementReport, Summary, Trigger,
 };
-use crate::settings::Settings;
 use crate::snapshot::{
     self, Attempt, Baseline, BaselineKey, Flag, RunId, RunRecord, SourceKey, Store, StoreError, TextHash,
     Version,
 };
 use crate::watchlist::{Article, Watchlist};
 
+pub use crate::ids::{new_run_id, rules_fingerprint, source_key_of};
+pub use crate::workspace::{Context, Paths, load_context};
+
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
-
-/// Where a run reads and writes: everything under one root.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    /// The root (`--root`).
-    pub root: PathBuf,
-}
-
-impl Paths {
-    /// Paths under `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-    /// `citewatch.toml`.
-    pub fn settings(&self) -> PathBuf {
-        self.root.join("citewatch.toml")
-    }
-    /// `watchlist/`.
-    pub fn watchlist(&self) -> PathBuf {
-        self.root.join("watchlist")
-    }
-    /// `snapshots/`.
-    pub fn snapshots(&self) -> PathBuf {
-        self.root.join("snapshots")
-    }
-    /// `reports/`.
-    pub fn reports(&self) -> PathBuf {
-        self.root.join("reports")
-    }
-}
-
-/// What a run needs: where, with which settings and watchlist.
-#[derive(Debug, Clone)]
-pub struct Context {
-    /// Root paths.
-    pub paths: Paths,
-    /// Loaded settings.
-    pub settings: Settings,
-    /// Loaded watchlist.
-    pub watchlist: Watchlist,
-}
 
 /// One run's request.
 #[derive(Debug, Clone)]
@@ -1202,61 +1162,6 @@ fn select_articles<'a>(wl: &'a Watchlist, only: &[String]) -> Result<Vec<&'a Art
     }
     // Watchlist order, each article once however often it was named.
     Ok(wl.articles.iter().filter(|a| only.contains(&a.id.0)).collect())
-}
-
-/// The store key of a watchlist source: its URL plus its extraction rules.
-pub fn source_key_of(src: &crate::watchlist::Source) -> SourceKey {
-    SourceKey::new(
-        src.url.as_str(),
-        &rules_fingerprint(src.selector.as_deref(), &src.ignore),
-    )
-}
-
-/// Fingerprint of a source's extraction rules (empty when it has none).
-pub fn rules_fingerprint(selector: Option<&str>, ignore: &[String]) -> String {
-    if selector.is_none() && ignore.is_empty() {
-        return String::new();
-    }
-    let mut h = blake3::Hasher::new();
-    h.update(selector.unwrap_or("").as_bytes());
-    for i in ignore {
-        h.update(b"\0");
-        h.update(i.as_bytes());
-    }
-    h.finalize().to_hex()[..12].to_owned()
-}
-
-/// A sortable run id: `YYYYMMDDTHHMMSSZ-mmmr` (hex: millisecond, random digit).
-pub fn new_run_id(at: chrono::DateTime<Utc>) -> String {
-    // The suffix is the millisecond (3 hex digits) and a random digit, so ids sort in the
-    // order runs started even within one second.
-    format!(
-        "{}-{:03x}{:x}",
-        at.format("%Y%m%dT%H%M%SZ"),
-        at.timestamp_subsec_millis(),
-        rand::random::<u8>() & 0xf
-    )
-}
-
-/// Loads settings and watchlist under `root`; any error-level problem stops.
-pub fn load_context(
-    root: &Path,
-) -> Result<(Context, Vec<crate::error::Diagnostic>), Vec<crate::error::Diagnostic>> {
-    let paths = Paths::new(root);
-    let settings = Settings::load(&paths.settings())?;
-    let (watchlist, diags) =
-        Watchlist::load_dir_in(&paths.root, &paths.watchlist(), settings.watchlist.allow_outside);
-    if diags.iter().any(crate::error::Diagnostic::is_error) {
-        return Err(diags);
-    }
-    Ok((
-        Context {
-            paths,
-            settings,
-            watchlist,
-        },
-        diags,
-    ))
 }
 
 /// The store's records a run of `articles` reads: their sources' and their baselines, not

@@ -10,7 +10,7 @@ use crate::cli::AckArgs;
 use crate::error::{CommandError, Exit};
 use crate::evidence;
 use crate::extract::ExtractedText;
-use crate::run::{self, LOCK_WAIT};
+use crate::run::LOCK_WAIT;
 use crate::snapshot::{Ack, BaselineKey, SourceKey, Store};
 
 /// Moves acknowledged statements' baselines to the latest snapshot.
@@ -20,7 +20,7 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
             "name the statements to acknowledge (STATEMENT_ID...), or use --article ID or --all".into(),
         ));
     }
-    let (ctx, _) = run::load_context(root).map_err(CommandError::Invalid)?;
+    let (ctx, _) = crate::workspace::load_context(root).map_err(CommandError::Invalid)?;
     if let Some(a) = &args.article
         && ctx.watchlist.article(a).is_none()
     {

@@ -10,9 +10,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::error::{CommandError, Diagnostic, Exit};
-use crate::run::Paths;
 use crate::settings::Settings;
 use crate::watchlist::{Article, Watchlist};
+use crate::workspace::Paths;
 
 /// How many due times are shown per cron expression.
 const SHOW_DUE: usize = 3;

@@ -21,11 +21,10 @@ use std::path::PathBuf;
 use lettre::message::Mailbox;
 
 use crate::report::RunReport;
-use crate::run::Paths;
 use crate::settings::{EmailSettings, Settings};
+use crate::workspace::Paths;
 
 pub use outbox::{Item as OutboxItem, State as OutboxState};
-pub use smtp::validate_email_settings;
 
 /// What became of a run's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +164,7 @@ pub async fn deliver_report(
     let Some(email) = email else {
         let name = outbox_name(&report.run_id);
         let path = paths.reports().join("mail").join(format!("{name}.eml"));
-        crate::snapshot::atomic_write(&path, &bytes)?;
+        crate::durable::atomic_write(&path, &bytes)?;
         tracing::info!("report message written to {}", path.display());
         return Ok(MailOutcome::Written(path));
     };
@@ -393,4 +392,17 @@ async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> Outb
 /// Everything waiting and everything refused, for `citewatch outbox` and the daemon.
 pub fn list_outbox(paths: &Paths) -> anyhow::Result<Vec<OutboxItem>> {
     dirs(paths).list()
+}
+
+/// Messages waiting in the outbox: `reports/outbox/*.eml`.
+pub fn outbox_size(paths: &Paths) -> usize {
+    dirs(paths)
+        .outbox
+        .read_dir()
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+        .unwrap_or(0)
 }
