@@ -15,6 +15,7 @@
 //! - [`snapshot`]: the on-disk store of versions and baselines (disk I/O, lock).
 //! - [`diff`]: word-level differences and their markings (pure).
 //! - [`evidence`]: anchoring and verdicts (pure).
+//! - [`record`]: the baseline, flag and ack lifecycle (pure).
 //! - [`run`]: the pipeline written once: [`run::run_check`].
 //! - [`report`]: [`report::RunReport`] → JSON, Markdown, HTML.
 //! - [`notify`]: report → email, outbox, SMTP (disk and network I/O).
@@ -37,6 +38,7 @@ pub mod extract;
 pub mod fetch;
 pub mod ids;
 pub mod notify;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod schedule;
