@@ -292,13 +292,6 @@ impl RunReport {
         Ok(dir)
     }
 
-    /// Rewrites only `report.json` of a written report (the one file that shows `mail`).
-    pub fn write_json(&self, reports_dir: &Path) -> anyhow::Result<()> {
-        let dir = self.dir(reports_dir);
-        crate::durable::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
-        Ok(())
-    }
-
     /// The short human summary `check` prints.
     pub fn to_text(&self) -> String {
         let s = &self.summary;

@@ -5,7 +5,7 @@
 //! leaves it only by rename, to `reports/sent/` once a server accepted it or to
 //! `reports/outbox/failed/` when a server refused it permanently (5xx). Transient failures
 //! (4xx, connection refused, timeout, TLS) leave it waiting; [`flush_outbox`] retries it at
-//! the start of every run and from the daemon.
+//! the end of every run (its notify stage, before the run's own message) and from the daemon.
 //!
 //! - [`compose`]: report → message (pure).
 //! - [`outbox`]: the on-disk queue.
@@ -322,7 +322,8 @@ async fn send_one(
 }
 
 /// Retries every message waiting in `reports/outbox/` (not the permanently refused ones).
-/// Called first by every run and every few minutes by the daemon. Never fails: problems are
+/// Called by every run's notify stage (before its own message) and every few minutes by the
+/// daemon. Never fails: problems are
 /// in the summary and the log.
 pub async fn flush_outbox(paths: &Paths, settings: &Settings) -> OutboxSummary {
     flush(paths, settings, false).await
