@@ -252,3 +252,146 @@ fn apply_rebased(versions: &mut Vec<Version>, rebased: &Rebased) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(text: &str, extractor: Option<&str>) -> Version {
+        Version {
+            text: TextHash(text.into()),
+            raw: Some(format!("raw-{text}")),
+            first_seen: DateTime::from_timestamp(0, 0).unwrap(),
+            last_seen: DateTime::from_timestamp(0, 0).unwrap(),
+            status: 200,
+            final_url: "http://a/".into(),
+            content_type: "text/html".into(),
+            etag: None,
+            last_modified: None,
+            extractor: extractor.map(str::to_owned),
+        }
+    }
+
+    fn texts(v: &[Version]) -> Vec<(&str, Option<&str>)> {
+        v.iter()
+            .map(|v| (v.text.as_str(), v.extractor.as_deref()))
+            .collect()
+    }
+
+    fn rebased(pairs: &[(&str, &str)]) -> Rebased {
+        pairs
+            .iter()
+            .map(|(a, b)| (TextHash((*a).into()), TextHash((*b).into())))
+            .collect()
+    }
+
+    #[test]
+    fn a_version_made_again_comes_right_after_the_one_it_was_made_from() {
+        let x = Some(EXTRACTOR_VERSION);
+        let mut v = vec![version("a", None), version("b", None)];
+        apply_rebased(&mut v, &rebased(&[("b", "b2")]));
+        assert_eq!(texts(&v), [("a", None), ("b", None), ("b2", x)]);
+        assert_eq!(v[2].raw.as_deref(), Some("raw-b"), "same raw body and times");
+        // A text the extractor reads the same only records the extractor.
+        apply_rebased(&mut v, &rebased(&[("a", "a")]));
+        assert_eq!(texts(&v), [("a", x), ("b", None), ("b2", x)]);
+        // An older version whose new text is already stored adds nothing; the latest always
+        // gets its successor, so the latest stays the latest.
+        let mut v = vec![version("a", None), version("b", None), version("a", None)];
+        apply_rebased(&mut v, &rebased(&[("a", "b")]));
+        assert_eq!(texts(&v), [("a", None), ("b", None), ("a", None), ("b", x)]);
+    }
+
+    fn job(url: &str) -> Job {
+        Job {
+            key: SourceKey::new(url, ""),
+            url: url::Url::parse(url).unwrap(),
+            rules: crate::extract::Rules::compile(None, &[]).unwrap(),
+            fingerprint: format!("{EXTRACTOR_VERSION}:"),
+            cond: Default::default(),
+            prev_raw: Some("raw-old".into()),
+            prev_rules: Some("x0:".into()),
+            prev_text: None,
+            tasks: vec![],
+            reextract: vec![],
+        }
+    }
+
+    fn meta() -> PageMeta {
+        PageMeta {
+            final_url: "http://a/".into(),
+            status: 200,
+            content_type: "text/html".into(),
+            etag: Some("\"1\"".into()),
+            last_modified: None,
+        }
+    }
+
+    fn stored(text: &str) -> Processed {
+        Processed::Stored {
+            meta: meta(),
+            raw_hash: format!("raw-{text}"),
+            text_hash: TextHash(text.into()),
+            evidence: vec![],
+            rebased: Rebased::new(),
+        }
+    }
+
+    fn failed() -> Processed {
+        Processed::Failed(crate::fetch::FetchFailure {
+            kind: crate::fetch::FailureKind::Timeout,
+            status: None,
+            detail: "timed out".into(),
+            final_url: None,
+            attempts: 2,
+        })
+    }
+
+    #[test]
+    fn new_changed_unchanged_and_failed_sources_are_booked() {
+        let now = DateTime::from_timestamp(100, 0).unwrap();
+        let mut index = snapshot::Index::default();
+        let jobs = [job("http://a/")];
+        let outcome = |index: &mut snapshot::Index, p| {
+            let books = record_sources(index, &jobs, vec![p], now).unwrap();
+            books.sources["http://a/"].outcome
+        };
+        assert_eq!(outcome(&mut index, stored("t1")), SourceOutcome::New);
+        assert_eq!(outcome(&mut index, stored("t1")), SourceOutcome::Unchanged);
+        assert_eq!(outcome(&mut index, stored("t2")), SourceOutcome::Changed);
+        let rec = &index.sources[&jobs[0].key];
+        assert_eq!(
+            texts(&rec.versions),
+            [("t1", Some(EXTRACTOR_VERSION)), ("t2", Some(EXTRACTOR_VERSION))]
+        );
+        assert_eq!(rec.last.as_ref().unwrap().rules, jobs[0].fingerprint);
+        let books = record_sources(&mut index, &jobs, vec![failed()], now).unwrap();
+        assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
+        assert_eq!(books.failures[&jobs[0].key], "timed out");
+        // A failure keeps the rules the stored text was made with.
+        let last = index.sources[&jobs[0].key].last.clone().unwrap();
+        assert_eq!(
+            (last.raw.as_deref(), last.rules.as_str()),
+            (Some("raw-old"), "x0:")
+        );
+        assert!(last.error.is_some());
+    }
+
+    #[test]
+    fn a_url_watched_twice_reports_its_most_telling_outcome_and_a_store_failure_stops() {
+        let now = DateTime::from_timestamp(100, 0).unwrap();
+        let mut index = snapshot::Index::default();
+        let mut second = job("http://a/");
+        second.key = SourceKey::new("http://a/", "f");
+        let jobs = [job("http://a/"), second];
+        let books = record_sources(&mut index, &jobs, vec![stored("t"), failed()], now).unwrap();
+        assert_eq!(books.sources.len(), 1);
+        assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
+        let gone = std::io::Error::other("disk gone");
+        let broken = Processed::StoreFailed(StoreError::Io {
+            path: "x".into(),
+            source: gone,
+        });
+        assert!(record_sources(&mut index, &jobs[..1], vec![broken], now).is_err());
+    }
+}

@@ -213,3 +213,157 @@ fn url_groups(jobs: &[Job]) -> Vec<UrlGroup> {
     }
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Located;
+    use crate::watchlist::CiteNo;
+
+    /// Two articles: `a` cites one page twice (whole, and its `main`) and `b` the same page
+    /// whole, plus a page of its own.
+    fn watchlist() -> Watchlist {
+        let d = tempfile::tempdir().unwrap();
+        let src = |cite: u32, url: &str, selector: &str| {
+            format!("[[source]]\ncite = {cite}\nurl = \"{url}\"\n{selector}")
+        };
+        let a = format!(
+            "title = \"A\"\narticle = \"\"\"\nTroops numbered 600 [1]. The main part said so [2].\n\"\"\"\n{}\n{}",
+            src(1, "http://one.test/p", ""),
+            src(2, "http://one.test/p", "selector = \"main\"\n")
+        );
+        let b = format!(
+            "title = \"B\"\narticle = \"\"\"\nTroops numbered 600 [1]. Another page agrees [2].\n\"\"\"\n{}\n{}",
+            src(1, "http://one.test/p", ""),
+            src(2, "http://two.test/q", "")
+        );
+        std::fs::write(d.path().join("a.toml"), a).unwrap();
+        std::fs::write(d.path().join("b.toml"), b).unwrap();
+        let (wl, diags) = Watchlist::load_dir(d.path());
+        assert!(!diags.iter().any(crate::error::Diagnostic::is_error), "{diags:?}");
+        wl
+    }
+
+    #[test]
+    fn articles_are_selected_in_watchlist_order_each_once() {
+        let wl = watchlist();
+        let ids = |only: &[&str]| -> Vec<String> {
+            let only: Vec<String> = only.iter().map(|s| (*s).to_owned()).collect();
+            select_articles(&wl, &only)
+                .unwrap()
+                .iter()
+                .map(|a| a.id.0.clone())
+                .collect()
+        };
+        assert_eq!(ids(&[]), ["a", "b"]);
+        assert_eq!(ids(&["b", "a", "b"]), ["a", "b"]);
+        assert!(matches!(
+            select_articles(&wl, &["zz".into()]),
+            Err(RunError::UnknownArticle(id)) if id == "zz"
+        ));
+    }
+
+    #[test]
+    fn each_source_is_one_job_and_each_url_one_fetch() {
+        let wl = watchlist();
+        let articles: Vec<&Article> = wl.articles.iter().collect();
+        let plan = plan(&articles, &snapshot::Index::default()).unwrap();
+        let keys: Vec<&str> = plan.jobs.iter().map(|j| j.key.as_str()).collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert_eq!(keys[0], "http://one.test/p");
+        assert!(keys[1].starts_with("http://one.test/p#rules="), "{keys:?}");
+        assert_eq!(keys[2], "http://two.test/q");
+        let groups: Vec<(String, Vec<usize>)> = plan
+            .groups
+            .iter()
+            .map(|(u, m)| (u.to_string(), m.clone()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("http://one.test/p".to_owned(), vec![0, 1]),
+                ("http://two.test/q".to_owned(), vec![2])
+            ]
+        );
+        // The whole page is cited by both articles' first statements; nothing has a baseline.
+        assert_eq!(plan.jobs[0].tasks.len(), 2);
+        assert!(
+            plan.jobs
+                .iter()
+                .flat_map(|j| &j.tasks)
+                .all(|t| t.baseline.is_none())
+        );
+        assert!(
+            plan.jobs
+                .iter()
+                .all(|j| j.prev_text.is_none() && j.reextract.is_empty())
+        );
+        assert!(
+            plan.jobs[0]
+                .fingerprint
+                .starts_with(&format!("{EXTRACTOR_VERSION}:"))
+        );
+    }
+
+    #[test]
+    fn stored_baselines_are_planned_and_an_old_extractors_versions_read_again() {
+        let wl = watchlist();
+        let articles: Vec<&Article> = wl.articles.iter().take(1).collect();
+        let a = articles[0];
+        let st = &a.statements[0];
+        let key = source_key_of(a.source(CiteNo(1)).unwrap());
+        let version = |text: &str, extractor: &str| Version {
+            text: TextHash(text.into()),
+            raw: Some(format!("raw-{text}")),
+            first_seen: chrono::Utc::now(),
+            last_seen: chrono::Utc::now(),
+            status: 200,
+            final_url: key.to_string(),
+            content_type: "text/html".into(),
+            etag: Some("\"e\"".into()),
+            last_modified: None,
+            extractor: Some(extractor.into()),
+        };
+        let mut index = snapshot::Index::default();
+        index.sources.insert(
+            key.clone(),
+            SourceRecord {
+                url: key.to_string(),
+                versions: vec![
+                    version("v1", "x0"),
+                    version("v2", "x0"),
+                    version("v3", EXTRACTOR_VERSION),
+                ],
+                last: None,
+            },
+        );
+        let located = Located {
+            anchors: vec![],
+            missing_quotes: vec![],
+            unfound_quotes: vec![],
+            candidate: None,
+        };
+        let b = crate::record::first_seen(
+            st,
+            CiteNo(1),
+            key.clone(),
+            TextHash("v1".into()),
+            located,
+            chrono::Utc::now(),
+        );
+        index.baselines.insert(BaselineKey::new(&st.id, CiteNo(1)), b);
+        let plan = plan(&articles, &index).unwrap();
+        let job = &plan.jobs[0];
+        assert_eq!(job.prev_text.as_ref().map(TextHash::as_str), Some("v3"));
+        assert_eq!(job.cond.etag.as_deref(), Some("\"e\""));
+        let task = job.tasks.iter().find(|t| t.statement.id == st.id).unwrap();
+        assert_eq!(task.baseline.as_ref().map(|(v, _)| v.as_str()), Some("v1"));
+        // v1 (a baseline's) and not v2 (nobody's) nor v3 (this extractor's).
+        let again: Vec<(&str, &str)> = job
+            .reextract
+            .iter()
+            .map(|v| (v.text.as_str(), v.raw.as_str()))
+            .collect();
+        assert_eq!(again, [("v1", "raw-v1")]);
+    }
+}

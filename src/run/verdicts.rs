@@ -228,3 +228,128 @@ fn baseline_note(loc: &evidence::Located) -> Option<String> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Located;
+    use crate::ids::TextHash;
+    use crate::watchlist::{CiteNo, Watchlist};
+
+    fn article() -> Article {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("a.toml"),
+            "title = \"A\"\narticle = \"\"\"\nTroops numbered 600 [1].\n\"\"\"\n[[source]]\ncite = 1\nurl = \"http://one.test/p\"\n",
+        )
+        .unwrap();
+        let (wl, _) = Watchlist::load_dir(d.path());
+        wl.articles.into_iter().next().unwrap()
+    }
+
+    fn located(passage: Option<&str>) -> Located {
+        Located {
+            anchors: passage
+                .map(|p| evidence::Anchor {
+                    passage: p.into(),
+                    quote: false,
+                    score: 1.0,
+                    part: 0,
+                })
+                .into_iter()
+                .collect(),
+            missing_quotes: vec![],
+            unfound_quotes: vec![],
+            candidate: Some("closest".into()),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_source_flags_once_then_a_first_sight_takes_the_baseline() {
+        let a = article();
+        let st = &a.statements[0];
+        let bkey = BaselineKey::new(&st.id, CiteNo(1));
+        let src = source_key_of(a.source(CiteNo(1)).unwrap());
+        let mut baselines = Baselines::new();
+        let r1 = RunId("r1".into());
+        let stamp = Stamp {
+            run: &r1,
+            now: Utc::now(),
+        };
+        let mut books = Books::default();
+        books.failures.insert(src.clone(), "timed out".into());
+        let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
+        assert_eq!(reports[0].status, Verdict::SourceUnreachable);
+        assert!(reports[0].flagged && reports[0].new);
+        assert_eq!(reports[0].evidence[0].note.as_deref(), Some("timed out"));
+        assert!(baselines[&bkey].version.is_empty() && baselines[&bkey].flag.is_some());
+        // Still down: outstanding, not new.
+        let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
+        assert!(reports[0].flagged && !reports[0].new);
+        // Back: a first sight (the plan found no current baseline) clears the flag.
+        let mut books = Books::default();
+        let v = TextHash("v1".into());
+        books.evidence.insert(
+            bkey.clone(),
+            (
+                v.clone(),
+                EvOutcome::Located(located(Some("Troops numbered 600."))),
+            ),
+        );
+        let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
+        assert_eq!(reports[0].status, Verdict::Baseline);
+        assert!(!reports[0].flagged);
+        let e = &reports[0].evidence[0];
+        assert!(e.anchored && e.candidate.is_none() && e.note.is_none());
+        assert_eq!(e.before.as_deref(), Some("Troops numbered 600."));
+        assert_eq!(
+            (baselines[&bkey].version.clone(), baselines[&bkey].flag.clone()),
+            (v, None)
+        );
+    }
+
+    #[test]
+    fn notes_say_what_a_baseline_lacks() {
+        let a = article();
+        let st = &a.statements[0];
+        let src = source_key_of(a.source(CiteNo(1)).unwrap());
+        let mut b = crate::record::first_seen(
+            st,
+            CiteNo(1),
+            src,
+            TextHash("v".into()),
+            located(None),
+            Utc::now(),
+        );
+        assert!(
+            judged_note(&b, Verdict::SourceChanged)
+                .unwrap()
+                .contains("touches this statement's words")
+        );
+        assert!(
+            judged_note(&b, Verdict::Unchanged)
+                .unwrap()
+                .contains("add an `evidence` quote")
+        );
+        b.missing_quotes = vec!["q".into()];
+        assert_eq!(
+            judged_note(&b, Verdict::Unchanged).as_deref(),
+            Some("evidence quote not found in the source: \u{201c}q\u{201d}")
+        );
+        let mut rep = EvidenceReport {
+            cite: 1,
+            url: String::new(),
+            status: Verdict::Unchanged,
+            before: None,
+            after: None,
+            facts: vec![],
+            note: None,
+            anchored: false,
+            candidate: None,
+            missing_quotes: vec![],
+        };
+        held_by_baseline(&mut rep, Some(&b));
+        assert_eq!((rep.anchored, rep.candidate.as_deref()), (false, Some("closest")));
+        assert_eq!(rep.missing_quotes, ["q"]);
+    }
+}
