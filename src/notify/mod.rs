@@ -229,6 +229,15 @@ enum Sent {
     Busy,
 }
 
+/// A failure before any server was asked: the message waits for the next pass.
+fn not_tried(message: String) -> Sent {
+    Sent::Waiting(smtp::Failure {
+        permanent: false,
+        unreachable: false,
+        message,
+    })
+}
+
 /// One attempt at one queued message, under its claim; the outcome is recorded on disk.
 async fn send_one(
     dirs: &outbox::Dirs,
@@ -243,43 +252,24 @@ async fn send_one(
     if item.meta.delivered_at.is_some() {
         return match dirs.move_delivered(item) {
             Ok(p) => Sent::Delivered(p),
-            Err(e) => Sent::Waiting(smtp::Failure {
-                permanent: false,
-                unreachable: false,
-                message: format!("delivered before, but cannot move it to sent/: {e:#}"),
-            }),
+            Err(e) => not_tried(format!("delivered before, but cannot move it to sent/: {e:#}")),
         };
     }
     let bytes = match std::fs::read(&item.eml) {
         Ok(b) => b,
-        Err(e) => {
-            return Sent::Waiting(smtp::Failure {
-                permanent: false,
-                unreachable: false,
-                message: format!("cannot read {}: {e}", item.eml.display()),
-            });
-        }
+        Err(e) => return not_tried(format!("cannot read {}: {e}", item.eml.display())),
     };
     // Envelope as composed; a message queued without a sidecar takes today's settings.
-    let (from, to) = if item.meta.to.is_empty() {
+    if item.meta.to.is_empty() {
         match envelope(Some(email)) {
-            Ok((f, t)) => (
-                f.email.to_string(),
-                t.iter().map(|m| m.email.to_string()).collect(),
-            ),
-            Err(e) => {
-                return Sent::Waiting(smtp::Failure {
-                    permanent: false,
-                    unreachable: false,
-                    message: e.to_string(),
-                });
+            Ok((f, t)) => {
+                item.meta.from = f.email.to_string();
+                item.meta.to = t.iter().map(|m| m.email.to_string()).collect();
             }
+            Err(e) => return not_tried(e.to_string()),
         }
-    } else {
-        (item.meta.from.clone(), item.meta.to.clone())
-    };
-    item.meta.from.clone_from(&from);
-    item.meta.to.clone_from(&to);
+    }
+    let (from, to) = (item.meta.from.clone(), item.meta.to.clone());
     // Marked sent the moment the server accepts it, before QUIT: a QUIT that hangs or a
     // connection dropped after the acceptance cannot make it go out twice.
     match mailer.send(&from, &to, &bytes, || dirs.mark_sent(item)).await {
@@ -287,38 +277,43 @@ async fn send_one(
             tracing::info!(run_id = %item.meta.run_id, "report message delivered: {}", p.display());
             Sent::Delivered(p)
         }
-        Ok(Err(e)) => {
-            // Delivered but not moved: note the delivery in its sidecar, so the next pass
-            // moves it without sending it again.
-            let noted = dirs.record_delivered(item);
-            tracing::error!(
-                "delivered {} but could not move it to sent/: {e:#}{}",
-                item.eml.display(),
-                match &noted {
-                    Ok(()) => "; the next delivery pass moves it without sending it again".to_owned(),
-                    Err(n) => format!("; nor note the delivery ({n:#}): it may be sent again"),
-                }
-            );
-            Sent::Delivered(item.eml.clone())
-        }
-        Err(f) if f.permanent => {
-            tracing::warn!(run_id = %item.meta.run_id, "report message refused permanently: {}", f.message);
-            match dirs.mark_failed(item, &f.message) {
-                Ok(p) => Sent::Refused(p, f.message),
-                Err(e) => {
-                    tracing::warn!("cannot move {} to failed/: {e:#}", item.eml.display());
-                    Sent::Refused(item.eml.clone(), f.message)
-                }
-            }
-        }
-        Err(f) => {
-            tracing::warn!(run_id = %item.meta.run_id, "report message not delivered, kept in the outbox: {}", f.message);
-            if let Err(e) = dirs.record_failure(item, &f.message) {
-                tracing::warn!("cannot update {}: {e:#}", item.eml.display());
-            }
-            Sent::Waiting(f)
-        }
+        Ok(Err(e)) => delivered_not_moved(dirs, item, &e),
+        Err(f) => not_delivered(dirs, item, f),
     }
+}
+
+/// Delivered but not moved: note the delivery in its sidecar, so the next pass moves it
+/// without sending it again.
+fn delivered_not_moved(dirs: &outbox::Dirs, item: &mut outbox::Item, e: &anyhow::Error) -> Sent {
+    let noted = dirs.record_delivered(item);
+    tracing::error!(
+        "delivered {} but could not move it to sent/: {e:#}{}",
+        item.eml.display(),
+        match &noted {
+            Ok(()) => "; the next delivery pass moves it without sending it again".to_owned(),
+            Err(n) => format!("; nor note the delivery ({n:#}): it may be sent again"),
+        }
+    );
+    Sent::Delivered(item.eml.clone())
+}
+
+/// Refused (5xx: moved to `failed/`) or not delivered (kept waiting, the attempt noted).
+fn not_delivered(dirs: &outbox::Dirs, item: &mut outbox::Item, f: smtp::Failure) -> Sent {
+    if f.permanent {
+        tracing::warn!(run_id = %item.meta.run_id, "report message refused permanently: {}", f.message);
+        return match dirs.mark_failed(item, &f.message) {
+            Ok(p) => Sent::Refused(p, f.message),
+            Err(e) => {
+                tracing::warn!("cannot move {} to failed/: {e:#}", item.eml.display());
+                Sent::Refused(item.eml.clone(), f.message)
+            }
+        };
+    }
+    tracing::warn!(run_id = %item.meta.run_id, "report message not delivered, kept in the outbox: {}", f.message);
+    if let Err(e) = dirs.record_failure(item, &f.message) {
+        tracing::warn!("cannot update {}: {e:#}", item.eml.display());
+    }
+    Sent::Waiting(f)
 }
 
 /// Retries every message waiting in `reports/outbox/` (not the permanently refused ones).
