@@ -16,7 +16,8 @@
 //! - [`diff`]: word-level differences and their markings (pure).
 //! - [`evidence`]: anchoring and verdicts (pure).
 //! - [`record`]: the baseline, flag and ack lifecycle (pure).
-//! - [`run`]: the pipeline written once: [`run::run_check`].
+//! - [`run`]: the pipeline written once, one module per stage (plan, work, record, report,
+//!   notify): [`run::run_check`].
 //! - [`report`]: [`report::RunReport`] → JSON, Markdown, HTML.
 //! - [`notify`]: report → email, outbox, SMTP (disk and network I/O).
 //! - [`schedule`], [`control`], [`daemon`]: the service (cron loop, HTTP endpoint).

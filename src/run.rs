@@ -1,16 +1,16 @@
 //! The pipeline, written once: [`RunRequest`] → [`RunReport`]. `check`, the daemon's
 //! schedule and the manual trigger all call [`run_check`], which reads as the stages, one
-//! module each:
+//! module each (`src/run/`):
 //!
-//! 1. [`plan`]: the articles, the distinct sources to fetch, each statement × cite with the
+//! 1. `plan`: the articles, the distinct sources to fetch, each statement × cite with the
 //!    baseline it is judged against, the stored versions to extract again.
-//! 2. per-source work, concurrent: [`work`] fetches each URL once, [`source`] extracts and
-//!    stores the body (blocking pool), [`judge`] locates or judges the statements citing it.
-//! 3. record: [`books`] writes each source's versions and attempt; [`verdicts`] moves each
+//! 2. per-source work, concurrent: `work` fetches each URL once, `source` extracts and
+//!    stores the body (blocking pool), `judge` locates or judges the statements citing it.
+//! 3. record: `books` writes each source's versions and attempt; `verdicts` moves each
 //!    statement's baseline and flag through [`crate::record`] (the lifecycle's rules); the
 //!    store commits in one transaction.
-//! 4. [`report`]: the [`RunReport`], summarised.
-//! 5. [`notify`]: the outbox flushed, this run's message delivered; then the report is
+//! 4. `report`: the [`RunReport`], summarised.
+//! 5. `notify`: the outbox flushed, this run's message delivered; then the report is
 //!    written, once, with what became of the mail.
 
 mod books;

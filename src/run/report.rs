@@ -1,5 +1,5 @@
 //! The report stage: the run's [`RunReport`], summarised from the statements and sources the
-//! record step produced. It is written once, by [`write`], after the notify stage has added
+//! record step produced. It is written once, by [`fn@write`], after the notify stage has added
 //! what became of the mail.
 
 use std::path::Path;
