@@ -303,7 +303,7 @@ fn prefers_html(headers: &HeaderMap) -> bool {
 async fn health(State(st): State<ControlState>) -> Response {
     let s = st.handle.status();
     let ctx = st.handle.context();
-    let outbox = crate::daemon::outbox_size(&ctx.paths);
+    let outbox = crate::notify::outbox_size(&ctx.paths);
     axum::Json(serde_json::json!({
         "status": s.state,
         "current": s.current,
@@ -523,19 +523,9 @@ fn failure_status(f: &RunFailure) -> StatusCode {
     }
 }
 
-/// True for `YYYYMMDDTHHMMSSZ-xxxx` (see [`crate::run::new_run_id`]); nothing else names a
-/// report, so no path can escape `reports/`.
+/// True for a run id (see [`crate::ids::RunId::is_valid`]).
 pub fn valid_run_id(id: &str) -> bool {
-    let b = id.as_bytes();
-    b.len() == 21
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'T'
-        && b[9..15].iter().all(u8::is_ascii_digit)
-        && b[15] == b'Z'
-        && b[16] == b'-'
-        && b[17..]
-            .iter()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    crate::ids::RunId::is_valid(id)
 }
 
 async fn report(State(st): State<ControlState>, UrlPath(run_id): UrlPath<String>) -> Response {
@@ -553,37 +543,6 @@ async fn report(State(st): State<ControlState>, UrlPath(run_id): UrlPath<String>
         Ok(html) => Html(html).into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "no such report\n").into_response(),
     }
-}
-
-/// The newest report folders under `reports_dir` (newest first, at most `n`), each with its
-/// parsed `report.json` when readable.
-pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunReport>)> {
-    let mut ids: Vec<String> = reports_dir
-        .read_dir()
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| valid_run_id(name))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Ids sort by their start second; within a second, by the report's own times.
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids.truncate(n);
-    let mut out: Vec<(String, Option<RunReport>)> = ids
-        .into_iter()
-        .map(|id| {
-            let report = std::fs::read(reports_dir.join(&id).join("report.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<RunReport>(&b).ok());
-            (id, report)
-        })
-        .collect();
-    out.sort_by(|(ia, ra), (ib, rb)| {
-        let key = |id: &str, r: &Option<RunReport>| (id[..16].to_owned(), r.as_ref().map(|r| r.finished_at));
-        key(ib, rb).cmp(&key(ia, ra)).then_with(|| ib.cmp(ia))
-    });
-    out
 }
 
 /// How many recent acknowledgements the page lists.
@@ -623,8 +582,8 @@ struct PageData {
     articles: Vec<(String, String)>,
 }
 
-fn page_data(ctx: &crate::run::Context) -> PageData {
-    let reports = recent_reports(&ctx.paths.reports(), REPORTS_SCANNED);
+fn page_data(ctx: &crate::workspace::Context) -> PageData {
+    let reports = crate::report::recent_reports(&ctx.paths.reports(), REPORTS_SCANNED);
     // The store says what is flagged now: an ack since the last run cleared the flag.
     // Read without the run's lock (SQLite keeps a reader consistent); a store not yet
     // upgraded from format 1 is left to the next run to import.
@@ -821,7 +780,7 @@ fn ack_form(st: &ControlState, statement: &str) -> Markup {
 async fn index(State(st): State<ControlState>) -> Response {
     let ctx = st.handle.context();
     let status = st.handle.status();
-    let outbox = crate::daemon::outbox_size(&ctx.paths);
+    let outbox = crate::notify::outbox_size(&ctx.paths);
     let data = match tokio::task::spawn_blocking(move || page_data(&ctx)).await {
         Ok(d) => d,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("page: {e}")).into_response(),
@@ -944,22 +903,6 @@ fn result_page(result: &RunResult) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn run_ids_are_strict() {
-        assert!(valid_run_id("20261127T230434Z-ab12"));
-        for bad in [
-            "../etc/passwd",
-            "20261127T230434Z-ab1",
-            "20261127T230434Z-AB12",
-            "20261127T230434Z/ab12",
-            "20261127T230434Z-ab12/../x",
-            "2026112xT230434Z-ab12",
-            "",
-        ] {
-            assert!(!valid_run_id(bad), "{bad}");
-        }
-    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

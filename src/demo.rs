@@ -73,7 +73,7 @@ pub async fn run_demo(dir: &Path) -> anyhow::Result<DemoOutcome> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     write_root(dir, &format!("http://{addr}"))?;
-    let (ctx, _) = run::load_context(dir).map_err(|d| {
+    let (ctx, _) = crate::workspace::load_context(dir).map_err(|d| {
         anyhow::anyhow!(
             "the bundled watchlist does not load: {}",
             d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")

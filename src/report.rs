@@ -281,7 +281,7 @@ impl RunReport {
         let dir = self.dir(reports_dir);
         let json = serde_json::to_vec_pretty(self)?;
         let (md, html) = (self.to_markdown(), self.to_html());
-        crate::snapshot::atomic_write_files(
+        crate::durable::atomic_write_files(
             &dir,
             &[
                 ("report.json", &json),
@@ -290,13 +290,6 @@ impl RunReport {
             ],
         )?;
         Ok(dir)
-    }
-
-    /// Rewrites only `report.json` of a written report (the one file that shows `mail`).
-    pub fn write_json(&self, reports_dir: &Path) -> anyhow::Result<()> {
-        let dir = self.dir(reports_dir);
-        crate::snapshot::atomic_write(&dir.join("report.json"), &serde_json::to_vec_pretty(self)?)?;
-        Ok(())
     }
 
     /// The short human summary `check` prints.
@@ -428,65 +421,9 @@ impl RunReport {
             let _ = writeln!(out, "## Statements to re-check\n");
         }
         for st in flagged {
-            let _ = writeln!(
-                out,
-                "### {} `{}` — {}\n",
-                if st.new { "NEW" } else { "Still flagged" },
-                st.status.as_str(),
-                md_escape(self.title_of(&st.article))
-            );
-            let _ = writeln!(out, "> {}\n", md_escape(&st.text));
-            let _ = writeln!(out, "Statement id: `{}`\n", st.id);
-            for e in &st.evidence {
-                let _ = writeln!(out, "- [{}] <{}>: `{}`", e.cite, e.url, e.status.as_str());
-                if let (Some(b), Some(a)) = (&e.before, &e.after) {
-                    let _ = writeln!(out, "  - change: {}", md_escape(&marked_text(b, a)));
-                } else if let Some(b) = &e.before {
-                    let label = passage_label(e.status);
-                    let _ = writeln!(out, "  - {label}: {}", md_escape(b));
-                }
-                if !e.facts.is_empty() {
-                    let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
-                    let _ = writeln!(out, "  - facts: {}", md_escape(&f.join("; ")));
-                }
-                if let Some(n) = &e.note {
-                    let _ = writeln!(out, "  - note: {}", md_escape(n));
-                }
-            }
-            let _ = writeln!(out);
+            self.flagged_markdown(&mut out, st);
         }
-        let unanchored = self.unanchored();
-        if !unanchored.is_empty() {
-            let c = self.anchor_counts();
-            let _ = writeln!(
-                out,
-                "## Not anchored to a passage ({} of {} statement × source pairs)\n",
-                unanchored.len(),
-                c.pairs
-            );
-            let _ = writeln!(
-                out,
-                "A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.\n"
-            );
-            for (st, e) in unanchored {
-                let _ = writeln!(
-                    out,
-                    "- `{}` [{}] <{}>: {}",
-                    st.id,
-                    e.cite,
-                    e.url,
-                    md_escape(&e.unanchored_reason())
-                );
-                let _ = writeln!(out, "  - statement: {}", md_escape(&st.text));
-                if let Some(c) = &e.candidate {
-                    let _ = writeln!(out, "  - closest: {}", md_escape(c));
-                }
-                if let Some(h) = e.quote_hint() {
-                    let _ = writeln!(out, "  - paste: `{}`", h.replace('`', "'"));
-                }
-            }
-            let _ = writeln!(out);
-        }
+        self.unanchored_markdown(&mut out);
         let _ = writeln!(out, "## Sources\n");
         let _ = writeln!(
             out,
@@ -503,6 +440,73 @@ impl RunReport {
             );
         }
         out
+    }
+
+    /// One flagged statement of `report.md`, with its evidence per cite.
+    fn flagged_markdown(&self, out: &mut String, st: &StatementReport) {
+        let _ = writeln!(
+            out,
+            "### {} `{}` — {}\n",
+            if st.new { "NEW" } else { "Still flagged" },
+            st.status.as_str(),
+            md_escape(self.title_of(&st.article))
+        );
+        let _ = writeln!(out, "> {}\n", md_escape(&st.text));
+        let _ = writeln!(out, "Statement id: `{}`\n", st.id);
+        for e in &st.evidence {
+            let _ = writeln!(out, "- [{}] <{}>: `{}`", e.cite, e.url, e.status.as_str());
+            if let (Some(b), Some(a)) = (&e.before, &e.after) {
+                let _ = writeln!(out, "  - change: {}", md_escape(&marked_text(b, a)));
+            } else if let Some(b) = &e.before {
+                let label = passage_label(e.status);
+                let _ = writeln!(out, "  - {label}: {}", md_escape(b));
+            }
+            if !e.facts.is_empty() {
+                let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "  - facts: {}", md_escape(&f.join("; ")));
+            }
+            if let Some(n) = &e.note {
+                let _ = writeln!(out, "  - note: {}", md_escape(n));
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    /// The pairs of `report.md` with no passage, and the line to paste for each.
+    fn unanchored_markdown(&self, out: &mut String) {
+        let unanchored = self.unanchored();
+        if unanchored.is_empty() {
+            return;
+        }
+        let c = self.anchor_counts();
+        let _ = writeln!(
+            out,
+            "## Not anchored to a passage ({} of {} statement × source pairs)\n",
+            unanchored.len(),
+            c.pairs
+        );
+        let _ = writeln!(
+            out,
+            "A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.\n"
+        );
+        for (st, e) in unanchored {
+            let _ = writeln!(
+                out,
+                "- `{}` [{}] <{}>: {}",
+                st.id,
+                e.cite,
+                e.url,
+                md_escape(&e.unanchored_reason())
+            );
+            let _ = writeln!(out, "  - statement: {}", md_escape(&st.text));
+            if let Some(c) = &e.candidate {
+                let _ = writeln!(out, "  - closest: {}", md_escape(c));
+            }
+            if let Some(h) = e.quote_hint() {
+                let _ = writeln!(out, "  - paste: `{}`", h.replace('`', "'"));
+            }
+        }
+        let _ = writeln!(out);
     }
 
     /// `report.html`: self-contained, no scripts, everything from sources escaped.
@@ -687,6 +691,37 @@ fn md_escape(s: &str) -> String {
         }
         out.push(c);
     }
+    out
+}
+
+/// The newest report folders under `reports_dir` (newest first, at most `n`), each with its
+/// parsed `report.json` when readable.
+pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunReport>)> {
+    let mut ids: Vec<String> = reports_dir
+        .read_dir()
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| crate::ids::RunId::is_valid(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Ids sort by their start second; within a second, by the report's own times.
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.truncate(n);
+    let mut out: Vec<(String, Option<RunReport>)> = ids
+        .into_iter()
+        .map(|id| {
+            let report = std::fs::read(reports_dir.join(&id).join("report.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RunReport>(&b).ok());
+            (id, report)
+        })
+        .collect();
+    out.sort_by(|(ia, ra), (ib, rb)| {
+        let key = |id: &str, r: &Option<RunReport>| (id[..16].to_owned(), r.as_ref().map(|r| r.finished_at));
+        key(ib, rb).cmp(&key(ia, ra)).then_with(|| ib.cmp(ia))
+    });
     out
 }
 

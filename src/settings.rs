@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Schema, toml_problems};
 
+pub mod email;
+
 /// Default cron expression: every day at 06:00 UTC.
 pub const DEFAULT_CRON: &str = "0 0 6 * * *";
 /// Default overall number of requests in flight.
@@ -363,7 +365,7 @@ impl Settings {
             ));
         }
         if let Some(email) = &self.email {
-            out.extend(crate::notify::validate_email_settings(email, path, text));
+            out.extend(email::validate_email_settings(email, path, text));
         }
         if self.control.listen.parse::<std::net::SocketAddr>().is_err() {
             out.push(err(

@@ -38,6 +38,8 @@ use crate::evidence::Anchor;
 use crate::fetch::FetchFailure;
 use crate::watchlist::{CiteNo, StatementId};
 
+pub use crate::ids::{BaselineKey, RunId, SourceKey, TextHash};
+
 mod db;
 pub mod import;
 
@@ -91,78 +93,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 
 /// Content hash (blake3, hex) naming a stored raw object.
 pub type Hash = String;
-
-macro_rules! string_key {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
-
-        impl $name {
-            /// The key as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl std::borrow::Borrow<str> for $name {
-            fn borrow(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-
-string_key!(
-    /// The store key of a source: its URL, plus `#rules=<fingerprint>` of its extraction rules
-    /// when it has any (two articles may watch different parts of one page).
-    SourceKey
-);
-string_key!(
-    /// The key of a baseline: `<statement id>#<cite>`.
-    BaselineKey
-);
-string_key!(
-    /// The blake3 (hex) of an extracted text, naming `text/<hash>.txt`; empty in a baseline
-    /// taken while its source was unreachable.
-    TextHash
-);
-string_key!(
-    /// A run's id (`YYYYMMDDTHHMMSSZ-mmmr`, sortable).
-    RunId
-);
-
-impl SourceKey {
-    /// The key of `url` watched with these extraction rules (fingerprint empty: none).
-    pub fn new(url: &str, rules_fingerprint: &str) -> Self {
-        if rules_fingerprint.is_empty() {
-            Self(url.to_owned())
-        } else {
-            Self(format!("{url}#rules={rules_fingerprint}"))
-        }
-    }
-}
-
-impl BaselineKey {
-    /// The key of `statement`'s baseline for `cite`.
-    pub fn new(statement: &StatementId, cite: CiteNo) -> Self {
-        Self(format!("{statement}#{cite}"))
-    }
-}
-
-impl TextHash {
-    /// No version (a baseline of a source never reached).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// The part of the store a run works on: the records of its sources and the baselines of its
 /// articles ([`Store::load`]), or all of it ([`Store::export`]; also the shape of a format-1
@@ -755,40 +685,11 @@ fn write_new_unnamed(path: &Path, bytes: &[u8]) -> Option<Result<(), StoreError>
     }
 }
 
-/// Replaces `path` atomically and durably: temp file in the same folder, fsync, rename,
-/// fsync of the folder.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    replace_file(dir, path, bytes)?;
-    sync_dir(dir)
-}
-
-/// [`atomic_write`] of several files of one folder, syncing the folder once.
-pub fn atomic_write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), StoreError> {
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    for (name, bytes) in files {
-        replace_file(dir, &dir.join(name), bytes)?;
-    }
-    sync_dir(dir)
-}
-
-/// Writes `bytes` to a temporary file in `dir`, syncs it and renames it to `path`.
-fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    Ok(())
-}
-
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-    Ok(())
+    crate::durable::sync_dir(dir).map_err(|e| StoreError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 #[cfg(test)]

@@ -1,17 +1,25 @@
 //! `citewatch ack`: a person accepts the current wording of flagged statements. Their
 //! baselines move to the latest snapshot (passages located again there), the flag is cleared,
-//! and who/when is recorded in the store.
+//! and who/when is recorded in the store: the rules are [`crate::record`]'s, this command
+//! chooses the statements and does the I/O.
 
 use std::path::Path;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::cli::AckArgs;
 use crate::error::{CommandError, Exit};
 use crate::evidence;
 use crate::extract::ExtractedText;
-use crate::run::{self, LOCK_WAIT};
-use crate::snapshot::{Ack, BaselineKey, SourceKey, Store};
+use crate::ids::{BaselineKey, SourceKey, source_key_of};
+use crate::record;
+use crate::run::LOCK_WAIT;
+use crate::snapshot::{Index, Store};
+use crate::watchlist::{Article, CiteNo, Statement, Watchlist};
+
+fn cannot_run(e: impl std::fmt::Display) -> CommandError {
+    CommandError::CannotRun(e.to_string())
+}
 
 /// Which statements to acknowledge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,15 +89,11 @@ pub fn ack(root: &Path, args: &AckArgs) -> Result<Exit, CommandError> {
 }
 
 /// Moves the baselines of the selected flagged statements to the latest snapshot (passages
-/// located again there), clears their flags and records `ack by <by>` and the time. A named
-/// statement with no flagged source is left alone and listed in
-/// [`AckOutcome::not_flagged`]. Shared by the CLI and the daemon's page (`POST /ack`).
+/// located again there), clears their flags and records `ack by <by>` and the time (the
+/// rules are [`record::ack`]'s). A named statement with no flagged source is left alone and
+/// listed in [`AckOutcome::not_flagged`]. Shared by the CLI and the daemon's page (`POST /ack`).
 pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<AckOutcome, CommandError> {
-    let (ctx, _) = run::load_context(root).map_err(CommandError::Invalid)?;
-    let named: &[String] = match selection {
-        AckSelection::Statements(ids) => ids,
-        _ => &[],
-    };
+    let (ctx, _) = crate::workspace::load_context(root).map_err(CommandError::Invalid)?;
     if let AckSelection::Article(a) = selection
         && ctx.watchlist.article(a).is_none()
     {
@@ -97,59 +101,24 @@ pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<Ac
             "no article with id `{a}` in the watchlist"
         )));
     }
-    let store = Store::open(&ctx.paths.snapshots()).map_err(|e| CommandError::CannotRun(e.to_string()))?;
-    let _lock = store
-        .lock(LOCK_WAIT)
-        .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    unknown_statements(&ctx.watchlist, selection)?;
+    let store = Store::open(&ctx.paths.snapshots()).map_err(cannot_run)?;
+    let _lock = store.lock(LOCK_WAIT).map_err(cannot_run)?;
     // Only the records of the articles an ack can touch.
-    let articles: Vec<&crate::watchlist::Article> = ctx
-        .watchlist
-        .articles
-        .iter()
-        .filter(|a| match selection {
-            AckSelection::All => true,
-            AckSelection::Article(id) => *id == a.id.0,
-            AckSelection::Statements(ids) => a.statements.iter().any(|s| ids.contains(&s.id.0)),
-        })
-        .collect();
+    let articles = touched_articles(&ctx.watchlist, selection);
     let sources: Vec<SourceKey> = articles
         .iter()
-        .flat_map(|a| a.sources.iter().map(crate::run::source_key_of))
+        .flat_map(|a| a.sources.iter().map(source_key_of))
         .collect();
     let mut index = store
         .load(&sources, articles.iter().map(|a| a.id.0.as_str()))
-        .map_err(|e| CommandError::CannotRun(e.to_string()))?;
-
-    let mut unknown: Vec<&str> = named
-        .iter()
-        .map(String::as_str)
-        .filter(|id| {
-            !ctx.watchlist
-                .articles
-                .iter()
-                .any(|a| a.statements.iter().any(|s| s.id.0 == *id))
-        })
-        .collect();
-    if !unknown.is_empty() {
-        unknown.sort_unstable();
-        return Err(CommandError::Usage(format!(
-            "no statement with id {} in the watchlist (`citewatch validate` lists the ids)",
-            unknown.join(", ")
-        )));
-    }
+        .map_err(cannot_run)?;
 
     let now = Utc::now();
+    let named = matches!(selection, AckSelection::Statements(_));
     let mut out = AckOutcome::default();
     for a in articles {
-        for st in &a.statements {
-            let chosen = match selection {
-                AckSelection::All => true,
-                AckSelection::Article(art) => *art == a.id.0,
-                AckSelection::Statements(ids) => ids.contains(&st.id.0),
-            };
-            if !chosen {
-                continue;
-            }
+        for st in a.statements.iter().filter(|st| chosen(selection, a, st)) {
             let flagged = st.cites.iter().any(|&c| {
                 index
                     .baselines
@@ -158,71 +127,110 @@ pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<Ac
             });
             if !flagged {
                 // --all and --article pass over it quietly; a named one is reported.
-                if matches!(selection, AckSelection::Statements(_)) {
+                if named {
                     out.not_flagged.push(st.id.0.clone());
                 }
                 continue;
             }
             for &cite in &st.cites {
-                let key = BaselineKey::new(&st.id, cite);
-                let Some(b) = index.baselines.get(&key) else {
-                    continue;
-                };
-                // --all and --article only touch flagged cites; a named statement has every
-                // cite's passage located again in the latest version.
-                if b.flag.is_none() && !matches!(selection, AckSelection::Statements(_)) {
-                    continue;
+                if ack_cite(&store, &mut index, (a, st, cite), named, by, now)? {
+                    out.acked.push(Acked {
+                        statement: st.id.0.clone(),
+                        cite: cite.0,
+                        text: st.text.clone(),
+                    });
                 }
-                // The cite's source as the watchlist names it now (its URL or rules may have
-                // changed since the baseline was taken).
-                let Some(src) = a.source(cite) else { continue };
-                let source_key = crate::run::source_key_of(src);
-                let Some(latest) = index
-                    .sources
-                    .get(&source_key)
-                    .and_then(|r| r.versions.last())
-                    .cloned()
-                else {
-                    continue;
-                };
-                let text = ExtractedText::from_text(
-                    &store
-                        .get_text(&latest.text)
-                        .map_err(|e| CommandError::CannotRun(e.to_string()))?,
-                );
-                let loc = evidence::locate(st, cite, &text);
-                let b = index.baselines.get_mut(&key).expect("present");
-                index.acks.push(Ack {
-                    baseline: key.clone(),
-                    by: by.to_owned(),
-                    at: now,
-                    version: latest.text.clone(),
-                    previous: Some(b.version.clone()).filter(|v| !v.is_empty()),
-                    cleared_verdict: b.flag.as_ref().and_then(|f| f.verdict),
-                    cleared_since_run: b.flag.as_ref().map(|f| f.since_run.clone()),
-                });
-                b.version = latest.text.clone();
-                b.source = source_key;
-                b.anchors = loc.anchors;
-                b.missing_quotes = loc.missing_quotes;
-                b.unfound_quotes = loc.unfound_quotes;
-                b.candidate = loc.candidate;
-                b.set_at = now;
-                b.set_by = format!("ack by {by}");
-                b.statement_text = st.text.clone();
-                b.flag = None;
-                out.acked.push(Acked {
-                    statement: st.id.0.clone(),
-                    cite: cite.0,
-                    text: st.text.clone(),
-                });
             }
         }
     }
     if !out.acked.is_empty() {
         store
             .commit(index, ctx.settings.store.keep, None)
-            .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+            .map_err(cannot_run)?;
     }
     Ok(out)
+}
+
+/// The articles whose statements `selection` may acknowledge.
+fn touched_articles<'a>(wl: &'a Watchlist, selection: &AckSelection) -> Vec<&'a Article> {
+    wl.articles
+        .iter()
+        .filter(|a| match selection {
+            AckSelection::All => true,
+            AckSelection::Article(id) => *id == a.id.0,
+            AckSelection::Statements(ids) => a.statements.iter().any(|s| ids.contains(&s.id.0)),
+        })
+        .collect()
+}
+
+/// A usage error naming the statement ids of `selection` that the watchlist does not have.
+fn unknown_statements(wl: &Watchlist, selection: &AckSelection) -> Result<(), CommandError> {
+    let AckSelection::Statements(ids) = selection else {
+        return Ok(());
+    };
+    let mut unknown: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| {
+            !wl.articles
+                .iter()
+                .any(|a| a.statements.iter().any(|s| s.id.0 == *id))
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort_unstable();
+    Err(CommandError::Usage(format!(
+        "no statement with id {} in the watchlist (`citewatch validate` lists the ids)",
+        unknown.join(", ")
+    )))
+}
+
+fn chosen(selection: &AckSelection, a: &Article, st: &Statement) -> bool {
+    match selection {
+        AckSelection::All => true,
+        AckSelection::Article(art) => *art == a.id.0,
+        AckSelection::Statements(ids) => ids.contains(&st.id.0),
+    }
+}
+
+/// Acknowledges one statement × cite, if it has a baseline to move and its source a latest
+/// version to move it to; true when it did. `named`: the statement was named (every cite's
+/// passage is located again), not picked by `--all` or `--article` (only flagged cites).
+fn ack_cite(
+    store: &Store,
+    index: &mut Index,
+    (a, st, cite): (&Article, &Statement, CiteNo),
+    named: bool,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, CommandError> {
+    let key = BaselineKey::new(&st.id, cite);
+    let Some(b) = index.baselines.get(&key) else {
+        return Ok(false);
+    };
+    if !record::ack_wanted(b, named) {
+        return Ok(false);
+    }
+    // The cite's source as the watchlist names it now (its URL or rules may have changed
+    // since the baseline was taken).
+    let Some(src) = a.source(cite) else {
+        return Ok(false);
+    };
+    let source_key = source_key_of(src);
+    let Some(latest) = index
+        .sources
+        .get(&source_key)
+        .and_then(|r| r.versions.last())
+        .map(|v| v.text.clone())
+    else {
+        return Ok(false);
+    };
+    let text = ExtractedText::from_text(&store.get_text(&latest).map_err(cannot_run)?);
+    let loc = evidence::locate(st, cite, &text);
+    let b = index.baselines.get_mut(&key).expect("present");
+    let done = record::ack(b, &key, (source_key, latest, loc), &st.text, by, now);
+    index.acks.push(done);
+    Ok(true)
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use crate::cli::OutboxArgs;
 use crate::error::{CommandError, Exit};
 use crate::notify::{self, OutboxItem, OutboxState};
-use crate::run::Paths;
 use crate::settings::Settings;
+use crate::workspace::Paths;
 
 /// Lists queued messages; with `--send`, retries them first. Exit 0 when the listing worked
 /// (and, with `--send`, when nothing is left waiting or refused); 3 when `--send` left

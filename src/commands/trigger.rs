@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::cli::{Format, TriggerArgs};
 use crate::error::{CommandError, Exit};
 use crate::report::RunReport;
-use crate::run::Paths;
 use crate::settings::Settings;
+use crate::workspace::Paths;
 
 /// Posts `/recheck` to the daemon of `root`, waits for the run and prints its summary (or
 /// the report JSON). Exit 3 when no daemon is listening.

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 
 use crate::control::ListenPlan;
 use crate::error::{CommandError, Diagnostic, Exit};
-use crate::run::Paths;
 use crate::settings::Settings;
 use crate::watchlist::{Article, Watchlist};
+use crate::workspace::Paths;
 
 /// How many due times are shown per cron expression.
 const SHOW_DUE: usize = 3;

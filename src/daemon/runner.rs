@@ -23,14 +23,15 @@ use tokio_util::sync::CancellationToken;
 use super::scheduler::{Clock, Scheduler, articles_for};
 use crate::error::Diagnostic;
 use crate::report::{RunReport, Summary, Trigger};
-use crate::run::{Context, RunError, RunRequest};
+use crate::run::{RunError, RunRequest};
 use crate::snapshot::StoreError;
+use crate::workspace::Context;
 
 /// The longest the loop sleeps before looking at the clock again.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// What the loop runs and how it (re)loads its configuration. [`super::RealPipeline`] calls
-/// [`crate::run::load_context`] and [`crate::run::run_check`].
+/// [`crate::workspace::load_context`] and [`crate::run::run_check`].
 pub trait Pipeline: Send + Sync + 'static {
     /// Loads settings and watchlist; `Err` holds the diagnostics when they do not validate.
     fn load(&self) -> Result<(Context, Vec<Diagnostic>), Vec<Diagnostic>>;
@@ -263,7 +264,7 @@ pub fn start<P: Pipeline>(
     let (tx, rx) = mpsc::channel(64);
     let ctx = Arc::new(ctx);
     let (ctx_tx, ctx_rx) = watch::channel(ctx.clone());
-    let last_run = crate::control::recent_reports(&ctx.paths.reports(), 1)
+    let last_run = crate::report::recent_reports(&ctx.paths.reports(), 1)
         .into_iter()
         .find_map(|(_, r)| r)
         .map(|r| LastRun::of(&r));
@@ -644,9 +645,9 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::run::Paths;
     use crate::settings::Settings;
     use crate::watchlist::{Article, ArticleId, Watchlist};
+    use crate::workspace::Paths;
 
     fn at(h: u32, m: u32, s: u32, ms: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, h, m, s).unwrap() + chrono::Duration::milliseconds(ms.into())

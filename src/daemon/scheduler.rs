@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::run::Context;
 use crate::schedule::{CronSchedule, parse_cron};
+use crate::workspace::Context;
 
 /// "Now" for the daemon. The system clock reads the wall clock (so a clock step or a
 /// suspended machine is caught up on at the next wake-up); a virtual clock reads a UTC time

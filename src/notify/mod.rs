@@ -5,7 +5,7 @@
 //! leaves it only by rename, to `reports/sent/` once a server accepted it or to
 //! `reports/outbox/failed/` when a server refused it permanently (5xx). Transient failures
 //! (4xx, connection refused, timeout, TLS) leave it waiting; [`flush_outbox`] retries it at
-//! the start of every run and from the daemon.
+//! the end of every run (its notify stage, before the run's own message) and from the daemon.
 //!
 //! - [`compose`]: report → message (pure).
 //! - [`outbox`]: the on-disk queue.
@@ -21,11 +21,10 @@ use std::path::PathBuf;
 use lettre::message::Mailbox;
 
 use crate::report::RunReport;
-use crate::run::Paths;
 use crate::settings::{EmailSettings, Settings};
+use crate::workspace::Paths;
 
 pub use outbox::{Item as OutboxItem, State as OutboxState};
-pub use smtp::validate_email_settings;
 
 /// What became of a run's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +164,7 @@ pub async fn deliver_report(
     let Some(email) = email else {
         let name = outbox_name(&report.run_id);
         let path = paths.reports().join("mail").join(format!("{name}.eml"));
-        crate::snapshot::atomic_write(&path, &bytes)?;
+        crate::durable::atomic_write(&path, &bytes)?;
         tracing::info!("report message written to {}", path.display());
         return Ok(MailOutcome::Written(path));
     };
@@ -230,6 +229,15 @@ enum Sent {
     Busy,
 }
 
+/// A failure before any server was asked: the message waits for the next pass.
+fn not_tried(message: String) -> Sent {
+    Sent::Waiting(smtp::Failure {
+        permanent: false,
+        unreachable: false,
+        message,
+    })
+}
+
 /// One attempt at one queued message, under its claim; the outcome is recorded on disk.
 async fn send_one(
     dirs: &outbox::Dirs,
@@ -244,43 +252,24 @@ async fn send_one(
     if item.meta.delivered_at.is_some() {
         return match dirs.move_delivered(item) {
             Ok(p) => Sent::Delivered(p),
-            Err(e) => Sent::Waiting(smtp::Failure {
-                permanent: false,
-                unreachable: false,
-                message: format!("delivered before, but cannot move it to sent/: {e:#}"),
-            }),
+            Err(e) => not_tried(format!("delivered before, but cannot move it to sent/: {e:#}")),
         };
     }
     let bytes = match std::fs::read(&item.eml) {
         Ok(b) => b,
-        Err(e) => {
-            return Sent::Waiting(smtp::Failure {
-                permanent: false,
-                unreachable: false,
-                message: format!("cannot read {}: {e}", item.eml.display()),
-            });
-        }
+        Err(e) => return not_tried(format!("cannot read {}: {e}", item.eml.display())),
     };
     // Envelope as composed; a message queued without a sidecar takes today's settings.
-    let (from, to) = if item.meta.to.is_empty() {
+    if item.meta.to.is_empty() {
         match envelope(Some(email)) {
-            Ok((f, t)) => (
-                f.email.to_string(),
-                t.iter().map(|m| m.email.to_string()).collect(),
-            ),
-            Err(e) => {
-                return Sent::Waiting(smtp::Failure {
-                    permanent: false,
-                    unreachable: false,
-                    message: e.to_string(),
-                });
+            Ok((f, t)) => {
+                item.meta.from = f.email.to_string();
+                item.meta.to = t.iter().map(|m| m.email.to_string()).collect();
             }
+            Err(e) => return not_tried(e.to_string()),
         }
-    } else {
-        (item.meta.from.clone(), item.meta.to.clone())
-    };
-    item.meta.from.clone_from(&from);
-    item.meta.to.clone_from(&to);
+    }
+    let (from, to) = (item.meta.from.clone(), item.meta.to.clone());
     // Marked sent the moment the server accepts it, before QUIT: a QUIT that hangs or a
     // connection dropped after the acceptance cannot make it go out twice.
     match mailer.send(&from, &to, &bytes, || dirs.mark_sent(item)).await {
@@ -288,42 +277,48 @@ async fn send_one(
             tracing::info!(run_id = %item.meta.run_id, "report message delivered: {}", p.display());
             Sent::Delivered(p)
         }
-        Ok(Err(e)) => {
-            // Delivered but not moved: note the delivery in its sidecar, so the next pass
-            // moves it without sending it again.
-            let noted = dirs.record_delivered(item);
-            tracing::error!(
-                "delivered {} but could not move it to sent/: {e:#}{}",
-                item.eml.display(),
-                match &noted {
-                    Ok(()) => "; the next delivery pass moves it without sending it again".to_owned(),
-                    Err(n) => format!("; nor note the delivery ({n:#}): it may be sent again"),
-                }
-            );
-            Sent::Delivered(item.eml.clone())
-        }
-        Err(f) if f.permanent => {
-            tracing::warn!(run_id = %item.meta.run_id, "report message refused permanently: {}", f.message);
-            match dirs.mark_failed(item, &f.message) {
-                Ok(p) => Sent::Refused(p, f.message),
-                Err(e) => {
-                    tracing::warn!("cannot move {} to failed/: {e:#}", item.eml.display());
-                    Sent::Refused(item.eml.clone(), f.message)
-                }
-            }
-        }
-        Err(f) => {
-            tracing::warn!(run_id = %item.meta.run_id, "report message not delivered, kept in the outbox: {}", f.message);
-            if let Err(e) = dirs.record_failure(item, &f.message) {
-                tracing::warn!("cannot update {}: {e:#}", item.eml.display());
-            }
-            Sent::Waiting(f)
-        }
+        Ok(Err(e)) => delivered_not_moved(dirs, item, &e),
+        Err(f) => not_delivered(dirs, item, f),
     }
 }
 
+/// Delivered but not moved: note the delivery in its sidecar, so the next pass moves it
+/// without sending it again.
+fn delivered_not_moved(dirs: &outbox::Dirs, item: &mut outbox::Item, e: &anyhow::Error) -> Sent {
+    let noted = dirs.record_delivered(item);
+    tracing::error!(
+        "delivered {} but could not move it to sent/: {e:#}{}",
+        item.eml.display(),
+        match &noted {
+            Ok(()) => "; the next delivery pass moves it without sending it again".to_owned(),
+            Err(n) => format!("; nor note the delivery ({n:#}): it may be sent again"),
+        }
+    );
+    Sent::Delivered(item.eml.clone())
+}
+
+/// Refused (5xx: moved to `failed/`) or not delivered (kept waiting, the attempt noted).
+fn not_delivered(dirs: &outbox::Dirs, item: &mut outbox::Item, f: smtp::Failure) -> Sent {
+    if f.permanent {
+        tracing::warn!(run_id = %item.meta.run_id, "report message refused permanently: {}", f.message);
+        return match dirs.mark_failed(item, &f.message) {
+            Ok(p) => Sent::Refused(p, f.message),
+            Err(e) => {
+                tracing::warn!("cannot move {} to failed/: {e:#}", item.eml.display());
+                Sent::Refused(item.eml.clone(), f.message)
+            }
+        };
+    }
+    tracing::warn!(run_id = %item.meta.run_id, "report message not delivered, kept in the outbox: {}", f.message);
+    if let Err(e) = dirs.record_failure(item, &f.message) {
+        tracing::warn!("cannot update {}: {e:#}", item.eml.display());
+    }
+    Sent::Waiting(f)
+}
+
 /// Retries every message waiting in `reports/outbox/` (not the permanently refused ones).
-/// Called first by every run and every few minutes by the daemon. Never fails: problems are
+/// Called by every run's notify stage (before its own message) and every few minutes by the
+/// daemon. Never fails: problems are
 /// in the summary and the log.
 pub async fn flush_outbox(paths: &Paths, settings: &Settings) -> OutboxSummary {
     flush(paths, settings, false).await
@@ -393,4 +388,17 @@ async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> Outb
 /// Everything waiting and everything refused, for `citewatch outbox` and the daemon.
 pub fn list_outbox(paths: &Paths) -> anyhow::Result<Vec<OutboxItem>> {
     dirs(paths).list()
+}
+
+/// Messages waiting in the outbox: `reports/outbox/*.eml`.
+pub fn outbox_size(paths: &Paths) -> usize {
+    dirs(paths)
+        .outbox
+        .read_dir()
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+        .unwrap_or(0)
 }

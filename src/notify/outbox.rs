@@ -83,7 +83,7 @@ fn sidecar(eml: &Path) -> PathBuf {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::snapshot::atomic_write(path, bytes)?;
+    crate::durable::atomic_write(path, bytes)?;
     Ok(())
 }
 

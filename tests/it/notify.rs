@@ -579,3 +579,62 @@ fn no_email_runs_a_check_without_mailing() {
     assert!(v["mail"].as_str().unwrap().starts_with("sent"), "{v:#}");
     assert_eq!(smtp.received().len(), 2, "the waiting message and this run's");
 }
+
+/// See: issue 12. The outbox is flushed by the run's last stage, after its sources were
+/// fetched (not before), and the report on disk is written once, with the mail line that
+/// says what became of the waiting message.
+#[test]
+fn the_outbox_is_flushed_after_fetching_and_the_report_on_disk_has_the_mail_line() {
+    let port = free_port();
+    let srv = PageServer::start();
+    let ws = workspace(&srv, &format!("smtp://127.0.0.1:{port}"), "");
+    let v = baseline_then_flag(&srv, &ws, "");
+    assert!(v["mail"].as_str().unwrap().starts_with("queued in "), "{v:#}");
+
+    let smtp = SmtpServer::start_with(port, None);
+    srv.set(
+        "/a",
+        page("", "350").delay(std::time::Duration::from_millis(1500)),
+    );
+    let hits = srv.hits("/a");
+    let child = ws
+        .cmd(&["check", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run citewatch");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while srv.hits("/a") == hits {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never fetched its source"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The fetch is in flight (the page answers late): nothing was delivered before it.
+    assert!(
+        smtp.received().is_empty(),
+        "the outbox was flushed before fetching"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        smtp.received().len(),
+        1,
+        "the waiting message, delivered at the end"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run_id = v["run_id"].as_str().unwrap();
+    let dir = ws.root().join("reports").join(run_id);
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["mail"], v["mail"], "{on_disk:#}");
+    assert!(
+        on_disk["mail"]
+            .as_str()
+            .unwrap()
+            .contains("outbox: 1 delivered, 0 waiting"),
+        "{on_disk:#}"
+    );
+    assert!(dir.join("report.md").exists() && dir.join("report.html").exists());
+}
