@@ -139,6 +139,15 @@ pub struct SourceReport {
     pub outcome: SourceOutcome,
     /// The failure, for `error`.
     pub error: Option<String>,
+    /// The kind of failure, for `error` (null when the fetch was fine): `http_status`,
+    /// `not_found`, `soft_404`, `blocked`, `timeout`, `network`, `too_large`,
+    /// `unsupported_type` or `render`.
+    #[serde(default)]
+    pub failure: Option<crate::fetch::FailureKind>,
+    /// Whether the text was read from the page as a headless browser rendered it (false on
+    /// a failed fetch).
+    #[serde(default)]
+    pub rendered: bool,
 }
 
 /// What happened to a source's text in a run.

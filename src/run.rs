@@ -121,6 +121,9 @@ struct Job {
     /// Stored versions (the latest, and those baselines refer to) that another extractor made,
     /// to extract again from their raw bodies: (text hash, raw hash, content type).
     reextract: Vec<(String, String, String)>,
+    /// The source's `render` and `selector`, for the browser.
+    render: Option<crate::watchlist::RenderMode>,
+    selector: Option<String>,
 }
 
 /// One statement × cite to anchor or judge against a job's source.
@@ -378,6 +381,8 @@ pub async fn run_check(
                 prev_text: latest.map(|v| v.text.clone()),
                 tasks: Vec::new(),
                 reextract: Vec::new(),
+                render: s.render,
+                selector: s.selector.clone(),
             });
         }
     }
@@ -442,7 +447,9 @@ pub async fn run_check(
 
     // Fetch each distinct URL once (however many articles or rule sets cite it); extract and
     // store on the blocking pool as pages arrive, so no body outlives its processing.
-    let fetcher = Fetcher::new(&ctx.settings.fetch)?;
+    let reader = crate::fetch::read::Reader::new(Fetcher::new(&ctx.settings.fetch)?, &ctx.settings);
+    let rendered: Arc<Vec<std::sync::atomic::AtomicBool>> =
+        Arc::new(jobs.iter().map(|_| Default::default()).collect());
     let mut groups: Vec<(url::Url, Vec<usize>)> = Vec::new();
     let mut group_of: HashMap<String, usize> = HashMap::new();
     for (i, j) in jobs.iter().enumerate() {
@@ -475,7 +482,8 @@ pub async fn run_check(
     let mut processed: Vec<Option<Processed>> = queue
         .into_stream()
         .map(|((url, members), slot)| {
-            let fetcher = fetcher.clone();
+            let reader = reader.clone();
+            let rendered = rendered.clone();
             let jobs = jobs.clone();
             let cpu = cpu.clone();
             let progress = progress.clone();
@@ -492,8 +500,19 @@ pub async fn run_check(
                     [one] => jobs[*one].cond.clone(),
                     _ => Conditional::default(),
                 };
-                let outcome = fetcher.fetch(&url, &cond).await;
+                let want = want_of(&jobs, &members);
+                let read = reader.read(&url, &cond, want).await;
+                let outcome = read.outcome;
                 drop(slot);
+                // Kept for the random-sibling probe, should evidence turn out removed (only a
+                // source with a baseline to judge against can remove any).
+                let judged = members
+                    .iter()
+                    .any(|&m| jobs[m].tasks.iter().any(|t| t.baseline.is_some()));
+                let kept = match &outcome {
+                    FetchOutcome::Fetched(p) if judged => Some(p.clone()),
+                    _ => None,
+                };
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 if let Some(p) = &progress {
                     p(n, total);
@@ -507,7 +526,17 @@ pub async fn run_check(
                     } else {
                         outcome.clone().expect("taken only by the last member")
                     };
-                    out.push((m, process(&jobs[m], o, store.clone(), &cpu).await));
+                    let mut p = process(&jobs[m], o, store.clone(), &cpu).await;
+                    if let Some(page) = kept.as_ref().filter(|_| removes_evidence(&p))
+                        && let Some(f) = reader.same_page_elsewhere(&url, page, want).await
+                    {
+                        p = Processed::Failed(f);
+                    }
+                    rendered[m].store(
+                        read.rendered && !matches!(p, Processed::Failed(_)),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    out.push((m, p));
                 }
                 out
             }));
@@ -536,6 +565,7 @@ pub async fn run_check(
             },
         )
         .await;
+    reader.close().await;
     tracing::debug!(
         elapsed_ms = t0.elapsed().as_millis() as u64,
         sources = total,
@@ -552,9 +582,14 @@ pub async fn run_check(
     let mut ev_results: HashMap<String, (String, EvOutcome)> = HashMap::new();
     let mut source_reports: BTreeMap<String, SourceReport> = BTreeMap::new();
     let mut failures: HashMap<String, String> = HashMap::new();
-    for (job, p) in jobs.iter().zip(processed) {
+    for (i, (job, p)) in jobs.iter().zip(processed).enumerate() {
+        let rendered = rendered[i].load(std::sync::atomic::Ordering::Relaxed);
         let rec = index.sources.entry(job.key.clone()).or_default();
         rec.url = job.url.to_string();
+        let failure = match &p {
+            Processed::Failed(f) => Some(f.kind.reported()),
+            _ => None,
+        };
         let (outcome, final_url, status, error) = match p {
             Processed::Failed(f) => {
                 // Keep the rules the stored text was made with: the next identical body must
@@ -675,6 +710,8 @@ pub async fn run_check(
             http_status: status,
             outcome,
             error: error.clone(),
+            failure,
+            rendered,
         });
         if rank(outcome) > rank(entry.outcome) {
             *entry = SourceReport {
@@ -683,6 +720,8 @@ pub async fn run_check(
                 http_status: status,
                 outcome,
                 error,
+                failure,
+                rendered,
             };
         }
     }
@@ -993,6 +1032,40 @@ pub async fn run_check(
         "report message handled"
     );
     Ok(report)
+}
+
+/// How a URL shared by `members` is read: in the browser if any of them asks for it, over
+/// HTTP only if all do; the first member's rules and selector.
+fn want_of<'a>(jobs: &'a [Job], members: &[usize]) -> crate::fetch::read::Want<'a> {
+    use crate::watchlist::RenderMode;
+    let modes: Vec<Option<RenderMode>> = members.iter().map(|&m| jobs[m].render).collect();
+    let first = &jobs[members[0]];
+    crate::fetch::read::Want {
+        mode: if modes.contains(&Some(RenderMode::Browser)) {
+            Some(RenderMode::Browser)
+        } else if modes.iter().all(|m| *m == Some(RenderMode::Http)) {
+            Some(RenderMode::Http)
+        } else {
+            None
+        },
+        rules: &first.rules,
+        selector: first.selector.as_deref(),
+    }
+}
+
+/// Whether a processed source judged an anchored passage gone (before that is reported,
+/// the random-sibling probe makes sure the site does not answer every URL with one page).
+fn removes_evidence(p: &Processed) -> bool {
+    let evidence = match p {
+        Processed::Stored { evidence, .. } | Processed::SameRaw { evidence, .. } => evidence,
+        _ => return false,
+    };
+    evidence.iter().any(|(_, _, o)| match o {
+        EvOutcome::Judged(j) | EvOutcome::Rebased { judgement: j, .. } => {
+            j.verdict == Verdict::EvidenceRemoved
+        }
+        EvOutcome::Located(_) => false,
+    })
 }
 
 /// Quotes as a person reads them: `"a", "b"`.

@@ -22,3 +22,7 @@ mod evidence;
 
 /// `demo`: the README's first command end to end.
 mod demo;
+
+/// Sources as the real web serves them: failure kinds, bot walls, soft 404s, rendering in
+/// the real headless browser.
+mod web;
