@@ -53,15 +53,28 @@ pub struct RenderStats {
     pub busy: Duration,
 }
 
-/// A running browser.
+/// A running browser. Dropping it kills its processes (the reaper goes first, while the
+/// launcher still is their parent).
 struct Live {
+    reaper: Reaper,
     browser: Arc<Browser>,
     /// False once the DevTools connection ended (the browser exited or crashed).
     alive: Arc<AtomicBool>,
     pid: Option<u32>,
-    handler: tokio::task::JoinHandle<()>,
+    handler: tokio_util::task::AbortOnDropHandle<()>,
     /// Its profile, removed when the browser is dropped.
     _profile: tempfile::TempDir,
+}
+
+/// Kills the descendants of the browser's launcher when dropped.
+struct Reaper(Option<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            kill_descendants(pid);
+        }
+    }
 }
 
 /// Renders pages in one lazily started browser. Cheap to share behind an `Arc`.
@@ -168,9 +181,9 @@ impl Renderer {
         {
             return Ok((l.browser.clone(), l.alive.clone()));
         }
-        if let Some(old) = live.take() {
+        if live.take().is_some() {
+            // Dropping it kills whatever is left of it.
             tracing::warn!("the headless browser ended; starting a new one");
-            old.handler.abort();
         }
         let l = self.launch().await?;
         let out = (l.browser.clone(), l.alive.clone());
@@ -190,10 +203,10 @@ impl Renderer {
             .user_data_dir(profile.path())
             .launch_timeout(Duration::from_secs(20))
             .request_timeout(self.wait() + SLACK)
-            .arg(format!("--user-agent={}", self.user_agent))
-            .arg("--disable-gpu")
-            .arg("--no-default-browser-check")
-            .arg("--disable-extensions");
+            // chromiumoxide adds the leading `--`.
+            .arg(("user-agent", self.user_agent.as_str()))
+            .arg("disable-gpu")
+            .arg("no-default-browser-check");
         // Chrome's sandbox cannot run as root.
         if rustix::process::geteuid().is_root() {
             config = config.no_sandbox();
@@ -206,14 +219,23 @@ impl Renderer {
         let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
-        let handler = tokio::spawn(async move {
+        let handler = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            // The handler reports a broken connection as an error and then never ends: any
+            // error but a message it could not parse means the browser is gone.
             while let Some(ev) = handler.next().await {
-                if let Err(e) = ev {
-                    tracing::debug!("browser connection: {e}");
+                match ev {
+                    Ok(()) => {}
+                    Err(e @ chromiumoxide::error::CdpError::InvalidMessage(..)) => {
+                        tracing::debug!("browser connection: {e}");
+                    }
+                    Err(e) => {
+                        tracing::warn!("the headless browser's connection broke: {e}");
+                        break;
+                    }
                 }
             }
             flag.store(false, Ordering::SeqCst);
-        });
+        }));
         tracing::info!(
             browser = %exe.display(),
             pid,
@@ -221,6 +243,7 @@ impl Renderer {
             "headless browser started"
         );
         Ok(Live {
+            reaper: Reaper(pid),
             browser: Arc::new(browser),
             alive,
             pid,
@@ -253,10 +276,8 @@ impl Renderer {
         if result.is_err() && !alive.load(Ordering::SeqCst) {
             let mut live = self.live.lock().await;
             if live.as_ref().is_some_and(|l| Arc::ptr_eq(&l.alive, &alive)) {
-                // Dropping the last handle kills the process.
-                if let Some(l) = live.take() {
-                    l.handler.abort();
-                }
+                // Dropping it kills its processes; pages still on it fail.
+                live.take();
             }
         }
         let mem = self.memory().await;
@@ -324,23 +345,28 @@ impl Renderer {
         }
     }
 
+    /// The process id of the running browser, if one runs (for diagnostics and tests).
+    pub async fn browser_pid(&self) -> Option<u32> {
+        self.live.lock().await.as_ref().and_then(|l| l.pid)
+    }
+
     /// Closes the browser (if one was started) and returns what it did.
     pub async fn close(&self) -> RenderStats {
         if let Some(l) = self.live.lock().await.take() {
-            l.handler.abort();
-            match Arc::try_unwrap(l.browser) {
-                Ok(mut b) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(3), b.close()).await;
-                    if tokio::time::timeout(Duration::from_secs(3), b.wait())
-                        .await
-                        .is_err()
-                    {
-                        let _ = b.kill().await;
-                    }
-                }
-                // A page still holds it: dropping the last handle kills the process.
-                Err(b) => drop(b),
+            let Live {
+                reaper,
+                browser,
+                handler,
+                ..
+            } = l;
+            if let Ok(mut b) = Arc::try_unwrap(browser) {
+                // A clean exit; then whatever is left is killed, the launcher last.
+                let _ = tokio::time::timeout(Duration::from_secs(3), b.close()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(3), b.wait()).await;
+                drop(reaper);
+                drop(b);
             }
+            drop(handler);
         }
         let st = self.stats();
         if st.launches > 0 {
@@ -356,8 +382,9 @@ impl Renderer {
     }
 }
 
-/// Proportional set size of `pid` and its descendants, bytes (0 where /proc cannot tell).
-fn tree_pss(pid: u32) -> u64 {
+/// `pid` and its descendants (Debian's `chromium-headless-shell` is a shell script that runs
+/// the browser as its child; the browser runs its renderers as children of its own).
+fn process_tree(pid: u32) -> Vec<u32> {
     let mut children: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -377,20 +404,37 @@ fn tree_pss(pid: u32) -> u64 {
             }
         }
     }
-    let mut total = 0;
+    let mut out = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
-            total += s
-                .lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0)
-                * 1024;
-        }
+        out.push(p);
         todo.extend(children.get(&p).into_iter().flatten());
     }
-    total
+    out
+}
+
+/// Proportional set size of `pid` and its descendants, bytes (0 where /proc cannot tell).
+fn tree_pss(pid: u32) -> u64 {
+    process_tree(pid)
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .sum::<u64>()
+        * 1024
+}
+
+/// Kills `pid`'s descendants (the launcher itself is killed when its handle is dropped), so
+/// that no browser process outlives the run, whatever state it was left in.
+fn kill_descendants(pid: u32) {
+    for p in process_tree(pid).into_iter().skip(1) {
+        if let Some(p) = i32::try_from(p).ok().and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -403,6 +447,92 @@ mod tests {
         assert!(js.contains(r#"const sel = "main \"x\"";"#), "{js}");
         assert!(js.contains("Date.now() + 2000"));
         assert!(settle_script(None, Duration::ZERO).contains("const sel = null;"));
+    }
+
+    /// With the real browser (`.ci/run` installs chromium-headless-shell): a page whose text
+    /// a script writes is read with it; a browser killed under the renderer is replaced, and
+    /// the run's renderer goes on. See: issue 13.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renders_scripts_and_replaces_a_crashed_browser() {
+        let settings = BrowserSettings {
+            path: None,
+            wait_secs: 5,
+        };
+        let r = Renderer::new(&settings, "citewatch-test", 2);
+        assert_eq!(r.stats().launches, 0, "nothing started before a page needs it");
+        let url = Url::parse(
+            "data:text/html,<p id=x></p><script>document.getElementById('x').textContent='written-by-script'</script>",
+        )
+        .unwrap();
+        let html = r.render(&url, Some("#x")).await.expect("rendered");
+        assert!(html.contains("<p id=\"x\">written-by-script</p>"), "{html}");
+        let launcher = r.browser_pid().await.expect("a browser runs");
+        let first = process_tree(launcher);
+        assert!(first.len() > 1, "the browser and its helpers: {first:?}");
+        // The browser crashes: every process of it dies at once.
+        kill_descendants(launcher);
+        // The page in flight when the browser dies may fail; the next one gets a new browser.
+        let mut again = r.render(&url, None).await;
+        if again.is_err() {
+            again = r.render(&url, None).await;
+        }
+        assert!(again.expect("a new browser").contains("written-by-script"));
+        let second = r.browser_pid().await.expect("a new browser runs");
+        assert_ne!(second, launcher);
+        let st = r.close().await;
+        assert_eq!(st.launches, 2, "{st:?}");
+        // Nothing of either browser is left.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for p in first.iter().chain(&process_tree(second)) {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            assert!(
+                stat.is_empty() || stat.contains(") Z "),
+                "process {p} left: {stat}"
+            );
+        }
+        assert!(
+            st.peak_bytes > 10 << 20,
+            "the browser's memory is counted: {st:?}"
+        );
+    }
+
+    /// A browser that stops answering (every process of it stopped) fails the page it held
+    /// within wait_secs plus the slack, and the next page gets a new browser.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_browser_fails_its_page_and_is_replaced() {
+        let settings = BrowserSettings {
+            path: None,
+            wait_secs: 1,
+        };
+        let r = Renderer::new(&settings, "citewatch-test", 2);
+        let url = Url::parse("data:text/html,<p>static text</p>").unwrap();
+        r.render(&url, None).await.expect("rendered");
+        let launcher = r.browser_pid().await.expect("a browser runs");
+        let hung = process_tree(launcher);
+        for p in hung.iter().skip(1) {
+            if let Some(p) = i32::try_from(*p).ok().and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::STOP);
+            }
+        }
+        let started = Instant::now();
+        let err = r
+            .render(&url, None)
+            .await
+            .expect_err("the hung browser cannot render");
+        assert!(err.contains("did not answer"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1) + SLACK + Duration::from_secs(3));
+        let html = r.render(&url, None).await.expect("a new browser");
+        assert!(html.contains("static text"));
+        let st = r.close().await;
+        assert_eq!(st.launches, 2, "{st:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for p in &hung {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            assert!(
+                stat.is_empty() || stat.contains(") Z "),
+                "process {p} left: {stat}"
+            );
+        }
     }
 
     #[test]

@@ -206,6 +206,19 @@ fn rendered_page_is_anchored_then_judged(render_line: &str) {
     assert_eq!(v["sources"][0]["rendered"], true, "{v:#}");
     assert_eq!(v["statements"][0]["status"], "baseline", "{v:#}");
     assert_eq!(v["statements"][0]["evidence"][0]["anchored"], true, "{v:#}");
+    // The HTTP fetch, then the browser's, both with the run's User-Agent.
+    let agents: Vec<String> = srv
+        .request_headers("/live")
+        .iter()
+        .map(|h| {
+            h.get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(agents.len(), 2, "{agents:?}");
+    assert!(agents.iter().all(|a| a.starts_with("citewatch/")), "{agents:?}");
     let v = check(&ws);
     assert_eq!(v["statements"][0]["status"], "unchanged", "{v:#}");
     srv.set("/live", Response::html(&scripted(350, "")));
