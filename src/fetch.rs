@@ -615,7 +615,7 @@ pub fn judge_page(url: &Url, page: &FetchedPage) -> Option<(FailureKind, String)
     if crate::extract::doc_kind(&page.content_type, &page.body) != Some(crate::extract::DocKind::Html) {
         return None;
     }
-    let head = signs::lower_head(&page.body);
+    let head = signs::page_head(&page.body);
     if let Some(reason) = signs::bot_wall_in(page.status, None, &head, &page.body) {
         return Some((FailureKind::Blocked, reason));
     }
