@@ -184,6 +184,18 @@ impl std::fmt::Display for SourceOutcome {
     }
 }
 
+impl SourceReport {
+    /// The outcome as the report tables show it: with the failure kind (`error (soft_404)`)
+    /// or how the page was read (`changed (rendered)`).
+    pub fn outcome_label(&self) -> String {
+        match (self.failure, self.rendered) {
+            (Some(k), _) => format!("{} ({k})", self.outcome),
+            (None, true) => format!("{} (rendered)", self.outcome),
+            (None, false) => self.outcome.to_string(),
+        }
+    }
+}
+
 impl EvidenceReport {
     /// Whether this pair needs a person: its baseline has no located passage, or an
     /// `evidence` quote was not found. A source never fetched has no baseline to judge.
@@ -357,8 +369,9 @@ impl RunReport {
         for src in self.sources.iter().filter(|s| s.outcome == SourceOutcome::Error) {
             let _ = writeln!(
                 out,
-                "source failed: {} — {}",
+                "source failed: {} — {}{}",
                 src.url,
+                src.failure.map(|k| format!("{k}: ")).unwrap_or_default(),
                 src.error.as_deref().unwrap_or("error")
             );
         }
@@ -511,7 +524,7 @@ impl RunReport {
                 "| {} | {} | {} | {} |",
                 md_escape(&src.url),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                src.outcome,
+                src.outcome_label(),
                 md_escape(src.error.as_deref().unwrap_or(""))
             );
         }
@@ -581,7 +594,7 @@ impl RunReport {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape_html(&src.url),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                src.outcome,
+                src.outcome_label(),
                 escape_html(src.error.as_deref().unwrap_or(""))
             );
         }
