@@ -35,13 +35,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 use url::{Host, Url};
 
 use crate::settings::FetchSettings;
+
+pub mod read;
+pub mod render;
+pub mod signs;
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 10;
@@ -105,12 +109,23 @@ pub struct FetchedPage {
     pub body: Vec<u8>,
 }
 
-/// Why a fetch failed.
+/// Why a fetch failed. The report shows [`FailureKind::reported`]: one of `http_status`,
+/// `not_found`, `soft_404`, `blocked`, `timeout`, `network`, `too_large`, `unsupported_type`,
+/// `render`; the three kinds after `render` are finer distinctions kept for logs and the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
-    /// A non-2xx status after retries (404, 410, 5xx, …).
-    Status,
+    /// A non-2xx status after retries, other than 404 and 410 (5xx, 429, 403, …).
+    #[serde(rename = "http_status", alias = "status")]
+    HttpStatus,
+    /// 404 Not Found or 410 Gone.
+    NotFound,
+    /// A page that says "not found" while answering 2xx, a redirect to the site's home page
+    /// or to a 404-like path, or a site that answers any URL with the same page.
+    #[serde(rename = "soft_404")]
+    Soft404,
+    /// A bot wall: a challenge, captcha or "access denied" page in front of the source.
+    Blocked,
     /// DNS, connect, TLS or reset.
     Network,
     /// No response within the timeout.
@@ -119,6 +134,8 @@ pub enum FailureKind {
     TooLarge,
     /// Not HTML, plain text or PDF.
     UnsupportedType,
+    /// The headless browser could not render the page (none installed, crashed, hung).
+    Render,
     /// More than 10 redirects, a loop, or a redirect to a scheme other than http(s).
     Redirect,
     /// The body could not be decompressed (corrupt gzip, brotli or deflate stream).
@@ -128,17 +145,44 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// The snake_case name used in logs and JSON.
+    /// The snake_case name used in logs and the store.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Status => "status",
+            Self::HttpStatus => "http_status",
+            Self::NotFound => "not_found",
+            Self::Soft404 => "soft_404",
+            Self::Blocked => "blocked",
             Self::Network => "network",
             Self::Timeout => "timeout",
             Self::TooLarge => "too_large",
             Self::UnsupportedType => "unsupported_type",
+            Self::Render => "render",
             Self::Extract => "extract",
             Self::Redirect => "redirect",
             Self::Decode => "decode",
+        }
+    }
+
+    /// The kind the report shows (`sources[].failure`): the finer kinds folded into the
+    /// public ones. A redirect problem is the server's answer (`http_status`), a corrupt
+    /// compressed stream a transport problem (`network`), a body no text can be read from a
+    /// document of a type citewatch cannot read (`unsupported_type`).
+    pub fn reported(self) -> Self {
+        match self {
+            Self::Redirect => Self::HttpStatus,
+            Self::Decode => Self::Network,
+            Self::Extract => Self::UnsupportedType,
+            k => k,
+        }
+    }
+
+    /// Whether a failure of this kind may pass by itself (a wall that lifts, a server back
+    /// up): the kinds `[fetch] fail_after` is patient with, 5xx and 429 statuses included.
+    pub fn is_transient(self, status: Option<u16>) -> bool {
+        match self {
+            Self::Blocked | Self::Timeout | Self::Network | Self::Decode => true,
+            Self::HttpStatus => matches!(status, Some(429 | 500..=599)),
+            _ => false,
         }
     }
 }
@@ -458,7 +502,10 @@ pub fn retry_decision(f: &AttemptFailure, attempt: u32, backoff_base: Duration) 
         | FailureKind::Redirect
         | FailureKind::Decode
         | FailureKind::Extract => None,
-        FailureKind::Status => match f.status.unwrap_or(0) {
+        // 404/410 are final; a soft 404, a bot wall or a browser failure gets the same answer
+        // (a challenge is not solved by asking again a second later).
+        FailureKind::NotFound | FailureKind::Soft404 | FailureKind::Blocked | FailureKind::Render => None,
+        FailureKind::HttpStatus => match f.status.unwrap_or(0) {
             // 408 Request Timeout: the server gave up waiting for us; a new request is fine.
             408 => Some(backoff),
             // 429 Too Many Requests and 503 Service Unavailable: the server says "later";
@@ -546,6 +593,38 @@ fn classify(e: &reqwest::Error) -> (FailureKind, String) {
     (kind, detail)
 }
 
+/// At most `max` bytes of a response's body (for the signature checks of an error page);
+/// whatever arrived before a read error or the end.
+async fn read_head(resp: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = max - head.len();
+        head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if head.len() >= max {
+            break;
+        }
+    }
+    head
+}
+
+/// What a 2xx HTML page says about itself: a bot wall, or a soft 404 (a redirect from `url`
+/// to a home page or a 404-like path, a title or main heading saying "not found"). The
+/// failure to report instead of the page, or `None` for a page to read as text.
+pub fn judge_page(url: &Url, page: &FetchedPage) -> Option<(FailureKind, String)> {
+    if crate::extract::doc_kind(&page.content_type, &page.body) != Some(crate::extract::DocKind::Html) {
+        return None;
+    }
+    let head = signs::page_head(&page.body);
+    if let Some(reason) = signs::bot_wall_in(page.status, None, &head, &page.body) {
+        return Some((FailureKind::Blocked, reason));
+    }
+    if let Some(reason) = signs::soft_404_redirect(url, &page.final_url) {
+        return Some((FailureKind::Soft404, reason));
+    }
+    signs::not_found_in(&head).map(|reason| (FailureKind::Soft404, reason))
+}
+
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
@@ -626,6 +705,18 @@ impl Fetcher {
                 let mut f = match result {
                     Ok(Step::Done(Success::Page(p))) => {
                         debug!(url = %url, attempt, status = p.status, bytes = p.body.len(), elapsed_ms, final_url = %p.final_url, "fetch attempt ok");
+                        if let Some((kind, detail)) = judge_page(url, &p) {
+                            // Never judged as text: the landing page and its status are
+                            // what the report shows.
+                            let f = AttemptFailure {
+                                kind,
+                                status: Some(p.status),
+                                detail,
+                                final_url: Some(p.final_url),
+                                retry_after: None,
+                            };
+                            return self.give_up(url, f, attempt);
+                        }
                         return FetchOutcome::Fetched(p);
                     }
                     Ok(Step::Done(Success::NotModified(final_url))) => {
@@ -864,8 +955,24 @@ impl Fetcher {
                 )),
             };
         }
+        if matches!(status.as_u16(), 403 | 429 | 503) {
+            let cf = header_str(resp.headers(), HeaderName::from_static("cf-mitigated"));
+            let retry_after = header_str(resp.headers(), header::RETRY_AFTER);
+            let head = read_head(resp, signs::SCAN_BYTES).await;
+            if let Some(reason) = signs::bot_wall(status.as_u16(), cf.as_deref(), &head) {
+                return Err(fail(FailureKind::Blocked, reason));
+            }
+            let mut f = fail(FailureKind::HttpStatus, format!("HTTP {status}"));
+            f.retry_after = retry_after.and_then(|v| parse_retry_after(&v, SystemTime::now()));
+            return Err(f);
+        }
         if !status.is_success() {
-            let mut f = fail(FailureKind::Status, format!("HTTP {status}"));
+            let kind = if matches!(status.as_u16(), 404 | 410) {
+                FailureKind::NotFound
+            } else {
+                FailureKind::HttpStatus
+            };
+            let mut f = fail(kind, format!("HTTP {status}"));
             if status == StatusCode::NOT_MODIFIED {
                 f.detail.push_str(" to a request that carried no validators");
             }
@@ -938,7 +1045,11 @@ mod tests {
 
     fn status(code: u16, retry_after: Option<Duration>) -> AttemptFailure {
         AttemptFailure {
-            kind: FailureKind::Status,
+            kind: if matches!(code, 404 | 410) {
+                FailureKind::NotFound
+            } else {
+                FailureKind::HttpStatus
+            },
             status: Some(code),
             detail: String::new(),
             final_url: None,

@@ -139,6 +139,15 @@ pub struct SourceReport {
     pub outcome: SourceOutcome,
     /// The failure, for `error`.
     pub error: Option<String>,
+    /// The kind of failure, for `error` (null when the fetch was fine): `http_status`,
+    /// `not_found`, `soft_404`, `blocked`, `timeout`, `network`, `too_large`,
+    /// `unsupported_type` or `render`.
+    #[serde(default)]
+    pub failure: Option<crate::fetch::FailureKind>,
+    /// Whether the text was read from the page as a headless browser rendered it (false on
+    /// a failed fetch).
+    #[serde(default)]
+    pub rendered: bool,
 }
 
 /// What happened to a source's text in a run.
@@ -172,6 +181,18 @@ impl std::fmt::Display for SourceOutcome {
             SourceOutcome::Changed => "changed",
             SourceOutcome::Error => "error",
         })
+    }
+}
+
+impl SourceReport {
+    /// The outcome as the report tables show it: with the failure kind (`error (soft_404)`)
+    /// or how the page was read (`changed (rendered)`).
+    pub fn outcome_label(&self) -> String {
+        match (self.failure, self.rendered) {
+            (Some(k), _) => format!("{} ({k})", self.outcome),
+            (None, true) => format!("{} (rendered)", self.outcome),
+            (None, false) => self.outcome.to_string(),
+        }
     }
 }
 
@@ -341,8 +362,9 @@ impl RunReport {
         for src in self.sources.iter().filter(|s| s.outcome == SourceOutcome::Error) {
             let _ = writeln!(
                 out,
-                "source failed: {} — {}",
+                "source failed: {} — {}{}",
                 src.url,
+                src.failure.map(|k| format!("{k}: ")).unwrap_or_default(),
                 src.error.as_deref().unwrap_or("error")
             );
         }
@@ -435,7 +457,7 @@ impl RunReport {
                 "| {} | {} | {} | {} |",
                 md_escape(&src.url),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                src.outcome,
+                src.outcome_label(),
                 md_escape(src.error.as_deref().unwrap_or(""))
             );
         }
@@ -572,7 +594,7 @@ impl RunReport {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape_html(&src.url),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                src.outcome,
+                src.outcome_label(),
                 escape_html(src.error.as_deref().unwrap_or(""))
             );
         }

@@ -99,7 +99,7 @@ pub async fn run_check(
     let sources = plan.jobs.len();
     debug_since(t_start, "jobs planned");
     let t0 = Instant::now();
-    let (jobs, processed) = work::fetch_all(&ctx.settings.fetch, plan, store.clone(), progress).await?;
+    let (jobs, processed) = work::fetch_all(&ctx.settings, plan, store.clone(), progress).await?;
     debug_since(t0, "fetched and extracted");
 
     let t0 = Instant::now();

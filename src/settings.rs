@@ -30,6 +30,10 @@ pub const DEFAULT_SMTP_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_GRACE_SECS: u64 = 30;
 /// Default interval between the daemon's outbox delivery retries (5 minutes).
 pub const DEFAULT_OUTBOX_RETRY_SECS: u64 = 300;
+/// Default longest wait for a rendered page to settle, seconds (`[browser].wait_secs`).
+pub const DEFAULT_WAIT_SECS: u64 = 10;
+/// Longest `[browser].wait_secs`.
+pub const MAX_WAIT_SECS: u64 = 300;
 /// Default control endpoint address of the daemon.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -68,6 +72,41 @@ pub struct Settings {
     pub email: Option<EmailSettings>,
     /// The daemon's control endpoint.
     pub control: ControlSettings,
+    /// The headless browser that renders script-built pages.
+    pub browser: BrowserSettings,
+}
+
+/// `[fetch] render`: whether pages that need a browser are found by themselves.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderPolicy {
+    /// A 2xx HTML page whose static HTML has scripts and almost no main text (fewer than
+    /// [`crate::fetch::render::AUTO_MIN_WORDS`] words) is read again in the browser.
+    #[default]
+    Auto,
+    /// Only sources with `render = "browser"` are rendered.
+    Never,
+}
+
+/// `[browser]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrowserSettings {
+    /// The Chrome/Chromium executable; default: the first of `chromium-headless-shell`,
+    /// `chromium`, `google-chrome` on `PATH`.
+    pub path: Option<PathBuf>,
+    /// Longest wait for a page to settle, seconds: from navigation until the source's
+    /// selector is present, or the DOM did not change for a second.
+    pub wait_secs: u64,
+}
+
+impl Default for BrowserSettings {
+    fn default() -> Self {
+        Self {
+            path: None,
+            wait_secs: DEFAULT_WAIT_SECS,
+        }
+    }
 }
 
 /// `[schedule]`
@@ -115,6 +154,9 @@ pub struct FetchSettings {
     /// Whether a redirect may lead from a public address to a private, loopback, link-local
     /// or multicast one (a watchlist URL that is private itself is always fetched).
     pub allow_private_redirects: bool,
+    /// `auto`: pages that need a browser are rendered in one; `never`: only sources with
+    /// `render = "browser"`.
+    pub render: RenderPolicy,
 }
 
 impl Default for FetchSettings {
@@ -127,6 +169,7 @@ impl Default for FetchSettings {
             max_bytes: DEFAULT_MAX_BYTES,
             user_agent: format!("citewatch/{}", env!("CARGO_PKG_VERSION")),
             allow_private_redirects: false,
+            render: RenderPolicy::Auto,
         }
     }
 }
@@ -249,6 +292,7 @@ impl Settings {
             .with("watchlist", Schema::of::<WatchlistSettings>("[watchlist]"))
             .with("email", Schema::of::<EmailSettings>("[email]"))
             .with("control", Schema::of::<ControlSettings>("[control]"))
+            .with("browser", Schema::of::<BrowserSettings>("[browser]"))
     }
 
     /// Parses settings text; `path` is only used in messages. Reports every syntax error
@@ -337,6 +381,7 @@ impl Settings {
             ),
             ("fetch", "max_bytes", f.max_bytes, 1, MAX_MAX_BYTES),
             ("store", "keep", as_u64(self.store.keep), 0, MAX_KEEP as u64),
+            ("browser", "wait_secs", self.browser.wait_secs, 1, MAX_WAIT_SECS),
         ];
         for (table, key, value, min, max) in ranges {
             if value < min {
@@ -517,6 +562,8 @@ mod tests {
             ("fetch", "max_bytes", "0"),
             ("fetch", "max_bytes", "1073741825"),
             ("store", "keep", "1000001"),
+            ("browser", "wait_secs", "0"),
+            ("browser", "wait_secs", "301"),
             ("email", "timeout_secs", "0"),
             ("email", "timeout_secs", "3601"),
         ] {

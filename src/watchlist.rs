@@ -125,6 +125,19 @@ pub struct Source {
     pub selector: Option<String>,
     /// Regexes; matching extracted lines are ignored.
     pub ignore: Vec<String>,
+    /// How the page is read (`render = "http" | "browser"`); `None`: `[fetch] render` decides.
+    pub render: Option<RenderMode>,
+}
+
+/// A source's `render`: read the static HTML only, or the page as a headless browser renders
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderMode {
+    /// The HTTP answer as it is, never rendered (not even by `[fetch] render = "auto"`).
+    Http,
+    /// Always rendered in the browser (after the HTTP fetch that gives status and failures).
+    Browser,
 }
 
 impl Article {

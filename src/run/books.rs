@@ -33,17 +33,18 @@ struct Line {
     final_url: Option<String>,
     status: Option<u16>,
     error: Option<String>,
+    failure: Option<crate::fetch::FailureKind>,
 }
 
 /// Records every job's result in `index`; a store failure stops the run.
 pub(super) fn record_sources(
     index: &mut snapshot::Index,
     jobs: &[Job],
-    processed: Vec<Processed>,
+    processed: Vec<(Processed, bool)>,
     now: DateTime<Utc>,
 ) -> Result<Books, StoreError> {
     let mut books = Books::default();
-    for (job, p) in jobs.iter().zip(processed) {
+    for (job, (p, rendered)) in jobs.iter().zip(processed) {
         let rec = index.sources.entry(job.key.clone()).or_default();
         rec.url = job.url.to_string();
         let line = match p {
@@ -63,6 +64,7 @@ pub(super) fn record_sources(
                     final_url: f.final_url.clone(),
                     status: f.status,
                     error: Some(f.detail.clone()),
+                    failure: Some(f.kind.reported()),
                 }
             }
             Processed::NotModified {
@@ -93,7 +95,7 @@ pub(super) fn record_sources(
                 stored(rec, job, &rebased, (meta, raw_hash, text_hash), now)
             }
         };
-        books.report(job, line);
+        books.report(job, line, rendered);
     }
     Ok(books)
 }
@@ -105,7 +107,7 @@ impl Books {
     }
 
     /// Several rule sets may watch one URL: the report shows the most telling outcome.
-    fn report(&mut self, job: &Job, line: Line) {
+    fn report(&mut self, job: &Job, line: Line, rendered: bool) {
         let rank = |o: SourceOutcome| match o {
             SourceOutcome::Unchanged => 0,
             SourceOutcome::New => 1,
@@ -118,6 +120,8 @@ impl Books {
             http_status: l.status,
             outcome: l.outcome,
             error: l.error,
+            failure: l.failure,
+            rendered,
         };
         match self.sources.get_mut(job.url.as_str()) {
             None => {
@@ -144,6 +148,7 @@ fn not_modified(rec: &mut SourceRecord, rebased: &Rebased, final_url: String, no
         final_url: Some(final_url),
         status: Some(304),
         error: None,
+        failure: None,
     }
 }
 
@@ -173,6 +178,7 @@ fn same_raw(
         final_url: Some(meta.final_url),
         status: Some(meta.status),
         error: None,
+        failure: None,
     }
 }
 
@@ -225,6 +231,7 @@ fn stored(
         final_url: Some(final_url),
         status: Some(status),
         error: None,
+        failure: None,
     }
 }
 
@@ -314,6 +321,8 @@ mod tests {
             prev_text: None,
             tasks: vec![],
             reextract: vec![],
+            render: None,
+            selector: None,
         }
     }
 
@@ -353,7 +362,7 @@ mod tests {
         let mut index = snapshot::Index::default();
         let jobs = [job("http://a/")];
         let outcome = |index: &mut snapshot::Index, p| {
-            let books = record_sources(index, &jobs, vec![p], now).unwrap();
+            let books = record_sources(index, &jobs, vec![(p, false)], now).unwrap();
             books.sources["http://a/"].outcome
         };
         assert_eq!(outcome(&mut index, stored("t1")), SourceOutcome::New);
@@ -365,7 +374,7 @@ mod tests {
             [("t1", Some(EXTRACTOR_VERSION)), ("t2", Some(EXTRACTOR_VERSION))]
         );
         assert_eq!(rec.last.as_ref().unwrap().rules, jobs[0].fingerprint);
-        let books = record_sources(&mut index, &jobs, vec![failed()], now).unwrap();
+        let books = record_sources(&mut index, &jobs, vec![(failed(), false)], now).unwrap();
         assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
         assert_eq!(books.failures[&jobs[0].key], "timed out");
         // A failure keeps the rules the stored text was made with.
@@ -384,7 +393,13 @@ mod tests {
         let mut second = job("http://a/");
         second.key = SourceKey::new("http://a/", "f");
         let jobs = [job("http://a/"), second];
-        let books = record_sources(&mut index, &jobs, vec![stored("t"), failed()], now).unwrap();
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(stored("t"), false), (failed(), false)],
+            now,
+        )
+        .unwrap();
         assert_eq!(books.sources.len(), 1);
         assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
         let gone = std::io::Error::other("disk gone");
@@ -392,6 +407,6 @@ mod tests {
             path: "x".into(),
             source: gone,
         });
-        assert!(record_sources(&mut index, &jobs[..1], vec![broken], now).is_err());
+        assert!(record_sources(&mut index, &jobs[..1], vec![(broken, false)], now).is_err());
     }
 }

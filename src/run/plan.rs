@@ -31,6 +31,9 @@ pub(super) struct Job {
     /// Stored versions (the latest, and those baselines refer to) that another extractor made,
     /// to extract again from their raw bodies.
     pub(super) reextract: Vec<StoredVersion>,
+    /// The source's `render` and `selector`, for the browser.
+    pub(super) render: Option<crate::watchlist::RenderMode>,
+    pub(super) selector: Option<String>,
 }
 
 /// A stored version to extract again: its text hash, raw body hash and content type.
@@ -134,6 +137,8 @@ fn distinct_sources(
                 prev_text: latest.map(|v| v.text.clone()),
                 tasks: Vec::new(),
                 reextract: Vec::new(),
+                render: s.render,
+                selector: s.selector.clone(),
             });
         }
     }

@@ -8,18 +8,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
 
-use crate::fetch::{Conditional, Fetcher, HostQueue};
-use crate::settings::FetchSettings;
+use crate::evidence::Verdict;
+use crate::fetch::read::{Reader, Want};
+use crate::fetch::{Conditional, FetchOutcome, Fetcher, HostQueue};
+use crate::settings::Settings;
 use crate::snapshot::Store;
 
 use super::Progress;
+use super::judge::EvOutcome;
 use super::plan::{Job, Plan, UrlGroup};
 use super::source::{Processed, panicked_with, process};
 
 /// What every source task shares.
 #[derive(Clone)]
 struct Shared {
-    fetcher: Fetcher,
+    reader: Reader,
     jobs: Arc<Vec<Job>>,
     store: Arc<Store>,
     cpu: Arc<tokio::sync::Semaphore>,
@@ -28,18 +31,21 @@ struct Shared {
     total: u64,
 }
 
-/// Fetches and processes every job of `plan`; one [`Processed`] per job, in job order.
+/// Fetches (over HTTP, or in the headless browser where a source needs it) and processes
+/// every job of `plan`; one [`Processed`] per job, in job order, with whether its text was
+/// read from the rendered page.
 pub(super) async fn fetch_all(
-    settings: &FetchSettings,
+    all: &Settings,
     plan: Plan,
     store: Arc<Store>,
     progress: Option<Progress>,
-) -> anyhow::Result<(Arc<Vec<Job>>, Vec<Processed>)> {
+) -> anyhow::Result<(Arc<Vec<Job>>, Vec<(Processed, bool)>)> {
+    let settings = &all.fetch;
     let Plan { jobs, groups } = plan;
     let n = jobs.len();
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let shared = Shared {
-        fetcher: Fetcher::new(settings)?,
+        reader: Reader::new(Fetcher::new(settings)?, all),
         jobs: Arc::new(jobs),
         store,
         // Four per core: a processing task also waits on file writes and shares the cores with
@@ -57,7 +63,7 @@ pub(super) async fn fetch_all(
         groups.iter().map(|g| (g.0.clone(), g.clone())),
         settings.effective_per_host(),
     );
-    let mut processed: Vec<Option<Processed>> = queue
+    let mut processed: Vec<Option<(Processed, bool)>> = queue
         .into_stream()
         .map(|(group, slot)| run_group(shared.clone(), group, slot))
         .buffer_unordered(settings.effective_concurrency() * 2)
@@ -71,6 +77,7 @@ pub(super) async fn fetch_all(
             },
         )
         .await;
+    shared.reader.close().await;
     let processed = processed
         .iter_mut()
         .map(|p| p.take().expect("every job processed"))
@@ -86,7 +93,7 @@ async fn run_group(
     shared: Shared,
     (url, members): UrlGroup,
     slot: crate::fetch::HostSlot,
-) -> Vec<(usize, Processed)> {
+) -> Vec<(usize, (Processed, bool))> {
     let fallback = members.clone();
     let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         // Validators only hold when one rule set watches the URL.
@@ -94,8 +101,19 @@ async fn run_group(
             [one] => shared.jobs[*one].cond.clone(),
             _ => Conditional::default(),
         };
-        let outcome = shared.fetcher.fetch(&url, &cond).await;
+        let want = want_of(&shared.jobs, &members);
+        let read = shared.reader.read(&url, &cond, want).await;
+        let outcome = read.outcome;
         drop(slot);
+        // Kept for the random-sibling probe, should evidence turn out removed (only a
+        // source with a baseline to judge against can remove any).
+        let judged = members
+            .iter()
+            .any(|&m| shared.jobs[m].tasks.iter().any(|t| t.baseline.is_some()));
+        let kept = match &outcome {
+            FetchOutcome::Fetched(p) if judged => Some(p.clone()),
+            _ => None,
+        };
         let n = shared.done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(p) = &shared.progress {
             p(n, shared.total);
@@ -109,10 +127,14 @@ async fn run_group(
             } else {
                 outcome.clone().expect("taken only by the last member")
             };
-            out.push((
-                m,
-                process(&shared.jobs[m], o, shared.store.clone(), &shared.cpu).await,
-            ));
+            let mut p = process(&shared.jobs[m], o, shared.store.clone(), &shared.cpu).await;
+            if let Some(page) = kept.as_ref().filter(|_| removes_evidence(&p))
+                && let Some(f) = shared.reader.same_page_elsewhere(&url, page, want).await
+            {
+                p = Processed::Failed(f);
+            }
+            let rendered = read.rendered && !matches!(p, Processed::Failed(_));
+            out.push((m, (p, rendered)));
         }
         out
     }));
@@ -123,8 +145,42 @@ async fn run_group(
             let detail = e.to_string();
             fallback
                 .into_iter()
-                .map(|m| (m, panicked_with(&detail)))
+                .map(|m| (m, (panicked_with(&detail), false)))
                 .collect()
         }
     }
+}
+
+/// How a URL shared by `members` is read: in the browser if any of them asks for it, over
+/// HTTP only if all do; the first member's rules and selector.
+fn want_of<'a>(jobs: &'a [Job], members: &[usize]) -> Want<'a> {
+    use crate::watchlist::RenderMode;
+    let modes: Vec<Option<RenderMode>> = members.iter().map(|&m| jobs[m].render).collect();
+    let first = &jobs[members[0]];
+    Want {
+        mode: if modes.contains(&Some(RenderMode::Browser)) {
+            Some(RenderMode::Browser)
+        } else if modes.iter().all(|m| *m == Some(RenderMode::Http)) {
+            Some(RenderMode::Http)
+        } else {
+            None
+        },
+        rules: &first.rules,
+        selector: first.selector.as_deref(),
+    }
+}
+
+/// Whether a processed source judged an anchored passage gone (before that is reported,
+/// the random-sibling probe makes sure the site does not answer every URL with one page).
+fn removes_evidence(p: &Processed) -> bool {
+    let evidence = match p {
+        Processed::Stored { evidence, .. } | Processed::SameRaw { evidence, .. } => evidence,
+        _ => return false,
+    };
+    evidence.iter().any(|(_, _, o)| match o {
+        EvOutcome::Judged(j) | EvOutcome::Rebased { judgement: j, .. } => {
+            j.verdict == Verdict::EvidenceRemoved
+        }
+        EvOutcome::Located(_) => false,
+    })
 }

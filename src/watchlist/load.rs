@@ -57,6 +57,8 @@ struct RawSource {
     selector: Option<Spanned<String>>,
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
+    /// `"http"` or `"browser"`; absent: `[fetch] render` decides.
+    render: Option<crate::watchlist::RenderMode>,
 }
 
 #[derive(Deserialize)]
@@ -967,6 +969,7 @@ fn check_sources(
                 url,
                 selector: s.selector.as_ref().map(|s| s.get_ref().clone()),
                 ignore: s.ignore.iter().map(|s| s.get_ref().clone()).collect(),
+                render: s.render,
             });
         }
     }

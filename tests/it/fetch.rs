@@ -20,6 +20,7 @@ fn settings() -> FetchSettings {
         max_bytes: 1 << 20,
         user_agent: "citewatch-test".into(),
         allow_private_redirects: false,
+        ..FetchSettings::default()
     }
 }
 
@@ -274,7 +275,7 @@ async fn a_304_to_an_unconditional_request_is_a_failure() {
     let srv = PageServer::start();
     srv.set("/p", Response::status(304));
     let f = failure(get(&fetcher(settings()), &srv, "/p").await);
-    assert_eq!((f.kind, f.status), (FailureKind::Status, Some(304)));
+    assert_eq!((f.kind, f.status), (FailureKind::HttpStatus, Some(304)));
     assert!(f.detail.contains("no validators"), "{}", f.detail);
 }
 
@@ -284,7 +285,7 @@ async fn not_found_is_not_retried() {
     let f = failure(get(&fetcher(settings()), &srv, "/missing").await);
     assert_eq!(
         (f.kind, f.status, f.attempts),
-        (FailureKind::Status, Some(404), 1)
+        (FailureKind::NotFound, Some(404), 1)
     );
     assert_eq!(f.detail, "HTTP 404 Not Found");
     assert_eq!(f.final_url.as_deref(), Some(srv.url("/missing").as_str()));
@@ -307,7 +308,7 @@ async fn server_errors_exhaust_the_retries() {
     let f = failure(get(&fetcher(settings()), &srv, "/p").await);
     assert_eq!(
         (f.kind, f.status, f.attempts),
-        (FailureKind::Status, Some(500), 3)
+        (FailureKind::HttpStatus, Some(500), 3)
     );
     assert!(f.detail.ends_with("(after 3 attempts)"), "{}", f.detail);
     assert_eq!(srv.hits("/p"), 3);
@@ -620,16 +621,21 @@ fn check_reports_failed_sources_as_errors_and_exits_zero() {
         (ok["outcome"].as_str(), ok["error"].as_str()),
         (Some("new"), None)
     );
+    assert_eq!(ok["failure"], serde_json::Value::Null);
+    assert_eq!(ok["rendered"], false);
     let missing = source(&urls[1]);
+    assert_eq!(missing["failure"], "not_found");
     assert_eq!(missing["outcome"], "error");
     assert_eq!(missing["http_status"], 404);
     assert_eq!(missing["error"], "HTTP 404 Not Found");
     let png = source(&urls[2]);
     assert_eq!(png["outcome"], "error");
     assert_eq!(png["error"], "unsupported content type `image/png`");
+    assert_eq!(png["failure"], "unsupported_type");
     let big = source(&urls[3]);
     assert_eq!(big["outcome"], "error");
     assert_eq!(big["error"], "body exceeds max_bytes = 100000");
+    assert_eq!(big["failure"], "too_large");
     assert_eq!(srv.hits("/missing"), 1, "a 404 is not retried");
 }
 

@@ -31,3 +31,7 @@ mod browser;
 
 /// `add`: importing a published fact-check from four publishers' page shapes and the seed text.
 mod add;
+
+/// Sources as the real web serves them: failure kinds, bot walls, soft 404s, rendering in
+/// the real headless browser.
+mod web;

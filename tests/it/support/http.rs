@@ -86,6 +86,12 @@ impl Response {
         self
     }
 
+    /// The same answer with another status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
     /// Delays the answer.
     pub fn delay(mut self, d: Duration) -> Self {
         self.delay = d;
@@ -152,6 +158,8 @@ struct Inner {
     in_flight: usize,
     /// The most requests ever answered at once.
     max_in_flight: usize,
+    /// What paths without a route get (default: a 404).
+    fallback: Option<Response>,
 }
 
 /// Counts a request as in flight until dropped (also when the client goes away).
@@ -243,6 +251,12 @@ impl PageServer {
         self.inner.lock().unwrap().routes.insert(path.into(), vec![resp]);
     }
 
+    /// Serves `resp` at every path without a route of its own (a site that answers any URL
+    /// with one page).
+    pub fn set_fallback(&self, resp: Response) {
+        self.inner.lock().unwrap().fallback = Some(resp);
+    }
+
     /// Serves these responses in turn at `path`; the last one repeats.
     pub fn set_sequence(&self, path: &str, resps: Vec<Response>) {
         self.inner.lock().unwrap().routes.insert(path.into(), resps);
@@ -280,7 +294,7 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> impl In
         match g.routes.get_mut(&path) {
             Some(q) if q.len() > 1 => Some(q.remove(0)),
             Some(q) => q.first().cloned(),
-            None => None,
+            None => g.fallback.clone(),
         }
     };
     let Some(r) = resp else {
