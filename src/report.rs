@@ -197,6 +197,22 @@ impl SourceReport {
 }
 
 impl EvidenceReport {
+    /// The entry for one cite before anything is known of it: no passage, no note.
+    pub fn new(cite: u32, url: String, status: Verdict) -> Self {
+        Self {
+            cite,
+            url,
+            status,
+            before: None,
+            after: None,
+            facts: vec![],
+            note: None,
+            anchored: false,
+            candidate: None,
+            missing_quotes: vec![],
+        }
+    }
+
     /// Whether this pair needs a person: its baseline has no located passage, or an
     /// `evidence` quote was not found. A source never fetched has no baseline to judge.
     pub fn needs_quote(&self) -> bool {
@@ -753,16 +769,8 @@ mod tests {
 
     fn evidence(cite: u32, status: Verdict, anchored: bool) -> EvidenceReport {
         EvidenceReport {
-            cite,
-            url: format!("https://example.org/{cite}"),
-            status,
-            before: None,
-            after: None,
-            facts: vec![],
-            note: None,
             anchored,
-            candidate: None,
-            missing_quotes: vec![],
+            ..EvidenceReport::new(cite, format!("https://example.org/{cite}"), status)
         }
     }
 

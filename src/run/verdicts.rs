@@ -70,18 +70,7 @@ fn judge_cite(
     let src = a.source(cite)?;
     let key = source_key_of(src);
     let bkey = BaselineKey::new(&st.id, cite);
-    let mut rep = EvidenceReport {
-        cite: cite.0,
-        url: src.url.to_string(),
-        status: Verdict::Baseline,
-        before: None,
-        after: None,
-        facts: vec![],
-        note: None,
-        anchored: false,
-        candidate: None,
-        missing_quotes: vec![],
-    };
+    let mut rep = EvidenceReport::new(cite.0, src.url.to_string(), Verdict::Baseline);
     let outcome = books.evidence.remove(&bkey);
     match (books.failures.get(&key), outcome) {
         (Some(err), _) => {
@@ -336,18 +325,7 @@ mod tests {
             judged_note(&b, Verdict::Unchanged).as_deref(),
             Some("evidence quote not found in the source: \u{201c}q\u{201d}")
         );
-        let mut rep = EvidenceReport {
-            cite: 1,
-            url: String::new(),
-            status: Verdict::Unchanged,
-            before: None,
-            after: None,
-            facts: vec![],
-            note: None,
-            anchored: false,
-            candidate: None,
-            missing_quotes: vec![],
-        };
+        let mut rep = EvidenceReport::new(1, String::new(), Verdict::Unchanged);
         held_by_baseline(&mut rep, Some(&b));
         assert_eq!((rep.anchored, rep.candidate.as_deref()), (false, Some("closest")));
         assert_eq!(rep.missing_quotes, ["q"]);
