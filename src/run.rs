@@ -104,7 +104,7 @@ pub async fn run_check(
 
     let t0 = Instant::now();
     let now = Utc::now();
-    let mut books = books::record_sources(&mut index, &jobs, processed, now)?;
+    let mut books = books::record_sources(&mut index, &jobs, processed, ctx.settings.fetch.fail_after, now)?;
     let stamp = verdicts::Stamp { run: &run_id, now };
     let statements = verdicts::judge_statements(&articles, &mut index.baselines, &mut books, &stamp);
     // The index holds only the checked articles' baselines (see `plan::load_records`).

@@ -189,6 +189,9 @@ pub struct Attempt {
     pub rules: String,
     /// The failure, if the attempt failed.
     pub error: Option<FetchFailure>,
+    /// Consecutive failed runs up to and including this attempt (0 when it succeeded).
+    #[serde(default)]
+    pub failed_runs: u32,
 }
 
 /// What a statement is judged against for one cited source.
@@ -858,6 +861,7 @@ mod tests {
                     raw: Some("raw-b".into()),
                     rules: "x5:".into(),
                     error: None,
+                    failed_runs: 0,
                 }),
             },
         );
@@ -913,6 +917,7 @@ mod tests {
                         raw: None,
                         rules: "x5:".into(),
                         error: None,
+                        failed_runs: 0,
                     }),
                 },
             );

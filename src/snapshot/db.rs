@@ -465,7 +465,9 @@ impl Writer<'_> {
                         stamp(&a.at),
                         a.raw,
                         a.rules,
-                        a.error.as_ref().map(to_json),
+                        a.error
+                            .as_ref()
+                            .map(|f| to_json(&StoredFailure::of(f, a.failed_runs))),
                     ])
                 })
                 .map_err(self.e())?,
@@ -654,12 +656,34 @@ fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
 const ATTEMPT_COLUMNS: &str = "at, raw, rules, error";
 
 fn attempt_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Attempt> {
+    let error: Option<StoredFailure> = json_opt(r.get_ref(i + 3)?)?;
+    // A failure stored before the count was kept is one failed run.
+    let failed_runs = error.as_ref().map_or(0, |e| e.failed_runs.max(1));
     Ok(Attempt {
         at: time(r.get_ref(i)?)?,
         raw: r.get(i + 1)?,
         rules: r.get(i + 2)?,
-        error: json_opt(r.get_ref(i + 3)?)?,
+        error: error.map(|e| e.failure),
+        failed_runs,
     })
+}
+
+/// An attempt's `error` column: the failure, and the consecutive failed runs it ends.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredFailure {
+    #[serde(flatten)]
+    failure: crate::fetch::FetchFailure,
+    #[serde(default)]
+    failed_runs: u32,
+}
+
+impl StoredFailure {
+    fn of(f: &crate::fetch::FetchFailure, failed_runs: u32) -> StoredFailure {
+        StoredFailure {
+            failure: f.clone(),
+            failed_runs,
+        }
+    }
 }
 
 /// A time as the store writes it (RFC 3339, UTC, as precise as it is).
