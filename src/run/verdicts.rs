@@ -42,7 +42,15 @@ pub(super) fn judge_statements(
                 .max()
                 .unwrap_or(Verdict::Baseline);
             let flagged = status.flagged();
-            let new = raise_flags(a, st, &per_cite, baselines, stamp);
+            let raised = raise_flags(a, st, &per_cite, baselines, stamp);
+            // New until a message naming it is queued (`Flag::announced`).
+            let new = raised
+                || st.cites.iter().any(|&c| {
+                    baselines
+                        .get(&BaselineKey::new(&st.id, c))
+                        .and_then(|b| b.flag.as_ref())
+                        .is_some_and(|f| !f.announced)
+                });
             statements.push(StatementReport {
                 id: st.id.to_string(),
                 article: a.id.to_string(),
@@ -313,6 +321,7 @@ mod tests {
             since_run: RunId("r0".into()),
             since: Utc::now(),
             verdict: Some(Verdict::EvidenceChanged),
+            announced: true,
         });
         let reports = judge_statements(&[&a], &mut baselines, &mut waiting(1), &stamp);
         assert_eq!(reports[0].status, Verdict::EvidenceChanged);
@@ -345,7 +354,11 @@ mod tests {
         assert!(reports[0].flagged && reports[0].new);
         assert_eq!(reports[0].evidence[0].note.as_deref(), Some("timed out"));
         assert!(baselines[&bkey].version.is_empty() && baselines[&bkey].flag.is_some());
-        // Still down: outstanding, not new.
+        // Still down, its message not queued yet: still new.
+        let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
+        assert!(reports[0].flagged && reports[0].new);
+        // Once announced: outstanding, not new.
+        baselines.get_mut(&bkey).unwrap().flag.as_mut().unwrap().announced = true;
         let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
         assert!(reports[0].flagged && !reports[0].new);
         // Back: a first sight (the plan found no current baseline) clears the flag.

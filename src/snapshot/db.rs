@@ -11,7 +11,7 @@
 //! attempts  [source] at raw rules error      the latest fetch attempt of each source
 //! baselines [key] statement cite source version anchors missing_quotes unfound_quotes
 //!           candidate set_at set_by statement_text
-//! flags     [baseline] since_run since verdict       outstanding flags
+//! flags     [baseline] since_run since verdict announced   outstanding flags
 //! acks      [id] baseline by at version previous cleared_verdict cleared_since_run
 //! runs      [id] started_at committed_at trigger articles sources
 //! ```
@@ -51,7 +51,7 @@ CREATE TABLE baselines(
   statement_text TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX baselines_source ON baselines(source);
 CREATE TABLE flags(baseline TEXT PRIMARY KEY, since_run TEXT NOT NULL, since TEXT NOT NULL,
-  verdict TEXT) WITHOUT ROWID;
+  verdict TEXT, announced INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;
 CREATE TABLE acks(id INTEGER PRIMARY KEY, baseline TEXT NOT NULL, by TEXT NOT NULL,
   at TEXT NOT NULL, version TEXT NOT NULL, previous TEXT, cleared_verdict TEXT,
   cleared_since_run TEXT);
@@ -119,13 +119,41 @@ impl Db {
         };
         match format {
             0 => Ok(Some(Opened::Empty(db))),
-            super::FORMAT => Ok(Some(Opened::Ready(db))),
+            super::FORMAT => {
+                db.add_missing_columns()?;
+                Ok(Some(Opened::Ready(db)))
+            }
             found => Err(StoreError::Format {
                 path,
                 found,
                 supported: super::FORMAT,
             }),
         }
+    }
+
+    /// Columns added within format 2 (older binaries ignore them): `flags.announced`.
+    fn add_missing_columns(&self) -> Result<(), StoreError> {
+        if self.conn.prepare("SELECT announced FROM flags LIMIT 0").is_err() {
+            self.conn
+                .execute_batch("ALTER TABLE flags ADD COLUMN announced INTEGER NOT NULL DEFAULT 1")
+                .map_err(err(&self.path))?;
+        }
+        Ok(())
+    }
+
+    /// Marks these flags announced (their message is queued), one transaction; a flag raised
+    /// again since (another `since_run`) is left as it is.
+    pub(super) fn announce(&mut self, flags: &[(BaselineKey, super::RunId)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(err(&self.path))?;
+        {
+            let mut q = tx
+                .prepare_cached("UPDATE flags SET announced = 1 WHERE baseline = ?1 AND since_run = ?2")
+                .map_err(err(&self.path))?;
+            for (key, run) in flags {
+                q.execute([key.as_str(), run.as_str()]).map_err(err(&self.path))?;
+            }
+        }
+        tx.commit().map_err(err(&self.path))
     }
 
     /// Starts the one write transaction of a commit (the run holds the store lock, so it never
@@ -320,7 +348,7 @@ impl Db {
             .prepare_cached(
                 "SELECT b.statement, b.cite, b.source, b.version, b.anchors, b.missing_quotes,
                  b.unfound_quotes, b.candidate, b.set_at, b.set_by, b.statement_text,
-                 f.since_run, f.since, f.verdict, b.key
+                 f.since_run, f.since, f.verdict, b.key, f.announced
                  FROM baselines b LEFT JOIN flags f ON f.baseline = b.key
                  WHERE b.key >= ?1 AND b.key < ?2 ORDER BY b.key",
             )
@@ -332,6 +360,7 @@ impl Db {
                     since_run: super::RunId(run),
                     since: time(r.get_ref(12)?)?,
                     verdict: json_opt(r.get_ref(13)?)?,
+                    announced: r.get::<_, Option<bool>>(15)?.unwrap_or(true),
                 }),
             };
             let key = BaselineKey(r.get(14)?);
@@ -507,8 +536,8 @@ impl Writer<'_> {
         match &b.flag {
             Some(f) => tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO flags(baseline, since_run, since, verdict)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO flags(baseline, since_run, since, verdict, announced)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -516,6 +545,7 @@ impl Writer<'_> {
                         f.since_run.as_str(),
                         stamp(&f.since),
                         f.verdict.as_ref().map(to_json),
+                        f.announced,
                     ])
                 })
                 .map_err(self.e())?,
