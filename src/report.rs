@@ -1,6 +1,7 @@
 //! [`RunReport`] → `reports/<run-id>/report.{json,md,html}` and the text summary printed by
 //! `check`. Every piece of source text is escaped where it is rendered as HTML.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,28 @@ pub struct RunReport {
     /// `.eml`, or none); set after delivery was tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    /// Set in the page summary (`page.json`, [`RunReport::page_summary`]) only: the counts of
+    /// the whole run, as its statements there are cut to what the page shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageCounts>,
 }
+
+/// The whole run's counts behind a page summary, per article.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PageCounts {
+    /// Flagged statements per article (the summary keeps at most [`PAGE_FLAGGED`]).
+    pub flagged: BTreeMap<String, usize>,
+    /// Statement × source pairs without a passage per article (at most [`PAGE_UNANCHORED`]
+    /// kept).
+    pub unanchored: BTreeMap<String, usize>,
+    /// Statement × source pairs with a baseline per article.
+    pub pairs: BTreeMap<String, usize>,
+}
+
+/// The most flagged statements a page summary keeps.
+pub const PAGE_FLAGGED: usize = 200;
+/// The most statements with unanchored pairs a page summary keeps.
+pub const PAGE_UNANCHORED: usize = 50;
 
 /// An article's id and title.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -317,16 +339,72 @@ impl RunReport {
     pub fn write(&self, reports_dir: &Path) -> anyhow::Result<PathBuf> {
         let dir = self.dir(reports_dir);
         let json = serde_json::to_vec_pretty(self)?;
+        let page = serde_json::to_vec(&self.page_summary())?;
         let (md, html) = (self.to_markdown(), self.to_html());
         crate::durable::atomic_write_files(
             &dir,
             &[
                 ("report.json", &json),
+                ("page.json", &page),
                 ("report.md", md.as_bytes()),
                 ("report.html", html.as_bytes()),
             ],
         )?;
         Ok(dir)
+    }
+
+    /// What the daemon's page reads of this run (`page.json`): the counts, the mail line, and
+    /// at most [`PAGE_FLAGGED`] flagged statements and [`PAGE_UNANCHORED`] statements with
+    /// pairs without a passage; no sources. Its size is bounded whatever the run's, so the
+    /// page costs what it shows.
+    pub fn page_summary(&self) -> RunReport {
+        let mut counts = PageCounts::default();
+        let mut kept = Vec::new();
+        let (mut flagged, mut unanchored) = (0, 0);
+        for st in &self.statements {
+            let pairs = st
+                .evidence
+                .iter()
+                .filter(|e| e.anchored || e.status != Verdict::SourceUnreachable)
+                .count();
+            *counts.pairs.entry(st.article.clone()).or_default() += pairs;
+            let loose = st.evidence.iter().filter(|e| e.needs_quote()).count();
+            if loose > 0 {
+                *counts.unanchored.entry(st.article.clone()).or_default() += loose;
+            }
+            if st.flagged {
+                *counts.flagged.entry(st.article.clone()).or_default() += 1;
+            }
+            let keep_flagged = st.flagged && flagged < PAGE_FLAGGED;
+            let keep_loose = loose > 0 && unanchored < PAGE_UNANCHORED;
+            flagged += usize::from(keep_flagged);
+            unanchored += usize::from(keep_loose);
+            if keep_flagged || keep_loose {
+                kept.push(st.clone());
+            }
+        }
+        RunReport {
+            statements: kept,
+            sources: Vec::new(),
+            page: Some(counts),
+            ..self.clone_head()
+        }
+    }
+
+    /// The run without its statements and sources.
+    fn clone_head(&self) -> RunReport {
+        RunReport {
+            run_id: self.run_id.clone(),
+            trigger: self.trigger,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            summary: self.summary.clone(),
+            statements: Vec::new(),
+            sources: Vec::new(),
+            articles: self.articles.clone(),
+            mail: self.mail.clone(),
+            page: self.page.clone(),
+        }
     }
 
     /// The short human summary `check` prints.
@@ -732,8 +810,34 @@ fn md_escape(s: &str) -> String {
     out
 }
 
+/// A run's page summary ([`RunReport::page_summary`]) from its folder: `page.json`, or, for a
+/// run written before there was one, made once from `report.json` (if under
+/// [`PAGE_SOURCE_MAX`]) and kept.
+fn page_summary_of(dir: &Path) -> Option<RunReport> {
+    if let Ok(b) = std::fs::read(dir.join("page.json")) {
+        return serde_json::from_slice(&b).ok();
+    }
+    let path = dir.join("report.json");
+    if std::fs::metadata(&path).ok()?.len() > PAGE_SOURCE_MAX {
+        tracing::warn!(
+            "{}: larger than {PAGE_SOURCE_MAX} bytes, not shown on the page",
+            path.display()
+        );
+        return None;
+    }
+    let full: RunReport = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    let page = full.page_summary();
+    if let Ok(b) = serde_json::to_vec(&page) {
+        let _ = crate::durable::atomic_write(&dir.join("page.json"), &b);
+    }
+    Some(page)
+}
+
+/// The largest `report.json` of an older run that the page summarizes.
+const PAGE_SOURCE_MAX: u64 = 64 << 20;
+
 /// The newest report folders under `reports_dir` (newest first, at most `n`), each with its
-/// parsed `report.json` when readable.
+/// page summary ([`RunReport::page_summary`]) when readable.
 pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunReport>)> {
     let mut ids: Vec<String> = reports_dir
         .read_dir()
@@ -750,9 +854,7 @@ pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunRe
     let mut out: Vec<(String, Option<RunReport>)> = ids
         .into_iter()
         .map(|id| {
-            let report = std::fs::read(reports_dir.join(&id).join("report.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<RunReport>(&b).ok());
+            let report = page_summary_of(&reports_dir.join(&id));
             (id, report)
         })
         .collect();
@@ -794,6 +896,7 @@ mod tests {
             sources: vec![],
             articles: vec![],
             mail: None,
+            page: None,
         }
     }
 

@@ -743,6 +743,7 @@ mod tests {
                     sources: vec![],
                     articles: vec![],
                     mail: None,
+                    page: None,
                 })
             })
         }

@@ -510,6 +510,7 @@ mod tests {
                 title: title.into(),
             }],
             mail: None,
+            page: None,
         }
     }
 

@@ -47,6 +47,7 @@ pub(super) fn build(
             })
             .collect(),
         mail: None,
+        page: None,
     }
 }
 
