@@ -52,6 +52,11 @@ pub struct RunReport {
     /// the whole run, as its statements there are cut to what the page shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<PageCounts>,
+    /// The run's number in its store (1 for the first committed run): runs are ordered by
+    /// it, not by their ids' clock times, so a clock set wrong for a while cannot put an old
+    /// run first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 /// The whole run's counts behind a page summary, per article.
@@ -404,6 +409,7 @@ impl RunReport {
             articles: self.articles.clone(),
             mail: self.mail.clone(),
             page: self.page.clone(),
+            seq: self.seq,
         }
     }
 
@@ -850,7 +856,9 @@ pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunRe
         .unwrap_or_default();
     // Ids sort by their start second; within a second, by the report's own times.
     ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids.truncate(n);
+    // A few more than asked: a run whose id a wrong clock dated ahead takes a place by name,
+    // and the store's numbers below put it back.
+    ids.truncate(n + 20);
     let mut out: Vec<(String, Option<RunReport>)> = ids
         .into_iter()
         .map(|id| {
@@ -858,10 +866,22 @@ pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunRe
             (id, report)
         })
         .collect();
+    // By the store's run numbers where the reports have them (a run dated ahead by a wrong
+    // clock is not "last" for ever; reports without one are older than any with one), then
+    // by id and finish time.
     out.sort_by(|(ia, ra), (ib, rb)| {
-        let key = |id: &str, r: &Option<RunReport>| (id[..16].to_owned(), r.as_ref().map(|r| r.finished_at));
+        let key = |id: &str, r: &Option<RunReport>| {
+            let seq = r.as_ref().and_then(|r| r.seq);
+            (
+                seq.is_some(),
+                seq,
+                id[..16].to_owned(),
+                r.as_ref().map(|r| r.finished_at),
+            )
+        };
         key(ib, rb).cmp(&key(ia, ra)).then_with(|| ib.cmp(ia))
     });
+    out.truncate(n);
     out
 }
 
@@ -874,6 +894,37 @@ mod tests {
             anchored,
             ..EvidenceReport::new(cite, format!("https://example.org/{cite}"), status)
         }
+    }
+
+    #[test]
+    fn runs_are_ordered_by_the_stores_numbers_not_by_their_clock_times() {
+        let dir = tempfile::tempdir().unwrap();
+        // Run 2 was made while the clock was a year ahead; runs 1 and 3 have the right time.
+        for (id, seq) in [
+            ("20261201T100000Z-0001", 1),
+            ("20271201T100000Z-0002", 2),
+            ("20261202T100000Z-0003", 3),
+        ] {
+            let mut r = report(vec![]);
+            r.run_id = id.into();
+            r.seq = Some(seq);
+            r.write(dir.path()).unwrap();
+        }
+        let ids = |n| -> Vec<String> {
+            recent_reports(dir.path(), n)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        };
+        assert_eq!(ids(1), ["20261202T100000Z-0003"]);
+        assert_eq!(
+            ids(3),
+            [
+                "20261202T100000Z-0003",
+                "20271201T100000Z-0002",
+                "20261201T100000Z-0001"
+            ]
+        );
     }
 
     fn report(evidence: Vec<EvidenceReport>) -> RunReport {
@@ -897,6 +948,7 @@ mod tests {
             articles: vec![],
             mail: None,
             page: None,
+            seq: None,
         }
     }
 

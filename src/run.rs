@@ -130,11 +130,13 @@ pub async fn run_check(
                 .map(|f| (k.clone(), f.since_run.clone()))
         })
         .collect();
+    let seq = index.runs + 1;
     commit(store.clone(), index, ctx.settings.store.keep, run).await?;
     debug_since(t0, "store committed");
 
     let sources = books.sources.into_values().collect();
     let mut report = report::build((run_id, req.trigger, started_at), &articles, statements, sources);
+    report.seq = Some(seq);
     // The store is done with; do not hold its lock through a slow SMTP server.
     drop(lock);
     let t0 = Instant::now();

@@ -109,6 +109,10 @@ pub struct Index {
     /// (after [`Store::export`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acks: Vec<Ack>,
+    /// Runs committed to the store before this load: the next run is number `runs + 1`, an
+    /// order the wall clock cannot upset.
+    #[serde(skip)]
+    pub runs: u64,
     /// Fingerprints of the records as loaded: the commit writes the changed ones, and deletes
     /// the loaded baselines that are gone.
     #[serde(skip)]

@@ -744,6 +744,7 @@ mod tests {
                     articles: vec![],
                     mail: None,
                     page: None,
+                    seq: None,
                 })
             })
         }

@@ -511,6 +511,7 @@ mod tests {
             }],
             mail: None,
             page: None,
+            seq: None,
         }
     }
 

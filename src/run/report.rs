@@ -48,6 +48,7 @@ pub(super) fn build(
             .collect(),
         mail: None,
         page: None,
+        seq: None,
     }
 }
 

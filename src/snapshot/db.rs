@@ -204,6 +204,11 @@ impl Db {
             .conn
             .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
             .map_err(err(&self.path))?;
+        let runs: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .map_err(err(&self.path))?;
+        index.runs = runs.max(0) as u64;
         let scan = wanted.len() > SCAN_FROM && wanted.len() as i64 * 4 > stored;
         if scan {
             self.scan_sources(&wanted, &mut index)?;
