@@ -79,6 +79,15 @@ pub enum StoreError {
         /// The one this version reads there.
         supported: u32,
     },
+    /// A stored object (a text or a raw body) is gone, or its content no longer matches its
+    /// name: the run heals it from the raw body where it can, else that source alone fails.
+    #[error("stored object {path} is {how}")]
+    Missing {
+        /// The object's file.
+        path: PathBuf,
+        /// `missing` or `damaged (its content does not match its name)`.
+        how: &'static str,
+    },
     /// An `index.json` beside a database that did not import it.
     #[error("{0} is not the index {1} was imported from; both were left untouched: move one of them aside")]
     Conflict(PathBuf, PathBuf),
@@ -537,7 +546,27 @@ impl Store {
     /// Reads stored text.
     pub fn get_text(&self, hash: &TextHash) -> Result<String, StoreError> {
         let path = self.text_path(hash.as_str());
-        fs::read_to_string(&path).map_err(io(&path))
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { path, how: "missing" });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(StoreError::Missing {
+                    path,
+                    how: "damaged (not text)",
+                });
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        // Names are content hashes: a file overwritten with something else is noticed.
+        if Self::text_hash(&text) != *hash {
+            return Err(StoreError::Missing {
+                path,
+                how: "damaged (its content does not match its name)",
+            });
+        }
+        Ok(text)
     }
 
     /// Reads a stored raw body.

@@ -36,17 +36,6 @@ pub(super) struct Failure {
     pub(super) waiting: Option<(u32, u32)>,
 }
 
-/// Whether a failure may go away on its own (a bot wall, no answer, a 5xx or 429), so its
-/// statements wait for `[fetch] fail_after` consecutive failed runs before they are flagged.
-pub(super) fn transient(f: &crate::fetch::FetchFailure) -> bool {
-    use crate::fetch::FailureKind as K;
-    match f.kind {
-        K::Blocked | K::Timeout | K::Network => true,
-        K::HttpStatus => f.status.is_none_or(|s| s >= 500 || s == 429),
-        _ => false,
-    }
-}
-
 /// A source's outcome this run, as the report shows it.
 struct Line {
     outcome: SourceOutcome,
@@ -85,8 +74,8 @@ pub(super) fn record_sources(
                     error: Some(f.clone()),
                     failed_runs,
                 });
-                let waiting =
-                    (transient(&f) && failed_runs < fail_after).then_some((failed_runs, fail_after));
+                let waiting = (f.kind.is_transient(f.status) && failed_runs < fail_after)
+                    .then_some((failed_runs, fail_after));
                 books.failures.insert(
                     job.key.clone(),
                     Failure {
@@ -365,6 +354,7 @@ mod tests {
             prev_text: None,
             tasks: vec![],
             reextract: vec![],
+            heal: vec![],
             render: None,
             selector: None,
         }

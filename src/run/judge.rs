@@ -27,6 +27,13 @@ pub(super) enum EvOutcome {
     },
 }
 
+/// The stored versions of a job that have a raw body, and the rules that extract them.
+#[derive(Clone, Copy)]
+pub(super) struct Heal<'a> {
+    pub(super) versions: &'a [super::plan::StoredVersion],
+    pub(super) rules: &'a crate::extract::Rules,
+}
+
 /// One task's outcome: its baseline key, the text version it was judged on, the outcome.
 pub(super) type Judged = (BaselineKey, TextHash, EvOutcome);
 
@@ -37,6 +44,8 @@ struct Texts<'a> {
     /// Its text, when freshly extracted (else read from the store).
     latest: Option<&'a ExtractedText>,
     store: &'a Store,
+    /// Where a missing or damaged text object can be made again from.
+    heal: Heal<'a>,
     /// Whether anything is judged against `version` (else it is indexed only for locating).
     judging: bool,
     locating: Vec<&'a Statement>,
@@ -51,7 +60,7 @@ impl Texts<'_> {
             let text = match self.latest {
                 Some(t) if v == self.version => t,
                 _ => {
-                    stored = ExtractedText::from_text(&self.store.get_text(v)?);
+                    stored = ExtractedText::from_text(&self.stored_text(v)?);
                     &stored
                 }
             };
@@ -63,6 +72,35 @@ impl Texts<'_> {
             self.prepared.insert(v.clone(), text);
         }
         Ok(&self.prepared[v])
+    }
+
+    /// A stored text; one found missing or damaged is extracted again from its version's raw
+    /// body and written back (under its own name when the extractor makes the same text).
+    fn stored_text(&self, v: &TextHash) -> Result<String, StoreError> {
+        let err = match self.store.get_text(v) {
+            Ok(t) => return Ok(t),
+            Err(e @ StoreError::Missing { .. }) => e,
+            Err(e) => return Err(e),
+        };
+        let Some(sv) = self.heal.versions.iter().find(|sv| sv.text == *v) else {
+            return Err(err);
+        };
+        let text = self
+            .store
+            .get_raw(&sv.raw)
+            .ok()
+            .and_then(|body| crate::extract::extract(&body, &sv.content_type, self.heal.rules).ok())
+            .map(|t| t.to_text());
+        let Some(text) = text else {
+            return Err(err);
+        };
+        let made = self.store.put_text(&text)?;
+        if made == *v {
+            tracing::warn!("{err}: made again from its raw body");
+        } else {
+            tracing::warn!("{err}: read again from its raw body (the extractor now makes text {made})");
+        }
+        Ok(text)
     }
 
     /// Prepares both, then returns them.
@@ -94,6 +132,7 @@ pub(super) fn run_tasks(
     version: &TextHash,
     latest: Option<&ExtractedText>,
     store: &Store,
+    heal: Heal<'_>,
     rebased: &HashMap<TextHash, TextHash>,
 ) -> Result<Vec<Judged>, StoreError> {
     // Without a fresh text (304, same body), the latest stored version stands for today's
@@ -122,6 +161,7 @@ pub(super) fn run_tasks(
         version,
         latest,
         store,
+        heal,
         judging,
         locating,
         prepared: HashMap::new(),

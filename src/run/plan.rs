@@ -31,6 +31,9 @@ pub(super) struct Job {
     /// Stored versions (the latest, and those baselines refer to) that another extractor made,
     /// to extract again from their raw bodies.
     pub(super) reextract: Vec<StoredVersion>,
+    /// The stored versions this job reads (the latest and its baselines') that have a raw
+    /// body: a text object found missing or damaged is made again from it.
+    pub(super) heal: Vec<StoredVersion>,
     /// The source's `render` and `selector`, for the browser.
     pub(super) render: Option<crate::watchlist::RenderMode>,
     pub(super) selector: Option<String>,
@@ -95,6 +98,7 @@ pub(super) fn plan(articles: &[&Article], index: &snapshot::Index) -> Result<Pla
     for job in &mut jobs {
         if let Some(rec) = index.sources.get(&job.key) {
             job.reextract = to_reextract(job, rec);
+            job.heal = to_heal(job, rec);
         }
     }
     let groups = url_groups(&jobs);
@@ -137,6 +141,7 @@ fn distinct_sources(
                 prev_text: latest.map(|v| v.text.clone()),
                 tasks: Vec::new(),
                 reextract: Vec::new(),
+                heal: Vec::new(),
                 render: s.render,
                 selector: s.selector.clone(),
             });
@@ -171,6 +176,27 @@ fn attach_tasks(
             }
         }
     }
+}
+
+/// The versions a job reads (its latest and its baselines'), with their raw bodies.
+fn to_heal(job: &Job, rec: &SourceRecord) -> Vec<StoredVersion> {
+    rec.versions
+        .iter()
+        .filter(|v| {
+            job.prev_text.as_ref() == Some(&v.text)
+                || job
+                    .tasks
+                    .iter()
+                    .any(|t| t.baseline.as_ref().is_some_and(|(b, _)| *b == v.text))
+        })
+        .filter_map(|v| {
+            Some(StoredVersion {
+                text: v.text.clone(),
+                raw: v.raw.clone()?,
+                content_type: v.content_type.clone(),
+            })
+        })
+        .collect()
 }
 
 /// After an extractor upgrade, the latest text and the baselines' texts are made again from

@@ -76,6 +76,7 @@ struct Inputs {
     prev_text: Option<TextHash>,
     tasks: Vec<EvTask>,
     reextract: Vec<StoredVersion>,
+    heal: Vec<StoredVersion>,
 }
 
 impl Inputs {
@@ -87,13 +88,24 @@ impl Inputs {
             prev_text: job.prev_text.clone(),
             tasks: job.tasks.clone(),
             reextract: job.reextract.clone(),
+            heal: job.heal.clone(),
         }
     }
 
     /// Judges the tasks against the stored `version` (after making the old versions again).
     fn judge_stored(&self, version: &TextHash, store: &Store) -> Result<(Vec<Judged>, Rebased), StoreError> {
         let rebased = reextract_versions(&self.reextract, &self.rules, store)?;
-        Ok((run_tasks(&self.tasks, version, None, store, &rebased)?, rebased))
+        Ok((
+            run_tasks(&self.tasks, version, None, store, self.heal(), &rebased)?,
+            rebased,
+        ))
+    }
+
+    fn heal(&self) -> super::judge::Heal<'_> {
+        super::judge::Heal {
+            versions: &self.heal,
+            rules: &self.rules,
+        }
     }
 }
 
@@ -124,7 +136,7 @@ pub(super) async fn process(
                     evidence,
                     rebased,
                 },
-                Ok(Err(e)) => Processed::StoreFailed(e),
+                Ok(Err(e)) => store_failed(e),
                 Err(e) => panicked(e),
             }
         }
@@ -155,7 +167,7 @@ fn process_page(inputs: &Inputs, page: &FetchedPage, store: &Store) -> Processed
                 evidence,
                 rebased,
             },
-            Err(e) => Processed::StoreFailed(e),
+            Err(e) => store_failed(e),
         };
     }
     let text = match crate::extract::extract(&page.body, &page.content_type, &inputs.rules) {
@@ -172,7 +184,14 @@ fn process_page(inputs: &Inputs, page: &FetchedPage, store: &Store) -> Processed
     });
     let evidence = stored.and_then(|(text_hash, raw_hash)| {
         let rebased = reextract_versions(&inputs.reextract, &inputs.rules, store)?;
-        let ev = run_tasks(&inputs.tasks, &text_hash, Some(&text), store, &rebased)?;
+        let ev = run_tasks(
+            &inputs.tasks,
+            &text_hash,
+            Some(&text),
+            store,
+            inputs.heal(),
+            &rebased,
+        )?;
         Ok((text_hash, raw_hash, ev, rebased))
     });
     match evidence {
@@ -183,7 +202,27 @@ fn process_page(inputs: &Inputs, page: &FetchedPage, store: &Store) -> Processed
             evidence,
             rebased,
         },
-        Err(e) => Processed::StoreFailed(e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// A store failure: a missing or damaged object that could not be made again fails this
+/// source alone (its baselines and flags stay); any other stops the run.
+fn store_failed(e: StoreError) -> Processed {
+    match e {
+        StoreError::Missing { .. } => {
+            tracing::warn!("{e}");
+            Processed::Failed(FetchFailure {
+                kind: FailureKind::Extract,
+                status: None,
+                detail: format!(
+                    "{e}, and no raw body is kept to make it again: `citewatch ack` the statements citing this source to take today's page as their baseline"
+                ),
+                final_url: None,
+                attempts: 1,
+            })
+        }
+        e => Processed::StoreFailed(e),
     }
 }
 

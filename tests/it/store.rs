@@ -405,3 +405,75 @@ fn sigkill_anywhere_in_a_run_or_an_ack_loses_nothing() {
         assert_eq!(acked2, acked, "after an ack killed at {ms} ms");
     }
 }
+
+/// Issue 17 (4): a baseline's text object deleted or overwritten is made again from its raw
+/// body and the run goes on; with the raw body gone too, that source alone fails with the
+/// reason and every other source is judged as usual.
+#[test]
+fn a_missing_or_damaged_text_object_is_healed_or_fails_its_source_alone() {
+    let srv = PageServer::start();
+    let page = |name: &str, n: &str| {
+        Response::html(&format!(
+            "<html><body><article><p>About {n} U.S. soldiers serve in KFOR as of 2025.</p><p>Camp Bondsteel is the main base of page {name}.</p></article></body></html>"
+        ))
+    };
+    let ws = Workspace::new();
+    for name in ["a", "b"] {
+        ws.watchlist(
+            &format!("{name}.toml"),
+            &format!(
+                "title = \"{name}\"\narticle = \"\"\"About 600 U.S. soldiers serve in KFOR as of 2025 [1].\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n",
+                srv.url(&format!("/{name}"))
+            ),
+        );
+        srv.set(&format!("/{name}"), page(name, "600"));
+    }
+    run_ok(&ws, "the baseline run");
+    let snapshots = ws.root().join("snapshots");
+    let index = citewatch::snapshot::Store::export(&snapshots).unwrap();
+    let version_of = |name: &str| {
+        let url = srv.url(&format!("/{name}"));
+        let rec = index.sources.values().find(|r| r.url == url).unwrap();
+        rec.versions.last().unwrap().clone()
+    };
+    let (va, vb) = (version_of("a"), version_of("b"));
+    assert_ne!(va.text, vb.text);
+    let text_of =
+        |v: &citewatch::snapshot::Version| snapshots.join("text").join(format!("{}.txt", v.text.as_str()));
+    // a: the text deleted; b: the text overwritten with garbage and its raw body deleted.
+    std::fs::remove_file(text_of(&va)).unwrap();
+    std::fs::write(text_of(&vb), "garbage").unwrap();
+    std::fs::remove_file(
+        snapshots
+            .join("raw")
+            .join(format!("{}.lz4", vb.raw.clone().unwrap())),
+    )
+    .unwrap();
+    for name in ["a", "b"] {
+        srv.set(&format!("/{name}"), page(name, "350"));
+    }
+    let v = run_ok(&ws, "the run after the objects were lost");
+    let st = |article: &str| {
+        v["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["article"] == article)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(st("a")["status"], "evidence_changed", "{v:#}");
+    assert_eq!(
+        std::fs::read_to_string(text_of(&va))
+            .map(|t| citewatch::snapshot::Store::text_hash(&t))
+            .ok(),
+        Some(va.text.clone()),
+        "made again under its own name"
+    );
+    assert_eq!(st("b")["status"], "source_unreachable", "{v:#}");
+    let note = st("b")["evidence"][0]["note"].as_str().unwrap().to_owned();
+    assert!(
+        note.contains("is damaged") && note.contains("citewatch ack"),
+        "{note}"
+    );
+}
