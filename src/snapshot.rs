@@ -166,6 +166,13 @@ pub struct Version {
     /// before it was recorded, which were made by [`LEGACY_EXTRACTOR`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extractor: Option<String>,
+    /// The URL of a web archive's capture of this version (`[archive]`), when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<String>,
+    /// A capture of this version requested from the archive and not finished yet: the Save
+    /// Page Now job id, resolved by a later run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_job: Option<String>,
 }
 
 /// The extractor of versions that do not name theirs.
@@ -814,6 +821,8 @@ mod tests {
             etag: None,
             last_modified: Some("Sat, 21 Nov 2026 09:15:00 GMT".into()),
             extractor: None,
+            archived: None,
+            archive_job: None,
         }
     }
 

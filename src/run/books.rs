@@ -218,6 +218,8 @@ fn stored(
             etag: meta.etag,
             last_modified: meta.last_modified,
             extractor: Some(EXTRACTOR_VERSION.to_owned()),
+            archived: None,
+            archive_job: None,
         });
     }
     rec.last = Some(Attempt {
@@ -276,6 +278,8 @@ mod tests {
             etag: None,
             last_modified: None,
             extractor: extractor.map(str::to_owned),
+            archived: None,
+            archive_job: None,
         }
     }
 

@@ -8,6 +8,7 @@
 //! sources   [key] url                        one per source key (URL + rules fingerprint)
 //! versions  [source, seq] text raw first_seen last_seen status final_url content_type
 //!           etag last_modified extractor     distinct text versions, oldest first
+//!           archived archive_job             (a web archive's capture of it; a pending one)
 //! attempts  [source] at raw rules error      the latest fetch attempt of each source
 //! baselines [key] statement cite source version anchors missing_quotes unfound_quotes
 //!           candidate set_at set_by statement_text
@@ -39,7 +40,7 @@ CREATE TABLE versions(
   source TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL, raw TEXT,
   first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, status INTEGER NOT NULL,
   final_url TEXT NOT NULL, content_type TEXT NOT NULL, etag TEXT, last_modified TEXT,
-  extractor TEXT, PRIMARY KEY(source, seq)) WITHOUT ROWID;
+  extractor TEXT, archived TEXT, archive_job TEXT, PRIMARY KEY(source, seq)) WITHOUT ROWID;
 CREATE INDEX versions_text ON versions(text);
 CREATE INDEX versions_raw ON versions(raw);
 CREATE TABLE attempts(source TEXT PRIMARY KEY, at TEXT NOT NULL, raw TEXT, rules TEXT NOT NULL,
@@ -119,13 +120,42 @@ impl Db {
         };
         match format {
             0 => Ok(Some(Opened::Empty(db))),
-            super::FORMAT => Ok(Some(Opened::Ready(db))),
+            super::FORMAT => {
+                db.add_archive_columns()?;
+                Ok(Some(Opened::Ready(db)))
+            }
             found => Err(StoreError::Format {
                 path,
                 found,
                 supported: super::FORMAT,
             }),
         }
+    }
+
+    /// A store made before `[archive]` has no `versions.archived` and `archive_job` columns:
+    /// they are added (empty), which changes nothing else, so the format stays 2 and an older
+    /// binary still reads the file (it names the columns it reads).
+    fn add_archive_columns(&self) -> Result<(), StoreError> {
+        let e = || err(&self.path);
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM pragma_table_info('versions') WHERE name = 'archived')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(e())?;
+        if !has {
+            self.conn
+                .execute_batch(
+                    "BEGIN IMMEDIATE;
+                     ALTER TABLE versions ADD COLUMN archived TEXT;
+                     ALTER TABLE versions ADD COLUMN archive_job TEXT;
+                     COMMIT;",
+                )
+                .map_err(e())?;
+        }
+        Ok(())
     }
 
     /// Starts the one write transaction of a commit (the run holds the store lock, so it never
@@ -424,8 +454,9 @@ impl Writer<'_> {
             }
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO versions(source, seq, text, raw, first_seen, last_seen,
-                 status, final_url, content_type, etag, last_modified, extractor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 status, final_url, content_type, etag, last_modified, extractor, archived,
+                 archive_job)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -441,6 +472,8 @@ impl Writer<'_> {
                     v.etag,
                     v.last_modified,
                     v.extractor,
+                    v.archived,
+                    v.archive_job,
                 ])
             })
             .map_err(self.e())?;
@@ -633,8 +666,7 @@ fn loaded(rec: &SourceRecord) -> super::LoadedSource {
 /// Past this many sources (and a quarter of the store), a load scans the tables.
 const SCAN_FROM: usize = 200;
 
-const VERSION_COLUMNS: &str =
-    "text, raw, first_seen, last_seen, status, final_url, content_type, etag, last_modified, extractor";
+const VERSION_COLUMNS: &str = "text, raw, first_seen, last_seen, status, final_url, content_type, etag, last_modified, extractor, archived, archive_job";
 
 fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
     Ok(Version {
@@ -648,6 +680,8 @@ fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
         etag: r.get(i + 7)?,
         last_modified: r.get(i + 8)?,
         extractor: r.get(i + 9)?,
+        archived: r.get(i + 10)?,
+        archive_job: r.get(i + 11)?,
     })
 }
 
