@@ -71,6 +71,9 @@ pub struct Archive {
     max_bytes: u64,
     auth: Option<String>,
     next: tokio::sync::Mutex<Option<Instant>>,
+    /// Set once a request found no archive at all (refused, unreachable, timed out after its
+    /// retries): the rest of the run sends nothing more.
+    down: std::sync::atomic::AtomicBool,
 }
 
 /// `YYYYMMDDhhmmss` → a time (shorter timestamps are the start of their period).
@@ -156,6 +159,7 @@ impl Archive {
             max_bytes: f.max_bytes,
             auth,
             next: tokio::sync::Mutex::new(None),
+            down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -179,6 +183,10 @@ impl Archive {
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ArchiveError> {
+        use std::sync::atomic::Ordering;
+        if self.down.load(Ordering::Relaxed) {
+            return Err(ArchiveError("not reachable earlier in this run".into()));
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -219,7 +227,12 @@ impl Archive {
             let wait = retry_decision(&failure, attempt, DEFAULT_BACKOFF_BASE);
             match wait {
                 Some(d) if attempt <= self.retries => tokio::time::sleep(d).await,
-                _ => return Err(ArchiveError(failure.detail)),
+                _ => {
+                    if failure.status.is_none() {
+                        self.down.store(true, Ordering::Relaxed);
+                    }
+                    return Err(ArchiveError(failure.detail));
+                }
             }
         }
     }

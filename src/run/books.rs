@@ -12,6 +12,7 @@ use crate::ids::{BaselineKey, SourceKey, TextHash};
 use crate::report::{SourceOutcome, SourceReport};
 use crate::snapshot::{self, Attempt, SourceRecord, StoreError, Version};
 
+use super::archive::{ArchiveBase, ArchiveBases};
 use super::judge::{EvOutcome, Judged};
 use super::plan::Job;
 use super::source::{PageMeta, Processed, Rebased};
@@ -25,6 +26,8 @@ pub(super) struct Books {
     pub(super) sources: BTreeMap<String, SourceReport>,
     /// Why a source failed this run.
     pub(super) failures: HashMap<SourceKey, String>,
+    /// The statement × cite pairs whose first baseline is a web archive's capture.
+    pub(super) archive_bases: HashMap<BaselineKey, ArchiveBase>,
 }
 
 /// A source's outcome this run, as the report shows it.
@@ -36,17 +39,27 @@ struct Line {
     failure: Option<crate::fetch::FailureKind>,
 }
 
-/// Records every job's result in `index`; a store failure stops the run.
+/// Records every job's result in `index` (after the archive's captures a new source's
+/// baselines were taken from, `bases`); a store failure stops the run.
 pub(super) fn record_sources(
     index: &mut snapshot::Index,
     jobs: &[Job],
     processed: Vec<(Processed, bool)>,
+    bases: ArchiveBases,
     now: DateTime<Utc>,
 ) -> Result<Books, StoreError> {
-    let mut books = Books::default();
-    for (job, (p, rendered)) in jobs.iter().zip(processed) {
+    let mut books = Books {
+        archive_bases: bases.located,
+        ..Books::default()
+    };
+    for (j, (job, (p, rendered))) in jobs.iter().zip(processed).enumerate() {
         let rec = index.sources.entry(job.key.clone()).or_default();
         rec.url = job.url.to_string();
+        // New to citewatch (the versions may get the archive's captures its baselines came from).
+        let new = rec.versions.is_empty();
+        if let Some(captures) = bases.versions.get(&j) {
+            super::archive::record_versions(rec, captures);
+        }
         let line = match p {
             Processed::StoreFailed(e) => return Err(e),
             Processed::Failed(f) => {
@@ -92,7 +105,7 @@ pub(super) fn record_sources(
                 rebased,
             } => {
                 books.take(evidence);
-                stored(rec, job, &rebased, (meta, raw_hash, text_hash), now)
+                stored(rec, job, &rebased, (meta, raw_hash, text_hash), new, now)
             }
         };
         books.report(job, line, rendered);
@@ -122,6 +135,7 @@ impl Books {
             error: l.error,
             failure: l.failure,
             rendered,
+            archived: None,
         };
         match self.sources.get_mut(job.url.as_str()) {
             None => {
@@ -188,11 +202,12 @@ fn stored(
     job: &Job,
     rebased: &Rebased,
     (meta, raw_hash, text_hash): (PageMeta, String, TextHash),
+    new: bool,
     now: DateTime<Utc>,
 ) -> Line {
     apply_rebased(&mut rec.versions, rebased);
     let same = rec.versions.last().is_some_and(|v| v.text == text_hash);
-    let outcome = if rec.versions.is_empty() {
+    let outcome = if new {
         SourceOutcome::New
     } else if same {
         SourceOutcome::Unchanged
@@ -366,7 +381,7 @@ mod tests {
         let mut index = snapshot::Index::default();
         let jobs = [job("http://a/")];
         let outcome = |index: &mut snapshot::Index, p| {
-            let books = record_sources(index, &jobs, vec![(p, false)], now).unwrap();
+            let books = record_sources(index, &jobs, vec![(p, false)], ArchiveBases::default(), now).unwrap();
             books.sources["http://a/"].outcome
         };
         assert_eq!(outcome(&mut index, stored("t1")), SourceOutcome::New);
@@ -378,7 +393,14 @@ mod tests {
             [("t1", Some(EXTRACTOR_VERSION)), ("t2", Some(EXTRACTOR_VERSION))]
         );
         assert_eq!(rec.last.as_ref().unwrap().rules, jobs[0].fingerprint);
-        let books = record_sources(&mut index, &jobs, vec![(failed(), false)], now).unwrap();
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(failed(), false)],
+            ArchiveBases::default(),
+            now,
+        )
+        .unwrap();
         assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
         assert_eq!(books.failures[&jobs[0].key], "timed out");
         // A failure keeps the rules the stored text was made with.
@@ -401,6 +423,7 @@ mod tests {
             &mut index,
             &jobs,
             vec![(stored("t"), false), (failed(), false)],
+            ArchiveBases::default(),
             now,
         )
         .unwrap();
@@ -411,6 +434,15 @@ mod tests {
             path: "x".into(),
             source: gone,
         });
-        assert!(record_sources(&mut index, &jobs[..1], vec![(broken, false)], now).is_err());
+        assert!(
+            record_sources(
+                &mut index,
+                &jobs[..1],
+                vec![(broken, false)],
+                ArchiveBases::default(),
+                now
+            )
+            .is_err()
+        );
     }
 }
