@@ -83,6 +83,10 @@ pub struct Settings {
 pub const DEFAULT_ARCHIVE_URL: &str = "https://web.archive.org";
 /// Default least seconds between two requests to the archive.
 pub const DEFAULT_ARCHIVE_PACE_SECS: u64 = 1;
+/// Default longest time a run spends on capture requests, seconds.
+pub const DEFAULT_ARCHIVE_SAVE_WAIT_SECS: u64 = 20;
+/// Longest `[archive].save_wait_secs`.
+pub const MAX_ARCHIVE_SAVE_WAIT_SECS: u64 = 600;
 /// Longest `[archive].pace_secs`.
 pub const MAX_ARCHIVE_PACE_SECS: u64 = 60;
 
@@ -125,6 +129,9 @@ pub struct ArchiveSettings {
     pub baseline: ArchiveBaseline,
     /// Least seconds between two requests to the archive (0 to 60).
     pub pace_secs: u64,
+    /// Longest a run spends on its capture requests, seconds (0 to 600); captures not
+    /// finished by then are stored as pending and asked about by a later run.
+    pub save_wait_secs: u64,
     /// Name of the environment variable holding the Save Page Now access key.
     pub access_key_env: Option<String>,
     /// Name of the environment variable holding the Save Page Now secret key.
@@ -139,6 +146,7 @@ impl Default for ArchiveSettings {
             save: ArchiveSave::Changes,
             baseline: ArchiveBaseline::Checked,
             pace_secs: DEFAULT_ARCHIVE_PACE_SECS,
+            save_wait_secs: DEFAULT_ARCHIVE_SAVE_WAIT_SECS,
             access_key_env: None,
             secret_key_env: None,
         }
@@ -458,6 +466,13 @@ impl Settings {
                 self.archive.pace_secs,
                 0,
                 MAX_ARCHIVE_PACE_SECS,
+            ),
+            (
+                "archive",
+                "save_wait_secs",
+                self.archive.save_wait_secs,
+                1,
+                MAX_ARCHIVE_SAVE_WAIT_SECS,
             ),
         ];
         for (table, key, value, min, max) in ranges {

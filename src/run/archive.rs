@@ -7,7 +7,7 @@
 //!   the work stage judges the live page against it in this same run.
 //! - [`save_captures`], after the record stage: a capture of each new or changed source
 //!   (`save = "changes"`) or of every successful fetch (`"always"`) is requested, and the
-//!   captures earlier runs left pending are asked about; all within [`SAVE_BUDGET`], what is
+//!   captures earlier runs left pending are asked about; all within `save_wait_secs`, what is
 //!   not finished then is stored as pending and resolved by a later run.
 //! - [`link_evidence`]: each evidence line's `baseline_from` and `archived`.
 //!
@@ -32,10 +32,6 @@ use crate::watchlist::{Article, CiteNo, Statement, StatementId};
 
 use super::books::Books;
 use super::plan::Job;
-
-/// Longest time the save requests of one run take (polls of Save Page Now jobs included);
-/// jobs not finished by then are stored as pending, requests not sent as queued.
-pub const SAVE_BUDGET: Duration = Duration::from_secs(20);
 
 /// `archive_job` of a capture wanted but not yet requested (the budget ran out first).
 const QUEUED: &str = "queued";
@@ -277,7 +273,9 @@ pub(super) async fn save_captures(
     index: &mut snapshot::Index,
     books: &mut Books,
 ) {
-    let deadline = Instant::now() + SAVE_BUDGET;
+    // Polls of Save Page Now jobs included; jobs not finished by then are stored as pending,
+    // requests not sent as queued.
+    let deadline = Instant::now() + Duration::from_secs(settings.archive.save_wait_secs);
     let mode = settings.archive.save;
     // The sources fetched this run whose latest version wants a capture, by URL.
     let mut wanted: BTreeMap<String, Vec<SourceKey>> = BTreeMap::new();
@@ -324,8 +322,7 @@ pub(super) async fn save_captures(
     let fresh = futures_util::stream::iter(wanted)
         .map(|(url, keys)| async move {
             let saved = match url::Url::parse(&url) {
-                _ if Instant::now() >= deadline => Saved::Pending(QUEUED.into()),
-                Ok(u) => archive.save(&u, deadline).await,
+                Ok(u) => within(deadline, archive.save(&u, deadline), QUEUED).await,
                 Err(e) => Saved::Failed(e.to_string()),
             };
             (url, keys, saved)
@@ -334,15 +331,13 @@ pub(super) async fn save_captures(
         .collect::<Vec<_>>();
     let earlier = futures_util::stream::iter(pending)
         .map(|(job, (url, at))| async move {
-            let saved = if Instant::now() >= deadline {
-                Saved::Pending(job.clone())
-            } else if job == QUEUED {
+            let saved = if job == QUEUED {
                 match url::Url::parse(&url) {
-                    Ok(u) => archive.save(&u, deadline).await,
+                    Ok(u) => within(deadline, archive.save(&u, deadline), QUEUED).await,
                     Err(e) => Saved::Failed(e.to_string()),
                 }
             } else {
-                archive.status(&job).await
+                within(deadline, archive.status(&job), &job).await
             };
             (url, at, saved)
         })
@@ -368,6 +363,17 @@ pub(super) async fn save_captures(
             }
         }
     }
+}
+
+/// `save` unless `deadline` passes first (then pending as `job`: asked about, or sent, by a
+/// later run).
+async fn within(deadline: Instant, save: impl std::future::Future<Output = Saved>, job: &str) -> Saved {
+    if Instant::now() >= deadline {
+        return Saved::Pending(job.to_owned());
+    }
+    tokio::time::timeout_at(deadline.into(), save)
+        .await
+        .unwrap_or_else(|_| Saved::Pending(job.to_owned()))
 }
 
 fn apply(v: &mut Version, saved: &Saved, url: &str) {

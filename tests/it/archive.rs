@@ -340,6 +340,48 @@ fn captures_are_requested_for_new_and_changed_sources_only() {
 }
 
 #[test]
+fn a_capture_still_pending_at_the_end_of_a_run_is_resolved_by_the_next() {
+    let srv = PageServer::start();
+    let arch = FakeArchive::start();
+    arch.set_pending_polls(1000);
+    let url = srv.url("/a");
+    srv.set("/a", Response::html(&troops("600")));
+    let ws = workspace(&arch.base(), "save_wait_secs = 1\n");
+    article(&ws, &[&url]);
+    let t = std::time::Instant::now();
+    let v = check(&ws);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(arch.saves(), std::slice::from_ref(&url));
+    assert_eq!(v["sources"][0]["archived"], Value::Null, "still pending");
+    assert_eq!(ev(&v)["archived"], Value::Null);
+    let polls = |log: Vec<String>| {
+        log.iter()
+            .filter(|l| l.starts_with("GET /save/status/spn2-1"))
+            .count()
+    };
+    assert!(polls(arch.log()) >= 1, "{:#?}", arch.log());
+
+    // The job finishes; the next run (nothing changed, so nothing new to capture) asks about
+    // it once and stores the capture with the version.
+    arch.finish_jobs();
+    arch.clear_log();
+    let v = check(&ws);
+    assert!(arch.saves().is_empty(), "{:#?}", arch.log());
+    assert_eq!(polls(arch.log()), 1, "{:#?}", arch.log());
+    assert_eq!(v["sources"][0]["archived"], Value::Null, "not made in this run");
+    assert_eq!(ev(&v)["archived"], arch.replay(SAVED_TS, &url));
+    // Resolved: not asked about again.
+    arch.clear_log();
+    let v = check(&ws);
+    assert_eq!(polls(arch.log()), 0, "{:#?}", arch.log());
+    assert_eq!(ev(&v)["archived"], arch.replay(SAVED_TS, &url));
+}
+
+#[test]
 fn the_plain_save_form_is_used_without_save_page_now_2() {
     let srv = PageServer::start();
     let arch = FakeArchive::start();

@@ -112,6 +112,13 @@ impl FakeArchive {
         self.inner.lock().unwrap().pending_polls = n;
     }
 
+    /// Every Save Page Now job answers "success" from now on.
+    pub fn finish_jobs(&self) {
+        for j in &mut self.inner.lock().unwrap().jobs {
+            j.1 = 0;
+        }
+    }
+
     pub fn throttle(&self, n: usize) {
         self.inner.lock().unwrap().throttle = n;
     }
