@@ -34,6 +34,7 @@ use crate::watchlist::Article;
 
 pub use crate::ids::{RunId, new_run_id, rules_fingerprint, source_key_of};
 pub use crate::workspace::{Context, Paths, load_context};
+pub use archive::{Rebaselined, archive_again};
 
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
@@ -101,8 +102,10 @@ pub async fn run_check(
     debug_since(t_start, "jobs planned");
     let archive = archive::client(&ctx.settings);
     let bases = match &archive {
-        Some(a) => archive::take_baselines(&ctx.settings, a, &mut plan.jobs, &articles, &store, false).await,
-        None => archive::ArchiveBases::default(),
+        Some(a) if ctx.settings.archive.baseline == crate::settings::ArchiveBaseline::Checked => {
+            archive::take_baselines(a, &mut plan.jobs, &articles, &store, false).await
+        }
+        _ => archive::ArchiveBases::default(),
     };
     let t0 = Instant::now();
     let (jobs, processed) = work::fetch_all(&ctx.settings, plan, store.clone(), progress).await?;

@@ -26,7 +26,7 @@ use crate::evidence::{self, Located};
 use crate::extract::{EXTRACTOR_VERSION, ExtractedText, Rules};
 use crate::ids::{BaselineKey, SourceKey, TextHash};
 use crate::report::{BaselineFrom, StatementReport};
-use crate::settings::{ArchiveBaseline, ArchiveSave, Settings};
+use crate::settings::{ArchiveSave, Settings};
 use crate::snapshot::{self, Store, Version};
 use crate::watchlist::{Article, CiteNo, Statement, StatementId};
 
@@ -107,9 +107,8 @@ struct Want {
 
 /// Takes archive baselines for the first-seen statement × cite pairs of new sources (every
 /// pair of `jobs` with no baseline when `all`, as `citewatch archive` asks), setting each
-/// task's baseline to the capture. Does nothing unless `baseline = "checked"`.
+/// task's baseline to the capture.
 pub(super) async fn take_baselines(
-    settings: &Settings,
     archive: &Archive,
     jobs: &mut [Job],
     articles: &[&Article],
@@ -117,9 +116,6 @@ pub(super) async fn take_baselines(
     all: bool,
 ) -> ArchiveBases {
     let mut bases = ArchiveBases::default();
-    if settings.archive.baseline != ArchiveBaseline::Checked {
-        return bases;
-    }
     let dates = checked_dates(articles);
     let mut wants = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
@@ -412,4 +408,86 @@ pub(super) fn link_evidence(statements: &mut [StatementReport], index: &snapshot
                 .and_then(|v| v.archived.clone());
         }
     }
+}
+
+/// One statement × cite of `citewatch archive`: the capture its baseline now comes from, or
+/// none at or before the checked date (its baseline left as it was).
+#[derive(Debug, Clone)]
+pub struct Rebaselined {
+    /// Statement id.
+    pub statement: String,
+    /// Cite number.
+    pub cite: u32,
+    /// Source URL.
+    pub url: String,
+    /// The capture's replay URL, when one was found.
+    pub capture: Option<String>,
+}
+
+/// `citewatch archive ARTICLE_ID`: takes the baselines of an article already watched again
+/// from the archive, as a first run with `baseline = "checked"` would: every statement × cite
+/// whose source has a capture at or before the end of the article's `checked` date gets that
+/// capture as its baseline (its flag cleared); the others keep theirs. Nothing is judged
+/// here: the next run judges the live pages against the new baselines (and flags what
+/// changed since the check). Holds the store lock while it works.
+pub async fn archive_again(ctx: &super::Context, article: &str) -> Result<Vec<Rebaselined>, super::RunError> {
+    use anyhow::anyhow;
+    let only = [article.to_owned()];
+    let articles = super::plan::select_articles(&ctx.watchlist, &only)?;
+    let a = articles[0];
+    if a.checked.as_deref().and_then(end_of_checked).is_none() {
+        return Err(
+            anyhow!("article `{article}` has no `checked` date (such as checked = \"2025-11-26\")").into(),
+        );
+    }
+    let Some(archive) = client(&ctx.settings) else {
+        return Err(anyhow!("[archive] is not enabled in citewatch.toml (enabled = true)").into());
+    };
+    let store = Arc::new(Store::open(&ctx.paths.snapshots())?);
+    let lock = super::lock_store(&ctx.paths, super::LOCK_WAIT).await?;
+    let mut index = super::plan::load_records(&store, &articles)?;
+    // Planned as if nothing had a baseline: every pair is looked up.
+    let kept = std::mem::take(&mut index.baselines);
+    let mut plan = super::plan::plan(&articles, &index)?;
+    index.baselines = kept;
+    let bases = take_baselines(&archive, &mut plan.jobs, &articles, &store, true).await;
+    let now = Utc::now();
+    for (j, captures) in &bases.versions {
+        let job = &plan.jobs[*j];
+        let rec = index.sources.entry(job.key.clone()).or_default();
+        rec.url = job.url.to_string();
+        record_versions(rec, captures);
+    }
+    let mut out = Vec::new();
+    for st in &a.statements {
+        for &cite in &st.cites {
+            let Some(src) = a.source(cite) else { continue };
+            let bkey = BaselineKey::new(&st.id, cite);
+            let capture = bases.located.get(&bkey).map(|b| b.capture.clone());
+            if let Some(b) = bases.located.get(&bkey) {
+                let key = crate::ids::source_key_of(src);
+                let nb = crate::record::first_seen_in_archive(
+                    st,
+                    cite,
+                    key,
+                    (b.version.clone(), &b.capture),
+                    b.located.clone(),
+                    now,
+                );
+                index.baselines.insert(bkey, nb);
+            }
+            out.push(Rebaselined {
+                statement: st.id.to_string(),
+                cite: cite.0,
+                url: src.url.to_string(),
+                capture,
+            });
+        }
+    }
+    let keep = ctx.settings.store.keep;
+    tokio::task::spawn_blocking(move || store.commit(index, keep, None))
+        .await
+        .map_err(|e| anyhow!("commit task: {e}"))??;
+    drop(lock);
+    Ok(out)
 }

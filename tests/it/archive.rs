@@ -451,3 +451,61 @@ fn an_archive_that_is_down_changes_nothing_else() {
     }
     assert!(!broken.log().is_empty(), "the broken archive was asked");
 }
+
+#[test]
+fn the_archive_command_takes_a_watched_articles_baselines_again() {
+    let srv = PageServer::start();
+    let arch = FakeArchive::start();
+    let url = srv.url("/a");
+    srv.set("/a", Response::html(&troops("350")));
+    arch.capture(&url, "20251120101010", &troops("600"));
+    // Watched before the archive was used: the live page (350) is the baseline.
+    let ws = Workspace::new();
+    article(&ws, &[&url]);
+    let v = check(&ws);
+    assert_eq!(v["statements"][0]["status"], "baseline");
+    assert_eq!(ev(&v)["baseline_from"], "live");
+
+    let help = ws.run(&["archive", "--help"]);
+    assert!(help.status.success(), "{}", show(&help));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("ARTICLE_ID"));
+    // Not enabled: refused, nothing sent.
+    let out = ws.run(&["archive", "k"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[archive]"),
+        "{}",
+        show(&out)
+    );
+    assert!(arch.log().is_empty());
+
+    ws.write(
+        "citewatch.toml",
+        &format!(
+            "[archive]\nenabled = true\nurl = \"{}\"\npace_secs = 0\nsave = \"never\"\n",
+            arch.base()
+        ),
+    );
+    let out = ws.run(&["archive", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let out = ws.run(&["archive", "k"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("baseline from {}", arch.replay("20251120101010", &url))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 of 1 baselines taken from the archive"),
+        "{stdout}"
+    );
+
+    // The next run judges the live page against the capture.
+    let v = check(&ws);
+    assert_eq!(v["statements"][0]["status"], "evidence_changed", "{v:#}");
+    assert_eq!(v["statements"][0]["new"], true);
+    assert_eq!(ev(&v)["baseline_from"], "archive");
+    assert_eq!(ev(&v)["archived"], arch.replay("20251120101010", &url));
+    assert!(ev(&v)["before"].as_str().unwrap().contains("600"));
+    assert!(ev(&v)["after"].as_str().unwrap().contains("350"));
+}
