@@ -16,6 +16,9 @@ use url::Url;
 use crate::fetch::{AttemptFailure, DEFAULT_BACKOFF_BASE, FailureKind, parse_retry_after, retry_decision};
 use crate::settings::Settings;
 
+/// Requests in a row failing after their retries (5xx, 429) before a run stops asking.
+const GIVE_UP_AFTER: u32 = 3;
+
 /// Most redirects followed from `/web/<timestamp>/<url>` to the capture.
 const MAX_HOPS: usize = 5;
 
@@ -72,8 +75,11 @@ pub struct Archive {
     auth: Option<String>,
     next: tokio::sync::Mutex<Option<Instant>>,
     /// Set once a request found no archive at all (refused, unreachable, timed out after its
-    /// retries): the rest of the run sends nothing more.
+    /// retries), or [`GIVE_UP_AFTER`] requests in a row failed: the rest of the run sends
+    /// nothing more.
     down: std::sync::atomic::AtomicBool,
+    /// Requests in a row that failed after their retries.
+    failing: std::sync::atomic::AtomicU32,
 }
 
 /// `YYYYMMDDhhmmss` → a time (shorter timestamps are the start of their period).
@@ -160,6 +166,7 @@ impl Archive {
             auth,
             next: tokio::sync::Mutex::new(None),
             down: std::sync::atomic::AtomicBool::new(false),
+            failing: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -211,7 +218,10 @@ impl Archive {
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
                     f
                 }
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    self.failing.store(0, Ordering::Relaxed);
+                    return Ok(r);
+                }
                 Err(e) => AttemptFailure {
                     kind: if e.is_timeout() {
                         FailureKind::Timeout
@@ -228,7 +238,8 @@ impl Archive {
             match wait {
                 Some(d) if attempt <= self.retries => tokio::time::sleep(d).await,
                 _ => {
-                    if failure.status.is_none() {
+                    let in_a_row = self.failing.fetch_add(1, Ordering::Relaxed) + 1;
+                    if failure.status.is_none() || in_a_row >= GIVE_UP_AFTER {
                         self.down.store(true, Ordering::Relaxed);
                     }
                     return Err(ArchiveError(failure.detail));

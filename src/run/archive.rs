@@ -25,7 +25,7 @@ use crate::archive::{Archive, Capture, Saved, end_of_checked};
 use crate::evidence::{self, Located};
 use crate::extract::{EXTRACTOR_VERSION, ExtractedText, Rules};
 use crate::ids::{BaselineKey, SourceKey, TextHash};
-use crate::report::{BaselineFrom, StatementReport};
+use crate::report::{BaselineFrom, SourceOutcome, StatementReport};
 use crate::settings::{ArchiveSave, Settings};
 use crate::snapshot::{self, Store, Version};
 use crate::watchlist::{Article, CiteNo, Statement, StatementId};
@@ -279,11 +279,14 @@ pub(super) async fn save_captures(
         let Some(rec) = index.sources.get(&job.key) else {
             continue;
         };
-        let Some(latest) = rec.versions.last() else {
+        if rec.versions.is_empty() {
             continue;
-        };
-        let fetched = !books.failures.contains_key(&job.key);
-        let new_or_changed = job.prev_text.as_ref() != Some(&latest.text);
+        }
+        // The URL's line: its text new or changed this run (not merely read again by a new
+        // extractor), or fetched at all.
+        let outcome = books.sources.get(job.url.as_str()).map(|l| l.outcome);
+        let fetched = !books.failures.contains_key(&job.key) && outcome != Some(SourceOutcome::Error);
+        let new_or_changed = matches!(outcome, Some(SourceOutcome::New | SourceOutcome::Changed));
         let want = fetched
             && match mode {
                 ArchiveSave::Never => false,

@@ -440,6 +440,15 @@ fn an_archive_that_is_down_changes_nothing_else() {
             "archive {what}: {:?}",
             t.elapsed()
         );
+        // Three requests in a row failed (each tried twice): after those, and the ones then in
+        // flight for the other source, nothing more was sent that run (no save either).
+        assert!(broken.log().len() <= 8, "{:#?}", broken.log());
+        assert!(
+            !broken.log().iter().any(|l| l.contains("/save")),
+            "{:#?}",
+            broken.log()
+        );
+        broken.clear_log();
         // And the next run goes on as usual.
         srv.set("/a", Response::html(&troops("350")));
         let v = check(&ws);
