@@ -899,6 +899,27 @@ mod tests {
     }
 
     #[test]
+    fn source_links_carry_robust_links_attributes_escaped() {
+        let l = source_link_html(
+            "https://a.test/p?x=1&y=2",
+            Some("https://web.archive.org/web/20251120101010/https://a.test/p\"onmouseover=\"x"),
+        );
+        assert_eq!(
+            l,
+            "<a href=\"https://a.test/p?x=1&amp;y=2\" data-originalurl=\"https://a.test/p?x=1&amp;y=2\" \
+             data-versionurl=\"https://web.archive.org/web/20251120101010/https://a.test/p&quot;onmouseover=&quot;x\" \
+             data-versiondate=\"2025-11-20\">https://a.test/p?x=1&amp;y=2</a>"
+        );
+        // Only http(s) URLs become links.
+        assert_eq!(archived_copy_html(Some("javascript:alert(1)")), "");
+        assert_eq!(
+            source_link_html("javascript:alert(1)", None),
+            "javascript:alert(1)"
+        );
+        assert!(!source_link_html("https://a.test/", Some("data:text/html,x")).contains("data-versionurl"));
+    }
+
+    #[test]
     fn an_unchanged_passage_is_not_shown_as_removed() {
         let mut kept = evidence(2, Verdict::Unchanged, true);
         kept.before = Some("Camp Bondsteel is the base.".into());

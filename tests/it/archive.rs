@@ -518,3 +518,36 @@ fn the_archive_command_takes_a_watched_articles_baselines_again() {
     assert!(ev(&v)["before"].as_str().unwrap().contains("600"));
     assert!(ev(&v)["after"].as_str().unwrap().contains("350"));
 }
+
+#[test]
+fn the_daemons_page_links_the_archived_copy_of_a_flagged_statement() {
+    use crate::daemon::{Daemon, free_port};
+    let srv = PageServer::start();
+    let arch = FakeArchive::start();
+    let url = srv.url("/a");
+    srv.set("/a", Response::html(&troops("350")));
+    arch.capture(&url, "20251120101010", &troops("600"));
+    let port = free_port();
+    let ws = Workspace::new();
+    ws.write(
+        "citewatch.toml",
+        &format!(
+            "[schedule]\ncron = \"0 0 6 1 1 *\"\n\n[archive]\nenabled = true\nurl = \"{}\"\npace_secs = 0\nsave = \"never\"\n\n[control]\nlisten = \"127.0.0.1:{port}\"\n",
+            arch.base()
+        ),
+    );
+    article(&ws, &[&url]);
+    let v = check(&ws);
+    assert_eq!(v["statements"][0]["status"], "evidence_changed", "{v:#}");
+    let d = Daemon::start(&ws, port, &[]);
+    let (status, _, page) = d.get("/");
+    assert_eq!(status, 200);
+    let capture = arch.replay("20251120101010", &url);
+    assert!(
+        page.contains(&format!(
+            "<a href=\"{capture}\" rel=\"nofollow\">archived copy</a>"
+        )),
+        "{page}"
+    );
+    assert!(page.contains(&format!("data-versionurl=\"{capture}\"")), "{page}");
+}
