@@ -319,6 +319,14 @@ impl Archive {
             let Some((stamp, original)) = split_replay(&self.base, &at) else {
                 return Err(ArchiveError(format!("{at}: not a capture URL")));
             };
+            // A replay names its capture's time (`Memento-Datetime`), which is what counts
+            // when a service answers with another capture without redirecting to it.
+            let stamp = r
+                .headers()
+                .get("memento-datetime")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .map_or(stamp, |t| timestamp_of(DateTime::<Utc>::from(t)));
             return Ok(if stamp.as_str() <= ts {
                 Lookup::Found(Capture {
                     url: self.replay_url(&stamp, &original),
@@ -341,13 +349,17 @@ impl Archive {
             return Ok(Lookup::None);
         };
         let c = &v["archived_snapshots"]["closest"];
-        let (Some(stamp), Some(status)) = (c["timestamp"].as_str(), c["status"].as_str()) else {
+        let status = match &c["status"] {
+            serde_json::Value::Number(n) => n.to_string(),
+            v => v.as_str().unwrap_or("200").to_owned(),
+        };
+        let Some(stamp) = c["timestamp"].as_str() else {
             return Ok(Lookup::None);
         };
         if c["available"] == false {
             return Ok(Lookup::None);
         }
-        if stamp > ts || !status_2xx(status) {
+        if stamp > ts || !status_2xx(&status) {
             return Ok(Lookup::Later);
         }
         let original = c["url"]
@@ -484,7 +496,7 @@ impl Archive {
         };
         let poll = self.pace.max(Duration::from_millis(250));
         loop {
-            match self.status(&job).await {
+            match self.status(&job, url.as_str()).await {
                 Saved::Pending(_) if Instant::now() + poll < deadline => tokio::time::sleep(poll).await,
                 other => return other,
             }
@@ -517,8 +529,8 @@ impl Archive {
         }
     }
 
-    /// One look at a Save Page Now job.
-    pub async fn status(&self, job: &str) -> Saved {
+    /// One look at a Save Page Now job (of `url`, should the answer not name it).
+    pub async fn status(&self, job: &str, url: &str) -> Saved {
         let job_part: String = url::form_urlencoded::byte_serialize(job.as_bytes()).collect();
         let at = format!("{}/save/status/{job_part}", self.base);
         let v = match self.send(|| self.with_auth(self.client.get(&at))).await {
@@ -532,9 +544,9 @@ impl Archive {
         };
         let v: serde_json::Value = v;
         match v["status"].as_str() {
-            Some("success") => match (v["timestamp"].as_str(), v["original_url"].as_str()) {
-                (Some(ts), Some(o)) => Saved::Done(self.replay_url(ts, o)),
-                _ => Saved::Failed("save status: success without timestamp and original_url".into()),
+            Some("success") => match v["timestamp"].as_str() {
+                Some(ts) => Saved::Done(self.replay_url(ts, v["original_url"].as_str().unwrap_or(url))),
+                None => Saved::Failed("save status: success without a timestamp".into()),
             },
             Some("error") => Saved::Failed(format!(
                 "save failed: {}",

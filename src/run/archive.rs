@@ -336,7 +336,7 @@ pub(super) async fn save_captures(
                     Err(e) => Saved::Failed(e.to_string()),
                 }
             } else {
-                within(deadline, archive.status(&job), &job).await
+                within(deadline, archive.status(&job, &url), &job).await
             };
             (url, at, saved)
         })

@@ -181,6 +181,26 @@ fn only_later_captures_leave_the_live_page_as_baseline() {
 }
 
 #[test]
+fn a_later_capture_served_without_a_redirect_is_told_by_its_memento_datetime() {
+    let srv = PageServer::start();
+    let arch = FakeArchive::start();
+    arch.set_no_redirect(true);
+    let url = srv.url("/a");
+    srv.set("/a", Response::html(&troops("350")));
+    arch.capture(&url, "20251127000000", &troops("600"));
+    let ws = workspace(&arch.base(), "save = \"never\"\n");
+    article(&ws, &[&url]);
+    let v = check(&ws);
+    assert_eq!(v["statements"][0]["status"], "baseline", "{v:#}");
+    assert_eq!(ev(&v)["baseline_from"], "live");
+    assert!(
+        arch.log().iter().any(|l| l.starts_with("GET /cdx/")),
+        "{:#?}",
+        arch.log()
+    );
+}
+
+#[test]
 fn an_earlier_capture_is_found_through_cdx_when_a_later_one_is_nearer() {
     let srv = PageServer::start();
     let arch = FakeArchive::start();

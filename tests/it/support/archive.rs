@@ -42,6 +42,9 @@ struct Inner {
     redirect_broken: bool,
     /// No Save Page Now 2 (`POST /save` is 404): the plain `GET /save/<url>` must be used.
     no_spn2: bool,
+    /// `/web/<ts>/<url>` serves the nearest capture itself (with its `Memento-Datetime`)
+    /// instead of redirecting to it.
+    no_redirect: bool,
 }
 
 /// The fake archive, on 127.0.0.1.
@@ -129,6 +132,10 @@ impl FakeArchive {
 
     pub fn set_redirect_broken(&self, on: bool) {
         self.inner.lock().unwrap().redirect_broken = on;
+    }
+
+    pub fn set_no_redirect(&self, on: bool) {
+        self.inner.lock().unwrap().no_redirect = on;
     }
 
     pub fn set_no_spn2(&self, on: bool) {
@@ -327,7 +334,7 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
             )
                 .into_response();
         };
-        if c.ts != ts {
+        if c.ts != ts && (raw || !g.no_redirect) {
             let flags = if raw { "id_" } else { "" };
             return (
                 StatusCode::FOUND,
@@ -351,7 +358,18 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
             "<body>",
             "<body><div id=\"wm-ipp\"><p>Wayback Machine: 9999 captures, 17 Nov 2025 - 999 soldiers.</p></div>",
         );
-        return (status, [(header::CONTENT_TYPE, "text/html")], page).into_response();
+        let memento = chrono::NaiveDateTime::parse_from_str(&c.ts, "%Y%m%d%H%M%S")
+            .map(|t| t.and_utc().format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+            .unwrap_or_default();
+        return (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html".to_owned()),
+                (header::HeaderName::from_static("memento-datetime"), memento),
+            ],
+            page,
+        )
+            .into_response();
     }
     StatusCode::NOT_FOUND.into_response()
 }
