@@ -268,19 +268,22 @@ impl Archive {
 
     /// The 2xx capture of `url` closest to `until`, at or before it; `None` when there is
     /// none. The `/web/<timestamp>/<url>` redirect first; when it leads to a later capture,
-    /// or fails, the availability API and then the CDX API.
+    /// the CDX API; when it answers 404 or fails, the availability API and then CDX.
     pub async fn lookup(&self, url: &Url, until: DateTime<Utc>) -> Result<Option<Capture>, ArchiveError> {
         let ts = timestamp_of(until);
         let first = self.by_redirect(url, &ts).await;
         let mut problem = None;
         match first {
             Ok(Lookup::Found(c)) => return Ok(Some(c)),
-            // Not archived at all.
-            Ok(Lookup::None) => return Ok(None),
             // The closest capture is later, or not a 2xx: only the CDX API lists earlier ones.
             Ok(Lookup::Later) => {}
-            Err(e) => {
-                tracing::debug!(%url, "archive redirect lookup: {e}");
+            // A 404 is "not archived", or the replay of a capture of a 404 page (Wayback
+            // answers those with their own status), or a service without the redirect form:
+            // the APIs tell which.
+            Ok(Lookup::None) | Err(_) => {
+                if let Err(e) = &first {
+                    tracing::debug!(%url, "archive redirect lookup: {e}");
+                }
                 match self.by_availability(url, &ts).await {
                     Ok(Lookup::Found(c)) => return Ok(Some(c)),
                     Ok(_) => {}

@@ -246,9 +246,11 @@ fn a_url_never_archived_takes_a_live_baseline() {
     let v = check(&ws);
     assert_eq!(v["statements"][0]["status"], "baseline", "{v:#}");
     assert_eq!(ev(&v)["baseline_from"], "live");
-    // The redirect form answered 404: not archived, nothing more asked.
+    // The redirect form answered 404, the availability and CDX APIs confirmed; nothing read.
     let log = arch.log();
-    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(log[0].starts_with("GET /web/20251126235959/"), "{log:#?}");
+    assert!(!log.iter().any(|l| l.contains("id_/")), "{log:#?}");
 }
 
 #[test]
