@@ -191,6 +191,16 @@ async fn guard(State(st): State<ControlState>, mut req: Request, next: Next) -> 
         )
             .into_response();
     }
+    if req.method() == Method::GET
+        && let Some(why) = cross_site_read(req.headers())
+    {
+        tracing::warn!(path = req.uri().path(), "control GET refused: {why}");
+        return (
+            StatusCode::FORBIDDEN,
+            "another site's page cannot load this endpoint; open it directly\n",
+        )
+            .into_response();
+    }
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -268,6 +278,35 @@ fn cross_site(headers: &HeaderMap) -> Option<String> {
             let own = host.is_some_and(|h| o == format!("http://{h}") || o == format!("https://{h}"));
             if own { None } else { Some(format!("Origin: {o}")) }
         }
+    }
+}
+
+/// Whether a GET is another site's page loading the endpoint as a sub-resource (an image, a
+/// script, `fetch()`): each such load would cost the daemon a page. A person following a link
+/// (a top-level navigation) is let through; so are curl and scripts (no such headers).
+fn cross_site_read(headers: &HeaderMap) -> Option<String> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let navigation = text("sec-fetch-mode") == Some("navigate")
+        && matches!(text("sec-fetch-dest"), Some("document") | None);
+    match text("sec-fetch-site") {
+        Some("cross-site" | "same-site") if !navigation => {
+            return Some(format!(
+                "Sec-Fetch-Site: {}, Sec-Fetch-Dest: {}",
+                text("sec-fetch-site").unwrap_or(""),
+                text("sec-fetch-dest").unwrap_or("(none)")
+            ));
+        }
+        _ => {}
+    }
+    let host = text("host");
+    match text("origin") {
+        Some(o)
+            if !navigation
+                && !host.is_some_and(|h| o == format!("http://{h}") || o == format!("https://{h}")) =>
+        {
+            Some(format!("Origin: {o}"))
+        }
+        _ => None,
     }
 }
 
@@ -574,6 +613,8 @@ struct PageData {
     runs: Vec<(String, Option<RunReport>)>,
     /// Statements flagged now: flagged by their latest run and not acked since.
     flagged: Vec<FlaggedCard>,
+    /// Flagged statements of those runs past what their page summaries keep.
+    more_flagged: usize,
     /// The latest acknowledgements, newest first.
     acked: Vec<AckedLine>,
     /// Statement × source pairs without a passage, as escaped `<li>` items, and the pairs
@@ -624,6 +665,7 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
     // Each article's statements as judged by the newest run that checked it.
     let mut seen = std::collections::HashSet::new();
     let mut flagged = Vec::new();
+    let mut more_flagged = 0;
     let mut unanchored = (String::new(), 0, 0);
     for (id, report) in &reports {
         let Some(r) = report else { continue };
@@ -631,6 +673,11 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
             if ctx.watchlist.article(&a.id).is_none() || !seen.insert(a.id.clone()) {
                 continue;
             }
+            let counts = r.page.as_ref();
+            let shown = r.flagged().into_iter().filter(|s| s.article == a.id).count();
+            more_flagged += counts
+                .and_then(|c| c.flagged.get(&a.id))
+                .map_or(0, |&n| n.saturating_sub(shown));
             for st in r.flagged().into_iter().filter(|s| s.article == a.id) {
                 let bs = baselines_of(st);
                 if index.is_some() && !bs.iter().any(|b| b.flag.is_some()) {
@@ -657,14 +704,22 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
                 .filter(|(s, _)| s.article == a.id)
                 .collect();
             unanchored.0.push_str(&unanchored_items_html(&list));
-            unanchored.1 += list.len();
-            unanchored.2 += r
-                .statements
-                .iter()
-                .filter(|s| s.article == a.id)
-                .flat_map(|s| &s.evidence)
-                .filter(|e| e.anchored || e.status != crate::evidence::Verdict::SourceUnreachable)
-                .count();
+            match counts {
+                Some(c) => {
+                    unanchored.1 += c.unanchored.get(&a.id).copied().unwrap_or(0);
+                    unanchored.2 += c.pairs.get(&a.id).copied().unwrap_or(0);
+                }
+                None => {
+                    unanchored.1 += list.len();
+                    unanchored.2 += r
+                        .statements
+                        .iter()
+                        .filter(|s| s.article == a.id)
+                        .flat_map(|s| &s.evidence)
+                        .filter(|e| e.anchored || e.status != crate::evidence::Verdict::SourceUnreachable)
+                        .count();
+                }
+            }
         }
     }
     let mut acked: Vec<AckedLine> = Vec::new();
@@ -696,6 +751,7 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
     PageData {
         runs: reports.into_iter().take(RUNS_ON_PAGE).collect(),
         flagged,
+        more_flagged,
         acked,
         unanchored,
         articles: ctx
@@ -781,6 +837,12 @@ async fn index(State(st): State<ControlState>) -> Response {
     let ctx = st.handle.context();
     let status = st.handle.status();
     let outbox = crate::notify::outbox_size(&ctx.paths);
+    // At most two pages are built at a time; more requests wait their turn (briefly).
+    static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let Ok(Ok(_permit)) = tokio::time::timeout(std::time::Duration::from_secs(20), BUILDING.acquire()).await
+    else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the page is busy; try again\n").into_response();
+    };
     let data = match tokio::task::spawn_blocking(move || page_data(&ctx)).await {
         Ok(d) => d,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("page: {e}")).into_response(),
@@ -807,9 +869,12 @@ async fn index(State(st): State<ControlState>) -> Response {
             }
         }
         (recheck_form(&st, &data.articles))
-        h2 { "Statements flagged now (" (data.flagged.len()) ")" }
-        @if data.flagged.is_empty() {
+        h2 { "Statements flagged now (" (data.flagged.len() + data.more_flagged) ")" }
+        @if data.flagged.is_empty() && data.more_flagged == 0 {
             p { "None." }
+        }
+        @if data.more_flagged > 0 {
+            p { "The first " (data.flagged.len()) " are shown here; the other " (data.more_flagged) " are in each run's full report (linked below)." }
         }
         @for card in &data.flagged {
             div.card id={ "st-" (card.statement) } {

@@ -71,6 +71,9 @@ pub const PART_MIN_HITS: u16 = 3;
 pub const PART_MIN_TERMS: usize = 3;
 /// At most this many anchors per statement and source for its parts, besides the whole's.
 pub const MAX_PART_ANCHORS: usize = 3;
+/// A statement of at least this many terms needs [`PART_MIN_HITS`] of them shared for a
+/// sentence to anchor it as a whole.
+pub const WHOLE_FEW_TERMS: usize = 5;
 /// Minimum local word-alignment ratio for a changed passage to count as "still there".
 /// Measured on the labelled corpus (`--scores` prints the ratios of every judged anchor):
 /// passages labelled removed align at most 0.34 with anything new, passages labelled changed
@@ -626,7 +629,21 @@ fn clause_ranges(text: &str) -> Vec<(usize, usize)> {
             }
         }
     }
+    // A list of claims ("wheat output nearly halving, grain deliveries far below normal, and
+    // growers bracing for …"): each item before the closing ", and" / ", or" is a clause.
+    if lower.len() == text.len() {
+        let strong: Vec<usize> = cuts.iter().map(|c| c.0).collect();
+        let commas: Vec<usize> = lower.match_indices(", ").map(|(at, _)| at).collect();
+        for (end, _) in lower.match_indices(", and ").chain(lower.match_indices(", or ")) {
+            let from = strong.iter().copied().filter(|&c| c < end).max().unwrap_or(0);
+            let items: Vec<usize> = commas.iter().copied().filter(|&c| c > from && c < end).collect();
+            if !items.is_empty() {
+                cuts.extend(items.into_iter().map(|c| (c, c + 2)));
+            }
+        }
+    }
     cuts.sort_unstable();
+    cuts.dedup_by_key(|c| c.0);
     let mut out = Vec::new();
     let mut start = 0;
     for (a, b) in cuts {
@@ -1471,7 +1488,19 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     let terms: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
     let scored_hits = text.score_sentences_hits(&terms);
     let scored: Vec<(f32, usize)> = scored_hits.iter().map(|&(s, id, _)| (s, id)).collect();
-    let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &scored, text)
+    // Two shared words of a longer statement are not evidence, however rare they are on
+    // the page ("short-term health guideline" for "no long-term risk to health").
+    let whole_min_hits = if terms.len() >= WHOLE_FEW_TERMS {
+        PART_MIN_HITS
+    } else {
+        0
+    };
+    let whole_scored: Vec<(f32, usize)> = scored_hits
+        .iter()
+        .filter(|&&(_, _, hits)| hits >= whole_min_hits)
+        .map(|&(s, id, _)| (s, id))
+        .collect();
+    let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &whole_scored, text)
         .into_iter()
         .map(|(score, id)| (score, id, 0))
         .collect();
@@ -1493,10 +1522,24 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
                 closest = Some((score * PART_CANDIDATE_RANK, id));
             }
         }
+        // A clause stating a figure is backed by a passage stating it.
+        let figures: Vec<&str> = part
+            .iter()
+            .filter(|(t, k)| *k == Kind::Number && is_distinctive_number(t))
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let states_figure = |id: usize| {
+            figures.is_empty()
+                || figures
+                    .iter()
+                    .any(|t| text.postings(t).binary_search(&(id as u32)).is_ok())
+        };
         let best = scored
             .iter()
             .copied()
-            .filter(|&(score, _, hits)| score >= PART_MIN_SCORE && hits >= PART_MIN_HITS)
+            .filter(|&(score, id, hits)| {
+                score >= PART_MIN_SCORE && hits >= PART_MIN_HITS && states_figure(id)
+            })
             .map(|(score, id, _)| (rank(text, score, id), score, id))
             .max_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)));
         if let Some((rank, _, id)) = best {

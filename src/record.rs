@@ -141,6 +141,7 @@ fn raised(verdict: Verdict, run: &RunId, now: DateTime<Utc>) -> Flag {
         since_run: run.clone(),
         since: now,
         verdict: Some(verdict),
+        announced: false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`RunReport`] → `reports/<run-id>/report.{json,md,html}` and the text summary printed by
 //! `check`. Every piece of source text is escaped where it is rendered as HTML.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,33 @@ pub struct RunReport {
     /// `.eml`, or none); set after delivery was tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    /// Set in the page summary (`page.json`, [`RunReport::page_summary`]) only: the counts of
+    /// the whole run, as its statements there are cut to what the page shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageCounts>,
+    /// The run's number in its store (1 for the first committed run): runs are ordered by
+    /// it, not by their ids' clock times, so a clock set wrong for a while cannot put an old
+    /// run first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
+
+/// The whole run's counts behind a page summary, per article.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PageCounts {
+    /// Flagged statements per article (the summary keeps at most [`PAGE_FLAGGED`]).
+    pub flagged: BTreeMap<String, usize>,
+    /// Statement × source pairs without a passage per article (at most [`PAGE_UNANCHORED`]
+    /// kept).
+    pub unanchored: BTreeMap<String, usize>,
+    /// Statement × source pairs with a baseline per article.
+    pub pairs: BTreeMap<String, usize>,
+}
+
+/// The most flagged statements a page summary keeps.
+pub const PAGE_FLAGGED: usize = 200;
+/// The most statements with unanchored pairs a page summary keeps.
+pub const PAGE_UNANCHORED: usize = 50;
 
 /// An article's id and title.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -341,16 +368,73 @@ impl RunReport {
     pub fn write(&self, reports_dir: &Path) -> anyhow::Result<PathBuf> {
         let dir = self.dir(reports_dir);
         let json = serde_json::to_vec_pretty(self)?;
+        let page = serde_json::to_vec(&self.page_summary())?;
         let (md, html) = (self.to_markdown(), self.to_html());
         crate::durable::atomic_write_files(
             &dir,
             &[
                 ("report.json", &json),
+                ("page.json", &page),
                 ("report.md", md.as_bytes()),
                 ("report.html", html.as_bytes()),
             ],
         )?;
         Ok(dir)
+    }
+
+    /// What the daemon's page reads of this run (`page.json`): the counts, the mail line, and
+    /// at most [`PAGE_FLAGGED`] flagged statements and [`PAGE_UNANCHORED`] statements with
+    /// pairs without a passage; no sources. Its size is bounded whatever the run's, so the
+    /// page costs what it shows.
+    pub fn page_summary(&self) -> RunReport {
+        let mut counts = PageCounts::default();
+        let mut kept = Vec::new();
+        let (mut flagged, mut unanchored) = (0, 0);
+        for st in &self.statements {
+            let pairs = st
+                .evidence
+                .iter()
+                .filter(|e| e.anchored || e.status != Verdict::SourceUnreachable)
+                .count();
+            *counts.pairs.entry(st.article.clone()).or_default() += pairs;
+            let loose = st.evidence.iter().filter(|e| e.needs_quote()).count();
+            if loose > 0 {
+                *counts.unanchored.entry(st.article.clone()).or_default() += loose;
+            }
+            if st.flagged {
+                *counts.flagged.entry(st.article.clone()).or_default() += 1;
+            }
+            let keep_flagged = st.flagged && flagged < PAGE_FLAGGED;
+            let keep_loose = loose > 0 && unanchored < PAGE_UNANCHORED;
+            flagged += usize::from(keep_flagged);
+            unanchored += usize::from(keep_loose);
+            if keep_flagged || keep_loose {
+                kept.push(st.clone());
+            }
+        }
+        RunReport {
+            statements: kept,
+            sources: Vec::new(),
+            page: Some(counts),
+            ..self.clone_head()
+        }
+    }
+
+    /// The run without its statements and sources.
+    fn clone_head(&self) -> RunReport {
+        RunReport {
+            run_id: self.run_id.clone(),
+            trigger: self.trigger,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            summary: self.summary.clone(),
+            statements: Vec::new(),
+            sources: Vec::new(),
+            articles: self.articles.clone(),
+            mail: self.mail.clone(),
+            page: self.page.clone(),
+            seq: self.seq,
+        }
     }
 
     /// The short human summary `check` prints.
@@ -794,8 +878,34 @@ fn md_escape(s: &str) -> String {
     out
 }
 
+/// A run's page summary ([`RunReport::page_summary`]) from its folder: `page.json`, or, for a
+/// run written before there was one, made once from `report.json` (if under
+/// [`PAGE_SOURCE_MAX`]) and kept.
+fn page_summary_of(dir: &Path) -> Option<RunReport> {
+    if let Ok(b) = std::fs::read(dir.join("page.json")) {
+        return serde_json::from_slice(&b).ok();
+    }
+    let path = dir.join("report.json");
+    if std::fs::metadata(&path).ok()?.len() > PAGE_SOURCE_MAX {
+        tracing::warn!(
+            "{}: larger than {PAGE_SOURCE_MAX} bytes, not shown on the page",
+            path.display()
+        );
+        return None;
+    }
+    let full: RunReport = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    let page = full.page_summary();
+    if let Ok(b) = serde_json::to_vec(&page) {
+        let _ = crate::durable::atomic_write(&dir.join("page.json"), &b);
+    }
+    Some(page)
+}
+
+/// The largest `report.json` of an older run that the page summarizes.
+const PAGE_SOURCE_MAX: u64 = 64 << 20;
+
 /// The newest report folders under `reports_dir` (newest first, at most `n`), each with its
-/// parsed `report.json` when readable.
+/// page summary ([`RunReport::page_summary`]) when readable.
 pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunReport>)> {
     let mut ids: Vec<String> = reports_dir
         .read_dir()
@@ -808,20 +918,32 @@ pub fn recent_reports(reports_dir: &Path, n: usize) -> Vec<(String, Option<RunRe
         .unwrap_or_default();
     // Ids sort by their start second; within a second, by the report's own times.
     ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids.truncate(n);
+    // A few more than asked: a run whose id a wrong clock dated ahead takes a place by name,
+    // and the store's numbers below put it back.
+    ids.truncate(n + 20);
     let mut out: Vec<(String, Option<RunReport>)> = ids
         .into_iter()
         .map(|id| {
-            let report = std::fs::read(reports_dir.join(&id).join("report.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<RunReport>(&b).ok());
+            let report = page_summary_of(&reports_dir.join(&id));
             (id, report)
         })
         .collect();
+    // By the store's run numbers where the reports have them (a run dated ahead by a wrong
+    // clock is not "last" for ever; reports without one are older than any with one), then
+    // by id and finish time.
     out.sort_by(|(ia, ra), (ib, rb)| {
-        let key = |id: &str, r: &Option<RunReport>| (id[..16].to_owned(), r.as_ref().map(|r| r.finished_at));
+        let key = |id: &str, r: &Option<RunReport>| {
+            let seq = r.as_ref().and_then(|r| r.seq);
+            (
+                seq.is_some(),
+                seq,
+                id[..16].to_owned(),
+                r.as_ref().map(|r| r.finished_at),
+            )
+        };
         key(ib, rb).cmp(&key(ia, ra)).then_with(|| ib.cmp(ia))
     });
+    out.truncate(n);
     out
 }
 
@@ -834,6 +956,37 @@ mod tests {
             anchored,
             ..EvidenceReport::new(cite, format!("https://example.org/{cite}"), status)
         }
+    }
+
+    #[test]
+    fn runs_are_ordered_by_the_stores_numbers_not_by_their_clock_times() {
+        let dir = tempfile::tempdir().unwrap();
+        // Run 2 was made while the clock was a year ahead; runs 1 and 3 have the right time.
+        for (id, seq) in [
+            ("20261201T100000Z-0001", 1),
+            ("20271201T100000Z-0002", 2),
+            ("20261202T100000Z-0003", 3),
+        ] {
+            let mut r = report(vec![]);
+            r.run_id = id.into();
+            r.seq = Some(seq);
+            r.write(dir.path()).unwrap();
+        }
+        let ids = |n| -> Vec<String> {
+            recent_reports(dir.path(), n)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        };
+        assert_eq!(ids(1), ["20261202T100000Z-0003"]);
+        assert_eq!(
+            ids(3),
+            [
+                "20261202T100000Z-0003",
+                "20271201T100000Z-0002",
+                "20261201T100000Z-0001"
+            ]
+        );
     }
 
     fn report(evidence: Vec<EvidenceReport>) -> RunReport {
@@ -856,6 +1009,8 @@ mod tests {
             sources: vec![],
             articles: vec![],
             mail: None,
+            page: None,
+            seq: None,
         }
     }
 

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::ids::BaselineKey;
 use crate::report::{RunReport, Trigger};
 use crate::snapshot::{self, RunRecord, Store, StoreError, StoreLock};
 use crate::watchlist::Article;
@@ -113,7 +114,14 @@ pub async fn run_check(
 
     let t0 = Instant::now();
     let now = Utc::now();
-    let mut books = books::record_sources(&mut index, &jobs, processed, bases, now)?;
+    let mut books = books::record_sources(
+        &mut index,
+        &jobs,
+        processed,
+        bases,
+        ctx.settings.fetch.fail_after,
+        now,
+    )?;
     if let Some(a) = &archive {
         archive::save_captures(&ctx.settings, a, &jobs, &mut index, &mut books).await;
     }
@@ -131,17 +139,34 @@ pub async fn run_check(
         articles: articles.len(),
         sources,
     };
-    commit(store, index, ctx.settings.store.keep, run).await?;
+    // Flags whose message is not queued yet: new in this run's report, announced once it is.
+    let unannounced: Vec<(BaselineKey, RunId)> = index
+        .baselines
+        .iter()
+        .filter_map(|(k, b)| {
+            b.flag
+                .as_ref()
+                .filter(|f| !f.announced)
+                .map(|f| (k.clone(), f.since_run.clone()))
+        })
+        .collect();
+    let seq = index.runs + 1;
+    commit(store.clone(), index, ctx.settings.store.keep, run).await?;
     debug_since(t0, "store committed");
 
     let sources = books.sources.into_values().collect();
     let mut report = report::build((run_id, req.trigger, started_at), &articles, statements, sources);
+    report.seq = Some(seq);
     // The store is done with; do not hold its lock through a slow SMTP server.
     drop(lock);
     let t0 = Instant::now();
-    // `--no-email`: no message, and the outbox is left alone.
+    // `--no-email`: no message, and the outbox is left alone (its new flags stay new).
     report.mail = Some(if req.email {
-        notify::notify(ctx, &report).await
+        let (mail, kept) = notify::notify(ctx, &report).await;
+        if kept {
+            announce(store, unannounced).await;
+        }
+        mail
     } else {
         "none (--no-email)".to_owned()
     });
@@ -170,6 +195,17 @@ async fn commit(
         .await
         .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
     Ok(())
+}
+
+/// Records that the flags' message is queued. A failure here only means they are announced
+/// again by the next run.
+async fn announce(store: Arc<Store>, flags: Vec<(BaselineKey, RunId)>) {
+    let n = flags.len();
+    match tokio::task::spawn_blocking(move || store.announce(&flags)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("{n} flags not marked announced: {e}; the next run mails them again"),
+        Err(e) => tracing::warn!("announce task: {e}"),
+    }
 }
 
 fn debug_since(t: Instant, what: &str) {

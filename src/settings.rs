@@ -22,6 +22,10 @@ pub const DEFAULT_PER_HOST: usize = 2;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// Default number of retries after the first attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
+/// `[fetch] fail_after`.
+pub const DEFAULT_FAIL_AFTER: u32 = 2;
+/// The largest `[fetch] fail_after`.
+pub const MAX_FAIL_AFTER: u32 = 100;
 /// Default cap on a response body (10 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Default limit for one SMTP delivery attempt, seconds.
@@ -234,6 +238,10 @@ pub struct FetchSettings {
     /// `auto`: pages that need a browser are rendered in one; `never`: only sources with
     /// `render = "browser"`.
     pub render: RenderPolicy,
+    /// A transient failure (a bot wall, a timeout, a network error, a 5xx or 429 after
+    /// retries) flags its statements only from this many consecutive failed runs on; before
+    /// that they keep their previous verdict. 1 flags at the first failure.
+    pub fail_after: u32,
 }
 
 impl Default for FetchSettings {
@@ -247,6 +255,7 @@ impl Default for FetchSettings {
             user_agent: format!("citewatch/{}", env!("CARGO_PKG_VERSION")),
             allow_private_redirects: false,
             render: RenderPolicy::Auto,
+            fail_after: DEFAULT_FAIL_AFTER,
         }
     }
 }
@@ -450,6 +459,13 @@ impl Settings {
             ("fetch", "concurrency", as_u64(f.concurrency), 1, max),
             ("fetch", "per_host", as_u64(f.per_host), 1, per_host_max),
             ("fetch", "timeout_secs", f.timeout_secs, 1, MAX_TIMEOUT_SECS),
+            (
+                "fetch",
+                "fail_after",
+                u64::from(f.fail_after),
+                1,
+                u64::from(MAX_FAIL_AFTER),
+            ),
             (
                 "fetch",
                 "retries",

@@ -109,6 +109,10 @@ pub struct Index {
     /// (after [`Store::export`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acks: Vec<Ack>,
+    /// Runs committed to the store before this load: the next run is number `runs + 1`, an
+    /// order the wall clock cannot upset.
+    #[serde(skip)]
+    pub runs: u64,
     /// Fingerprints of the records as loaded: the commit writes the changed ones, and deletes
     /// the loaded baselines that are gone.
     #[serde(skip)]
@@ -196,6 +200,9 @@ pub struct Attempt {
     pub rules: String,
     /// The failure, if the attempt failed.
     pub error: Option<FetchFailure>,
+    /// Consecutive failed runs up to and including this attempt (0 when it succeeded).
+    #[serde(default)]
+    pub failed_runs: u32,
 }
 
 /// What a statement is judged against for one cited source.
@@ -241,6 +248,16 @@ pub struct Flag {
     /// The verdict that raised it (absent in stores written before it was recorded).
     #[serde(default)]
     pub verdict: Option<crate::evidence::Verdict>,
+    /// Whether a message naming it was durably queued (the outbox or a `.eml`). Until then
+    /// it is new in every run's report, so a run that stores a flag and then fails to queue
+    /// its message (a full disk, a kill) leaves the alert to the next run.
+    #[serde(default = "announced_default")]
+    pub announced: bool,
+}
+
+/// Flags of stores written before announcements were recorded were announced.
+fn announced_default() -> bool {
+    true
 }
 
 /// A person's acceptance of a statement's current wording for one cite (`ack`).
@@ -544,6 +561,23 @@ impl Store {
 
     fn raw_path(&self, hash: &str) -> PathBuf {
         self.dir.join("raw").join(format!("{hash}.lz4"))
+    }
+
+    /// Marks these flags (baseline, the run that raised them) announced: their message is
+    /// durably queued. See [`Flag::announced`].
+    pub fn announce(&self, flags: &[(BaselineKey, RunId)]) -> Result<(), StoreError> {
+        if flags.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.db.lock().expect("store db");
+        if guard.is_none() {
+            match db::Db::open(&self.dir, false)? {
+                Some(db::Opened::Ready(db)) => *guard = Some(db),
+                // Nothing committed: no flags to mark.
+                _ => return Ok(()),
+            }
+        }
+        guard.as_mut().expect("opened above").announce(flags)
     }
 
     /// Makes every object written since the last commit durable, then writes the records
@@ -867,6 +901,7 @@ mod tests {
                     raw: Some("raw-b".into()),
                     rules: "x5:".into(),
                     error: None,
+                    failed_runs: 0,
                 }),
             },
         );
@@ -875,6 +910,7 @@ mod tests {
             since_run: RunId("r1".into()),
             since: Utc::now(),
             verdict: Some(crate::evidence::Verdict::EvidenceChanged),
+            announced: true,
         });
         idx.baselines.insert(BaselineKey("art:1#1".into()), flagged);
         idx.baselines
@@ -922,6 +958,7 @@ mod tests {
                         raw: None,
                         rules: "x5:".into(),
                         error: None,
+                        failed_runs: 0,
                     }),
                 },
             );

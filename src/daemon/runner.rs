@@ -743,6 +743,8 @@ mod tests {
                     sources: vec![],
                     articles: vec![],
                     mail: None,
+                    page: None,
+                    seq: None,
                 })
             })
         }

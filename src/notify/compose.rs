@@ -524,6 +524,8 @@ mod tests {
                 title: title.into(),
             }],
             mail: None,
+            page: None,
+            seq: None,
         }
     }
 

@@ -25,9 +25,29 @@ pub(super) struct Books {
     /// Each URL's line of the report.
     pub(super) sources: BTreeMap<String, SourceReport>,
     /// Why a source failed this run.
-    pub(super) failures: HashMap<SourceKey, String>,
+    pub(super) failures: HashMap<SourceKey, Failure>,
     /// The statement × cite pairs whose first baseline is a web archive's capture.
     pub(super) archive_bases: HashMap<BaselineKey, ArchiveBase>,
+}
+
+/// A source's failure this run, as its statements see it.
+pub(super) struct Failure {
+    /// What went wrong, for a person.
+    pub(super) note: String,
+    /// A transient failure short of `[fetch] fail_after` consecutive failed runs: (this
+    /// run's count, `fail_after`). Its statements keep their previous verdict.
+    pub(super) waiting: Option<(u32, u32)>,
+}
+
+/// Whether a failure may go away on its own (a bot wall, no answer, a 5xx or 429), so its
+/// statements wait for `[fetch] fail_after` consecutive failed runs before they are flagged.
+pub(super) fn transient(f: &crate::fetch::FetchFailure) -> bool {
+    use crate::fetch::FailureKind as K;
+    match f.kind {
+        K::Blocked | K::Timeout | K::Network => true,
+        K::HttpStatus => f.status.is_none_or(|s| s >= 500 || s == 429),
+        _ => false,
+    }
 }
 
 /// A source's outcome this run, as the report shows it.
@@ -46,6 +66,7 @@ pub(super) fn record_sources(
     jobs: &[Job],
     processed: Vec<(Processed, bool)>,
     bases: ArchiveBases,
+    fail_after: u32,
     now: DateTime<Utc>,
 ) -> Result<Books, StoreError> {
     let mut books = Books {
@@ -63,6 +84,11 @@ pub(super) fn record_sources(
         let line = match p {
             Processed::StoreFailed(e) => return Err(e),
             Processed::Failed(f) => {
+                let failed_runs = 1 + rec
+                    .last
+                    .as_ref()
+                    .filter(|a| a.error.is_some())
+                    .map_or(0, |a| a.failed_runs.max(1));
                 // Keep the rules the stored text was made with: the next identical body must
                 // still be extracted again if the rules or the extractor changed meanwhile.
                 rec.last = Some(Attempt {
@@ -70,13 +96,29 @@ pub(super) fn record_sources(
                     raw: job.prev_raw.clone(),
                     rules: job.prev_rules.clone().unwrap_or_default(),
                     error: Some(f.clone()),
+                    failed_runs,
                 });
-                books.failures.insert(job.key.clone(), f.detail.clone());
+                let waiting =
+                    (transient(&f) && failed_runs < fail_after).then_some((failed_runs, fail_after));
+                books.failures.insert(
+                    job.key.clone(),
+                    Failure {
+                        note: f.detail.clone(),
+                        waiting,
+                    },
+                );
+                let error = match waiting {
+                    Some((n, of)) => format!(
+                        "{} (failing {n} of {of}: its statements are flagged if it still fails on run {of})",
+                        f.detail
+                    ),
+                    None => f.detail.clone(),
+                };
                 Line {
                     outcome: SourceOutcome::Error,
                     final_url: f.final_url.clone(),
                     status: f.status,
-                    error: Some(f.detail.clone()),
+                    error: Some(error),
                     failure: Some(f.kind.reported()),
                 }
             }
@@ -186,6 +228,7 @@ fn same_raw(
         raw: Some(raw_hash),
         rules: job.fingerprint.clone(),
         error: None,
+        failed_runs: 0,
     });
     Line {
         outcome: SourceOutcome::Unchanged,
@@ -242,6 +285,7 @@ fn stored(
         raw: Some(raw_hash),
         rules: job.fingerprint.clone(),
         error: None,
+        failed_runs: 0,
     });
     Line {
         outcome,
@@ -381,7 +425,8 @@ mod tests {
         let mut index = snapshot::Index::default();
         let jobs = [job("http://a/")];
         let outcome = |index: &mut snapshot::Index, p| {
-            let books = record_sources(index, &jobs, vec![(p, false)], ArchiveBases::default(), now).unwrap();
+            let books =
+                record_sources(index, &jobs, vec![(p, false)], ArchiveBases::default(), 2, now).unwrap();
             books.sources["http://a/"].outcome
         };
         assert_eq!(outcome(&mut index, stored("t1")), SourceOutcome::New);
@@ -398,11 +443,14 @@ mod tests {
             &jobs,
             vec![(failed(), false)],
             ArchiveBases::default(),
+            2,
             now,
         )
         .unwrap();
         assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
-        assert_eq!(books.failures[&jobs[0].key], "timed out");
+        assert_eq!(books.failures[&jobs[0].key].note, "timed out");
+        // The first of `fail_after = 2` transient failures waits; the second does not.
+        assert_eq!(books.failures[&jobs[0].key].waiting, Some((1, 2)));
         // A failure keeps the rules the stored text was made with.
         let last = index.sources[&jobs[0].key].last.clone().unwrap();
         assert_eq!(
@@ -410,6 +458,46 @@ mod tests {
             (Some("raw-old"), "x0:")
         );
         assert!(last.error.is_some());
+        assert_eq!(last.failed_runs, 1);
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(failed(), false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
+        assert_eq!(books.failures[&jobs[0].key].waiting, None);
+        assert_eq!(index.sources[&jobs[0].key].last.as_ref().unwrap().failed_runs, 2);
+        // A success ends the run of failures; a 404 never waits.
+        record_sources(
+            &mut index,
+            &jobs,
+            vec![(stored("t2"), false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
+        assert_eq!(index.sources[&jobs[0].key].last.as_ref().unwrap().failed_runs, 0);
+        let gone = Processed::Failed(crate::fetch::FetchFailure {
+            kind: crate::fetch::FailureKind::NotFound,
+            status: Some(404),
+            detail: "HTTP 404".into(),
+            final_url: None,
+            attempts: 1,
+        });
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(gone, false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
+        assert_eq!(books.failures[&jobs[0].key].waiting, None);
     }
 
     #[test]
@@ -424,6 +512,7 @@ mod tests {
             &jobs,
             vec![(stored("t"), false), (failed(), false)],
             ArchiveBases::default(),
+            2,
             now,
         )
         .unwrap();
@@ -440,6 +529,7 @@ mod tests {
                 &jobs[..1],
                 vec![(broken, false)],
                 ArchiveBases::default(),
+                2,
                 now
             )
             .is_err()

@@ -5,20 +5,33 @@
 use crate::report::RunReport;
 use crate::workspace::Context;
 
-/// Flushes the outbox, delivers `report`'s message, and returns the report's mail line.
-pub(super) async fn notify(ctx: &Context, report: &RunReport) -> String {
+/// Flushes the outbox, delivers `report`'s message, and returns the report's mail line and
+/// whether the message is durably kept (sent, queued in the outbox, kept after a permanent
+/// refusal for `outbox --send`, or written as `.eml`): only then are the run's flags
+/// announced.
+pub(super) async fn notify(ctx: &Context, report: &RunReport) -> (String, bool) {
+    use crate::notify::MailOutcome;
     // Messages of earlier runs first, so the desk reads them in the order the runs happened.
     let flushed = crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await;
-    let mail = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, report).await {
-        Ok(outcome) => outcome.to_string(),
+    let (mail, kept) = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, report).await {
+        Ok(outcome) => {
+            let kept = matches!(
+                outcome,
+                MailOutcome::Written(_)
+                    | MailOutcome::Sent { .. }
+                    | MailOutcome::Queued { .. }
+                    | MailOutcome::Failed { .. }
+            );
+            (outcome.to_string(), kept)
+        }
         Err(e) => {
-            tracing::warn!("report message not written: {e:#}");
-            format!("not written: {e:#}")
+            tracing::warn!("report message not written: {e:#}; its new flags stay new for the next run");
+            (format!("not written: {e:#}"), false)
         }
     };
     if flushed.is_quiet() {
-        mail
+        (mail, kept)
     } else {
-        format!("{mail}; {flushed}")
+        (format!("{mail}; {flushed}"), kept)
     }
 }

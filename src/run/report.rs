@@ -47,6 +47,8 @@ pub(super) fn build(
             })
             .collect(),
         mail: None,
+        page: None,
+        seq: None,
     }
 }
 

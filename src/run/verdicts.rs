@@ -42,7 +42,15 @@ pub(super) fn judge_statements(
                 .max()
                 .unwrap_or(Verdict::Baseline);
             let flagged = status.flagged();
-            let new = raise_flags(a, st, &per_cite, baselines, stamp);
+            let raised = raise_flags(a, st, &per_cite, baselines, stamp);
+            // New until a message naming it is queued (`Flag::announced`).
+            let new = raised
+                || st.cites.iter().any(|&c| {
+                    baselines
+                        .get(&BaselineKey::new(&st.id, c))
+                        .and_then(|b| b.flag.as_ref())
+                        .is_some_and(|f| !f.announced)
+                });
             statements.push(StatementReport {
                 id: st.id.to_string(),
                 article: a.id.to_string(),
@@ -84,8 +92,25 @@ fn judge_cite(
     let outcome = books.evidence.remove(&bkey);
     match (books.failures.get(&key), outcome) {
         (Some(err), _) => {
-            rep.status = Verdict::SourceUnreachable;
-            rep.note = Some(err.clone());
+            let held = baselines
+                .get(&bkey)
+                .filter(|b| !b.version.is_empty() || b.flag.is_some());
+            rep.status = match err.waiting {
+                // Patience (`[fetch] fail_after`): the previous verdict stands, flag or none.
+                Some(_) => held.map_or(Verdict::Baseline, |b| {
+                    b.flag.as_ref().map_or(Verdict::Unchanged, |f| {
+                        f.verdict.unwrap_or(Verdict::SourceUnreachable)
+                    })
+                }),
+                None => Verdict::SourceUnreachable,
+            };
+            rep.note = Some(match err.waiting {
+                Some((n, of)) => format!(
+                    "failing {n} of {of}: {}; flagged if it still fails on run {of}",
+                    err.note
+                ),
+                None => err.note.clone(),
+            });
             if let Some(b) = baselines.get(&bkey) {
                 rep.before = b.anchors.first().map(|a| a.passage.clone());
             }
@@ -264,6 +289,57 @@ mod tests {
     }
 
     #[test]
+    fn a_transient_failure_short_of_fail_after_keeps_the_previous_verdict() {
+        let a = article();
+        let st = &a.statements[0];
+        let bkey = BaselineKey::new(&st.id, CiteNo(1));
+        let src = source_key_of(a.source(CiteNo(1)).unwrap());
+        let r1 = RunId("r1".into());
+        let stamp = Stamp {
+            run: &r1,
+            now: Utc::now(),
+        };
+        let mut baselines = Baselines::new();
+        let mut books = Books::default();
+        books.evidence.insert(
+            bkey.clone(),
+            (
+                TextHash("v1".into()),
+                EvOutcome::Located(located(Some("Troops numbered 600."))),
+            ),
+        );
+        judge_statements(&[&a], &mut baselines, &mut books, &stamp);
+        let waiting = |n| {
+            let mut books = Books::default();
+            books.failures.insert(
+                src.clone(),
+                super::super::books::Failure {
+                    note: "HTTP 503".into(),
+                    waiting: Some((n, 2)),
+                },
+            );
+            books
+        };
+        let reports = judge_statements(&[&a], &mut baselines, &mut waiting(1), &stamp);
+        assert_eq!(reports[0].status, Verdict::Unchanged);
+        assert!(!reports[0].flagged);
+        let note = reports[0].evidence[0].note.as_deref().unwrap();
+        assert!(note.starts_with("failing 1 of 2: HTTP 503"), "{note}");
+        assert!(baselines[&bkey].flag.is_none());
+        // An outstanding flag stays, not new.
+        baselines.get_mut(&bkey).unwrap().flag = Some(crate::snapshot::Flag {
+            since_run: RunId("r0".into()),
+            since: Utc::now(),
+            verdict: Some(Verdict::EvidenceChanged),
+            announced: true,
+        });
+        let reports = judge_statements(&[&a], &mut baselines, &mut waiting(1), &stamp);
+        assert_eq!(reports[0].status, Verdict::EvidenceChanged);
+        assert!(reports[0].flagged && !reports[0].new);
+        assert_eq!(baselines[&bkey].flag.as_ref().unwrap().since_run.0, "r0");
+    }
+
+    #[test]
     fn an_unreachable_source_flags_once_then_a_first_sight_takes_the_baseline() {
         let a = article();
         let st = &a.statements[0];
@@ -276,13 +352,23 @@ mod tests {
             now: Utc::now(),
         };
         let mut books = Books::default();
-        books.failures.insert(src.clone(), "timed out".into());
+        books.failures.insert(
+            src.clone(),
+            super::super::books::Failure {
+                note: "timed out".into(),
+                waiting: None,
+            },
+        );
         let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
         assert_eq!(reports[0].status, Verdict::SourceUnreachable);
         assert!(reports[0].flagged && reports[0].new);
         assert_eq!(reports[0].evidence[0].note.as_deref(), Some("timed out"));
         assert!(baselines[&bkey].version.is_empty() && baselines[&bkey].flag.is_some());
-        // Still down: outstanding, not new.
+        // Still down, its message not queued yet: still new.
+        let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
+        assert!(reports[0].flagged && reports[0].new);
+        // Once announced: outstanding, not new.
+        baselines.get_mut(&bkey).unwrap().flag.as_mut().unwrap().announced = true;
         let reports = judge_statements(&[&a], &mut baselines, &mut books, &stamp);
         assert!(reports[0].flagged && !reports[0].new);
         // Back: a first sight (the plan found no current baseline) clears the flag.

@@ -12,7 +12,7 @@
 //! attempts  [source] at raw rules error      the latest fetch attempt of each source
 //! baselines [key] statement cite source version anchors missing_quotes unfound_quotes
 //!           candidate set_at set_by statement_text
-//! flags     [baseline] since_run since verdict       outstanding flags
+//! flags     [baseline] since_run since verdict announced   outstanding flags
 //! acks      [id] baseline by at version previous cleared_verdict cleared_since_run
 //! runs      [id] started_at committed_at trigger articles sources
 //! ```
@@ -52,7 +52,7 @@ CREATE TABLE baselines(
   statement_text TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX baselines_source ON baselines(source);
 CREATE TABLE flags(baseline TEXT PRIMARY KEY, since_run TEXT NOT NULL, since TEXT NOT NULL,
-  verdict TEXT) WITHOUT ROWID;
+  verdict TEXT, announced INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;
 CREATE TABLE acks(id INTEGER PRIMARY KEY, baseline TEXT NOT NULL, by TEXT NOT NULL,
   at TEXT NOT NULL, version TEXT NOT NULL, previous TEXT, cleared_verdict TEXT,
   cleared_since_run TEXT);
@@ -121,7 +121,7 @@ impl Db {
         match format {
             0 => Ok(Some(Opened::Empty(db))),
             super::FORMAT => {
-                db.add_archive_columns()?;
+                db.add_missing_columns()?;
                 Ok(Some(Opened::Ready(db)))
             }
             found => Err(StoreError::Format {
@@ -132,20 +132,20 @@ impl Db {
         }
     }
 
-    /// A store made before `[archive]` has no `versions.archived` and `archive_job` columns:
-    /// they are added (empty), which changes nothing else, so the format stays 2 and an older
-    /// binary still reads the file (it names the columns it reads).
-    fn add_archive_columns(&self) -> Result<(), StoreError> {
-        let e = || err(&self.path);
-        let has: bool = self
+    /// Columns added within format 2 (older binaries ignore them, naming the columns they
+    /// read): `flags.announced`; `versions.archived` and `versions.archive_job` (`[archive]`,
+    /// added empty).
+    fn add_missing_columns(&self) -> Result<(), StoreError> {
+        if self.conn.prepare("SELECT announced FROM flags LIMIT 0").is_err() {
+            self.conn
+                .execute_batch("ALTER TABLE flags ADD COLUMN announced INTEGER NOT NULL DEFAULT 1")
+                .map_err(err(&self.path))?;
+        }
+        if self
             .conn
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM pragma_table_info('versions') WHERE name = 'archived')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(e())?;
-        if !has {
+            .prepare("SELECT archived, archive_job FROM versions LIMIT 0")
+            .is_err()
+        {
             self.conn
                 .execute_batch(
                     "BEGIN IMMEDIATE;
@@ -153,9 +153,24 @@ impl Db {
                      ALTER TABLE versions ADD COLUMN archive_job TEXT;
                      COMMIT;",
                 )
-                .map_err(e())?;
+                .map_err(err(&self.path))?;
         }
         Ok(())
+    }
+
+    /// Marks these flags announced (their message is queued), one transaction; a flag raised
+    /// again since (another `since_run`) is left as it is.
+    pub(super) fn announce(&mut self, flags: &[(BaselineKey, super::RunId)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(err(&self.path))?;
+        {
+            let mut q = tx
+                .prepare_cached("UPDATE flags SET announced = 1 WHERE baseline = ?1 AND since_run = ?2")
+                .map_err(err(&self.path))?;
+            for (key, run) in flags {
+                q.execute([key.as_str(), run.as_str()]).map_err(err(&self.path))?;
+            }
+        }
+        tx.commit().map_err(err(&self.path))
     }
 
     /// Starts the one write transaction of a commit (the run holds the store lock, so it never
@@ -206,6 +221,11 @@ impl Db {
             .conn
             .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
             .map_err(err(&self.path))?;
+        let runs: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .map_err(err(&self.path))?;
+        index.runs = runs.max(0) as u64;
         let scan = wanted.len() > SCAN_FROM && wanted.len() as i64 * 4 > stored;
         if scan {
             self.scan_sources(&wanted, &mut index)?;
@@ -350,7 +370,7 @@ impl Db {
             .prepare_cached(
                 "SELECT b.statement, b.cite, b.source, b.version, b.anchors, b.missing_quotes,
                  b.unfound_quotes, b.candidate, b.set_at, b.set_by, b.statement_text,
-                 f.since_run, f.since, f.verdict, b.key
+                 f.since_run, f.since, f.verdict, b.key, f.announced
                  FROM baselines b LEFT JOIN flags f ON f.baseline = b.key
                  WHERE b.key >= ?1 AND b.key < ?2 ORDER BY b.key",
             )
@@ -362,6 +382,7 @@ impl Db {
                     since_run: super::RunId(run),
                     since: time(r.get_ref(12)?)?,
                     verdict: json_opt(r.get_ref(13)?)?,
+                    announced: r.get::<_, Option<bool>>(15)?.unwrap_or(true),
                 }),
             };
             let key = BaselineKey(r.get(14)?);
@@ -498,7 +519,9 @@ impl Writer<'_> {
                         stamp(&a.at),
                         a.raw,
                         a.rules,
-                        a.error.as_ref().map(to_json),
+                        a.error
+                            .as_ref()
+                            .map(|f| to_json(&StoredFailure::of(f, a.failed_runs))),
                     ])
                 })
                 .map_err(self.e())?,
@@ -538,8 +561,8 @@ impl Writer<'_> {
         match &b.flag {
             Some(f) => tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO flags(baseline, since_run, since, verdict)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO flags(baseline, since_run, since, verdict, announced)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -547,6 +570,7 @@ impl Writer<'_> {
                         f.since_run.as_str(),
                         stamp(&f.since),
                         f.verdict.as_ref().map(to_json),
+                        f.announced,
                     ])
                 })
                 .map_err(self.e())?,
@@ -688,12 +712,34 @@ fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
 const ATTEMPT_COLUMNS: &str = "at, raw, rules, error";
 
 fn attempt_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Attempt> {
+    let error: Option<StoredFailure> = json_opt(r.get_ref(i + 3)?)?;
+    // A failure stored before the count was kept is one failed run.
+    let failed_runs = error.as_ref().map_or(0, |e| e.failed_runs.max(1));
     Ok(Attempt {
         at: time(r.get_ref(i)?)?,
         raw: r.get(i + 1)?,
         rules: r.get(i + 2)?,
-        error: json_opt(r.get_ref(i + 3)?)?,
+        error: error.map(|e| e.failure),
+        failed_runs,
     })
+}
+
+/// An attempt's `error` column: the failure, and the consecutive failed runs it ends.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredFailure {
+    #[serde(flatten)]
+    failure: crate::fetch::FetchFailure,
+    #[serde(default)]
+    failed_runs: u32,
+}
+
+impl StoredFailure {
+    fn of(f: &crate::fetch::FetchFailure, failed_runs: u32) -> StoredFailure {
+        StoredFailure {
+            failure: f.clone(),
+            failed_runs,
+        }
+    }
 }
 
 /// A time as the store writes it (RFC 3339, UTC, as precise as it is).

@@ -667,3 +667,92 @@ fn daemon_with_an_invalid_configuration_exits_2() {
         d.log()
     );
 }
+
+/// Issue 17 (2): the page reads each run's bounded summary (`page.json`), not its whole
+/// report, and another site's page cannot make the daemon build it (an `<img>` or `fetch()`).
+#[test]
+fn the_page_reads_bounded_summaries_and_refuses_cross_site_loads() {
+    const N: usize = 260;
+    let srv = PageServer::start();
+    let sentences = |k: usize| -> String {
+        (0..N)
+            .map(|i| {
+                format!(
+                    "<p>The depot of town{i} keeps {} buses for its routes.</p>",
+                    100 + i + k
+                )
+            })
+            .collect()
+    };
+    srv.set(
+        "/a",
+        Response::html(&format!(
+            "<html><body><article>{}</article></body></html>",
+            sentences(0)
+        )),
+    );
+    let ws = Workspace::new();
+    let article: String = (0..N)
+        .map(|i| format!("The depot of town{i} keeps {} buses [1]. ", 100 + i))
+        .collect();
+    ws.watchlist(
+        "buses.toml",
+        &format!(
+            "title = \"Buses\"\narticle = \"\"\"{article}\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n",
+            srv.url("/a")
+        ),
+    );
+    let port = free_port();
+    settings(&ws, &format!("127.0.0.1:{port}"), "0 0 0 1 1 *", "");
+    assert!(ws.run(&["check"]).status.success());
+    srv.set(
+        "/a",
+        Response::html(&format!(
+            "<html><body><article>{}</article></body></html>",
+            sentences(1)
+        )),
+    );
+    let out = ws.run(&["check", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["flagged"], N, "{}", show(&out));
+    let run_dir = ws.root().join("reports").join(v["run_id"].as_str().unwrap());
+    let page: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("page.json")).unwrap()).unwrap();
+    assert_eq!(page["statements"].as_array().unwrap().len(), 200);
+    assert_eq!(page["page"]["flagged"]["buses"], N);
+    let full = std::fs::metadata(run_dir.join("report.json")).unwrap().len();
+    let small = std::fs::metadata(run_dir.join("page.json")).unwrap().len();
+    assert!(small < full / 2, "page.json {small} bytes, report.json {full}");
+
+    let d = Daemon::start(&ws, port, &[]);
+    let (status, _, body) = d.get("/");
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("Statements flagged now ({N})")), "{body}");
+    assert!(
+        body.contains("The first 200 are shown here; the other 60"),
+        "{body}"
+    );
+    // Another site's <img> and fetch(): refused before any work; a person's click: served.
+    let img = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "no-cors"),
+        ("Sec-Fetch-Dest", "image"),
+    ];
+    let (status, _, _) = http(port, "GET", "/", &img, "");
+    assert_eq!(status, 403);
+    let cors = [("Origin", "https://evil.example"), ("Sec-Fetch-Mode", "cors")];
+    assert_eq!(http(port, "GET", "/", &cors, "").0, 403);
+    let click = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "document"),
+    ];
+    assert_eq!(http(port, "GET", "/", &click, "").0, 200);
+    let own = [
+        ("Sec-Fetch-Site", "same-origin"),
+        ("Sec-Fetch-Mode", "cors"),
+        ("Sec-Fetch-Dest", "empty"),
+    ];
+    assert_eq!(http(port, "GET", "/health", &own, "").0, 200);
+    assert!(d.log().contains("control GET refused"), "{}", d.log());
+}

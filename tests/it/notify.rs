@@ -638,3 +638,72 @@ fn the_outbox_is_flushed_after_fetching_and_the_report_on_disk_has_the_mail_line
     );
     assert!(dir.join("report.md").exists() && dir.join("report.html").exists());
 }
+
+/// Issue 17 (1): a run that stores a flag but cannot queue its message leaves the flag new,
+/// and a later run mails it. Here the outbox is a file, so nothing can be queued in it.
+#[test]
+fn a_flag_whose_message_was_not_queued_is_mailed_by_the_next_run() {
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    let ws = workspace(&srv, &format!("smtp://127.0.0.1:{}", smtp.port()), "");
+    srv.set("/a", page("", "600"));
+    check(&ws);
+    let outbox_dir = ws.root().join("reports").join("outbox");
+    let _ = std::fs::remove_dir_all(&outbox_dir);
+    std::fs::write(&outbox_dir, "not a folder").unwrap();
+    srv.set("/a", page("", "350"));
+    let (out, v) = ws.check_json();
+    assert_eq!(v["summary"]["new_flags"], 1, "{}", show(&out));
+    assert!(v["mail"].as_str().unwrap().starts_with("not written"), "{v:#}");
+    assert!(smtp.received().is_empty());
+    // The outbox is back: the next run mails the flag as new, and the one after is quiet.
+    std::fs::remove_file(&outbox_dir).unwrap();
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    let m = Mail::parse(&got[0].data);
+    assert!(m.parts[0].1.contains("NEW"), "{:?}", m.parts);
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], true, "{v:#}");
+    assert_eq!(smtp.received().len(), 1, "flagged but not new: no second message");
+}
+
+/// The same without `[email]`: the `.eml` could not be written (reports/mail is a file).
+#[test]
+fn a_flag_whose_eml_was_not_written_stays_new() {
+    let srv = PageServer::start();
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            "title = \"K\"\narticle = \"\"\"About 600 U.S. soldiers serve in KFOR [1].\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n",
+            srv.url("/a")
+        ),
+    );
+    srv.set("/a", page("", "600"));
+    check(&ws);
+    let mail_dir = ws.root().join("reports").join("mail");
+    let _ = std::fs::remove_dir_all(&mail_dir);
+    std::fs::write(&mail_dir, "not a folder").unwrap();
+    srv.set("/a", page("", "350"));
+    let (_, v) = ws.check_json();
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert!(v["mail"].as_str().unwrap().starts_with("not written"), "{v:#}");
+    // `--no-email` does not announce it either.
+    std::fs::remove_file(&mail_dir).unwrap();
+    let out = ws.run(&["check", "--no-email", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert_eq!(
+        emls(&mail_dir).len(),
+        1,
+        "the message of the run that could write it"
+    );
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
+}

@@ -61,19 +61,41 @@ fn assert_unreachable_as(v: &serde_json::Value, failure: &str) {
     assert_eq!(st["flagged"], true, "{v:#}");
 }
 
+/// A transient failure (`[fetch] fail_after = 2`, the default): the first failed run keeps
+/// the previous verdict, unflagged, and says "failing 1 of 2"; the second flags it.
+fn assert_waits_then_unreachable_as(ws: &Workspace, v: &serde_json::Value, failure: &str) {
+    let src = &v["sources"][0];
+    assert_eq!(src["outcome"], "error", "{v:#}");
+    assert_eq!(src["failure"], failure, "{v:#}");
+    let st = &v["statements"][0];
+    assert_eq!(st["status"], "unchanged", "{v:#}");
+    assert_eq!(st["flagged"], false, "{v:#}");
+    let note = st["evidence"][0]["note"].as_str().unwrap();
+    assert!(note.starts_with("failing 1 of 2"), "{note}");
+    let v = check(ws);
+    assert_unreachable_as(&v, failure);
+    assert_eq!(v["statements"][0]["new"], true, "{v:#}");
+}
+
 #[test]
 fn plain_failures_have_their_kind() {
     let (_srv, _ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::status(410)));
     assert_unreachable_as(&v, "not_found");
-    let (_srv, _ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::status(500)));
-    assert_unreachable_as(&v, "http_status");
+    let (_srv, ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::status(500)));
     assert_eq!(v["sources"][0]["http_status"], 500);
+    assert_waits_then_unreachable_as(&ws, &v, "http_status");
+    // `fail_after = 1` flags at the first failure, as before.
+    let (srv, ws, _) = anchored_then(|_| {});
+    ws.write("citewatch.toml", "[fetch]\nfail_after = 1\nretries = 0\n");
+    srv.set("/news/kfor", Response::status(503));
+    let v = check(&ws);
+    assert_unreachable_as(&v, "http_status");
 }
 
 #[test]
 fn challenge_pages_are_blocked_never_judged() {
     let cloudflare = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><noscript>Enable JavaScript and cookies to continue</noscript><script src=\"/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1\"></script></body></html>";
-    let (srv, _ws, v) = anchored_then(|srv| {
+    let (srv, ws, v) = anchored_then(|srv| {
         srv.set(
             "/news/kfor",
             Response::html(cloudflare)
@@ -81,13 +103,13 @@ fn challenge_pages_are_blocked_never_judged() {
                 .header("cf-mitigated", "challenge"),
         )
     });
-    assert_unreachable_as(&v, "blocked");
+    assert_waits_then_unreachable_as(&ws, &v, "blocked");
     let err = v["sources"][0]["error"].as_str().unwrap();
     assert!(err.contains("cf-mitigated: challenge"), "{err}");
-    assert_eq!(srv.hits("/news/kfor"), 2, "a challenge is not retried");
+    assert_eq!(srv.hits("/news/kfor"), 3, "a challenge is not retried");
     // A 200 answer that is a challenge all the same, and an "Access denied" 503.
-    let (_srv, _ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::html(cloudflare)));
-    assert_unreachable_as(&v, "blocked");
+    let (_srv, ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::html(cloudflare)));
+    assert_waits_then_unreachable_as(&ws, &v, "blocked");
     assert!(
         v["sources"][0]["error"]
             .as_str()
@@ -96,8 +118,8 @@ fn challenge_pages_are_blocked_never_judged() {
         "{v:#}"
     );
     let akamai = "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1>Access Denied</H1>You don't have permission to access this page. Reference #18.2f</BODY></HTML>";
-    let (_srv, _ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::html(akamai).with_status(503)));
-    assert_unreachable_as(&v, "blocked");
+    let (_srv, ws, v) = anchored_then(|srv| srv.set("/news/kfor", Response::html(akamai).with_status(503)));
+    assert_waits_then_unreachable_as(&ws, &v, "blocked");
 }
 
 #[test]
