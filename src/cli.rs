@@ -58,6 +58,17 @@ pub enum Command {
     /// (no statements or no sources), the id is taken or invalid; 3 when the URL or file cannot
     /// be read.
     Add(AddArgs),
+    /// Take an article's baselines again from the web archive, as of its `checked` date.
+    ///
+    /// For an article already watched (whose sources first took live baselines): each
+    /// statement × cite whose source has a 2xx capture at or before the end (23:59:59 UTC)
+    /// of the article's `checked` date gets that capture as its baseline, its flag cleared;
+    /// the others keep theirs. Nothing is judged here: the next run (`check --only
+    /// ARTICLE_ID`, or the daemon's) judges the live pages against the new baselines and
+    /// flags what changed since the check. Needs `[archive] enabled = true`. Exit 0; 2 for
+    /// an unknown article, one without a `checked` date or the archive not enabled; 3 when
+    /// the store is locked or not writable.
+    Archive(ArchiveArgs),
     /// Run as a service: re-check on the schedule, serve the control endpoint.
     Daemon,
     /// Ask the running daemon for a re-check now and print its summary.
@@ -129,6 +140,14 @@ pub struct AddArgs {
     /// Print what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `archive` arguments.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The article whose baselines to take from the archive.
+    #[arg(value_name = "ARTICLE_ID")]
+    pub article: String,
 }
 
 /// `demo` arguments.

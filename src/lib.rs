@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod cli;
 pub mod commands;
 pub mod control;

@@ -69,6 +69,30 @@ pub fn first_seen(
     }
 }
 
+/// Who sets a baseline taken from a web archive's capture (`set_by` is this, a space and
+/// the capture's URL).
+pub const FROM_ARCHIVE: &str = "archive";
+
+/// A new baseline taken from a web archive's capture of the source (`capture`, its URL) as
+/// the page stood when the article was checked: as [`first_seen`], set by [`FROM_ARCHIVE`].
+pub fn first_seen_in_archive(
+    statement: &Statement,
+    cite: CiteNo,
+    source: SourceKey,
+    (version, capture): (TextHash, &str),
+    located: Located,
+    now: DateTime<Utc>,
+) -> Baseline {
+    let mut b = first_seen(statement, cite, source, version, located, now);
+    b.set_by = format!("{FROM_ARCHIVE} {capture}");
+    b
+}
+
+/// Whether the baseline was taken from a web archive (an ack moves it to a live version).
+pub fn from_archive(b: &Baseline) -> bool {
+    b.set_by == FROM_ARCHIVE || b.set_by.starts_with(&format!("{FROM_ARCHIVE} "))
+}
+
 /// A source unreachable on first sight: a baseline with no version that remembers the flag,
 /// so that later runs report it as outstanding, not as new again.
 pub fn unreachable_first_sight(
@@ -269,6 +293,34 @@ mod tests {
             located("p"),
             t(0),
         )
+    }
+
+    #[test]
+    fn an_archive_baseline_says_so_until_acked() {
+        let st = statement("A claim.");
+        let mut b = first_seen_in_archive(
+            &st,
+            CiteNo(1),
+            src(),
+            (TextHash("v0".into()), "http://arch/web/20251120000000/http://a/"),
+            located("p"),
+            t(0),
+        );
+        assert!(from_archive(&b), "{}", b.set_by);
+        assert_eq!(b.anchors[0].passage, "p");
+        rebase(&mut b, TextHash("v1".into()), located("p"), "A claim.");
+        assert!(from_archive(&b), "still the archive's page after a re-extraction");
+        let key = BaselineKey::new(&st.id, CiteNo(1));
+        ack(
+            &mut b,
+            &key,
+            (src(), TextHash("v2".into()), located("p")),
+            "A claim.",
+            "me",
+            t(1),
+        );
+        assert!(!from_archive(&b));
+        assert!(!from_archive(&base()));
     }
 
     #[test]

@@ -151,6 +151,25 @@ pub struct EvidenceReport {
     /// `evidence` quotes not found (for this cite, or plain ones in no cited source).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_quotes: Vec<String>,
+    /// Where the baseline came from: the live page, or a web archive's capture as of the
+    /// article's `checked` date (`[archive] baseline = "checked"`).
+    #[serde(default)]
+    pub baseline_from: BaselineFrom,
+    /// The URL of an archived copy of the baseline version, when one is known (the capture
+    /// the baseline was taken from, or one made when that version was first seen).
+    #[serde(default)]
+    pub archived: Option<String>,
+}
+
+/// Where a baseline came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineFrom {
+    /// The live page, as fetched by citewatch.
+    #[default]
+    Live,
+    /// A web archive's capture.
+    Archive,
 }
 
 /// The fetch result for one distinct URL.
@@ -175,6 +194,9 @@ pub struct SourceReport {
     /// a failed fetch).
     #[serde(default)]
     pub rendered: bool,
+    /// The web archive's capture of this source made in this run (`[archive] save`), or null.
+    #[serde(default)]
+    pub archived: Option<String>,
 }
 
 /// What happened to a source's text in a run.
@@ -237,6 +259,8 @@ impl EvidenceReport {
             anchored: false,
             candidate: None,
             missing_quotes: vec![],
+            baseline_from: BaselineFrom::Live,
+            archived: None,
         }
     }
 
@@ -590,6 +614,9 @@ impl RunReport {
             if let Some(n) = &e.note {
                 let _ = writeln!(out, "  - note: {}", md_escape(n));
             }
+            if let Some(a) = e.archived.as_deref().filter(|a| linkable(a)) {
+                let _ = writeln!(out, "  - archived copy: <{a}>");
+            }
         }
         let _ = writeln!(out);
     }
@@ -691,8 +718,9 @@ impl RunReport {
         for src in &self.sources {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&src.url),
+                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                source_link_html(&src.url, src.archived.as_deref()),
+                archived_copy_html(src.archived.as_deref()),
                 src.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 src.outcome_label(),
                 escape_html(src.error.as_deref().unwrap_or(""))
@@ -700,6 +728,39 @@ impl RunReport {
         }
         out.push_str("</table></body></html>\n");
         out
+    }
+}
+
+/// Whether `url` may be made a link (http or https; anything else is shown as text).
+pub fn linkable(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// A source's link (escaped), with Robust Links attributes (`data-originalurl`,
+/// `data-versionurl`, `data-versiondate`) when an archived copy of it is known.
+pub fn source_link_html(url: &str, archived: Option<&str>) -> String {
+    if !linkable(url) {
+        return escape_html(url);
+    }
+    let mut attrs = format!(" data-originalurl=\"{}\"", escape_html(url));
+    if let Some(a) = archived.filter(|a| linkable(a)) {
+        let _ = write!(attrs, " data-versionurl=\"{}\"", escape_html(a));
+        if let Some(d) = crate::archive::capture_date(a) {
+            let _ = write!(attrs, " data-versiondate=\"{d}\"");
+        }
+    }
+    format!("<a href=\"{0}\"{attrs}>{0}</a>", escape_html(url))
+}
+
+/// ` — <a href=…>archived copy</a>` for an archived copy, else nothing.
+pub fn archived_copy_html(archived: Option<&str>) -> String {
+    match archived.filter(|a| linkable(a)) {
+        Some(a) => format!(
+            " — <a href=\"{}\" rel=\"nofollow\">archived copy</a>",
+            escape_html(a)
+        ),
+        None => String::new(),
     }
 }
 
@@ -720,10 +781,11 @@ pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
     for e in &st.evidence {
         let _ = write!(
             out,
-            "<li>[{}] {} — <code>{}</code>",
+            "<li>[{}] {} — <code>{}</code>{}",
             e.cite,
-            escape_html(&e.url),
-            e.status.as_str()
+            source_link_html(&e.url, e.archived.as_deref()),
+            e.status.as_str(),
+            archived_copy_html(e.archived.as_deref())
         );
         if let (Some(b), Some(a)) = (&e.before, &e.after) {
             let _ = write!(out, "<br>{}", marked_html(b, a, "", ""));
@@ -989,6 +1051,27 @@ mod tests {
         assert!(html.contains("Not anchored to a passage (2 of 3"), "{html}");
         assert!(!html.contains("<b>600"), "{html}");
         assert!(r.to_markdown().contains("## Not anchored to a passage (2 of 3"));
+    }
+
+    #[test]
+    fn source_links_carry_robust_links_attributes_escaped() {
+        let l = source_link_html(
+            "https://a.test/p?x=1&y=2",
+            Some("https://web.archive.org/web/20251120101010/https://a.test/p\"onmouseover=\"x"),
+        );
+        assert_eq!(
+            l,
+            "<a href=\"https://a.test/p?x=1&amp;y=2\" data-originalurl=\"https://a.test/p?x=1&amp;y=2\" \
+             data-versionurl=\"https://web.archive.org/web/20251120101010/https://a.test/p&quot;onmouseover=&quot;x\" \
+             data-versiondate=\"2025-11-20\">https://a.test/p?x=1&amp;y=2</a>"
+        );
+        // Only http(s) URLs become links.
+        assert_eq!(archived_copy_html(Some("javascript:alert(1)")), "");
+        assert_eq!(
+            source_link_html("javascript:alert(1)", None),
+            "javascript:alert(1)"
+        );
+        assert!(!source_link_html("https://a.test/", Some("data:text/html,x")).contains("data-versionurl"));
     }
 
     #[test]

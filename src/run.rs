@@ -13,6 +13,7 @@
 //! 5. `notify`: the outbox flushed, this run's message delivered; then the report is
 //!    written, once, with what became of the mail.
 
+mod archive;
 mod books;
 mod judge;
 mod notify;
@@ -34,6 +35,7 @@ use crate::watchlist::Article;
 
 pub use crate::ids::{RunId, new_run_id, rules_fingerprint, source_key_of};
 pub use crate::workspace::{Context, Paths, load_context};
+pub use archive::{Rebaselined, archive_again};
 
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
@@ -96,20 +98,38 @@ pub async fn run_check(
     let mut index = plan::load_records(&store, &articles)?;
     debug_since(t_start, "store locked, index loaded");
 
-    let plan = plan::plan(&articles, &index)?;
+    let mut plan = plan::plan(&articles, &index)?;
     let sources = plan.jobs.len();
     debug_since(t_start, "jobs planned");
+    let archive = archive::client(&ctx.settings);
+    let bases = match &archive {
+        Some(a) if ctx.settings.archive.baseline == crate::settings::ArchiveBaseline::Checked => {
+            archive::take_baselines(a, &mut plan.jobs, &articles, &store, false).await
+        }
+        _ => archive::ArchiveBases::default(),
+    };
     let t0 = Instant::now();
     let (jobs, processed) = work::fetch_all(&ctx.settings, plan, store.clone(), progress).await?;
     debug_since(t0, "fetched and extracted");
 
     let t0 = Instant::now();
     let now = Utc::now();
-    let mut books = books::record_sources(&mut index, &jobs, processed, ctx.settings.fetch.fail_after, now)?;
+    let mut books = books::record_sources(
+        &mut index,
+        &jobs,
+        processed,
+        bases,
+        ctx.settings.fetch.fail_after,
+        now,
+    )?;
+    if let Some(a) = &archive {
+        archive::save_captures(&ctx.settings, a, &jobs, &mut index, &mut books).await;
+    }
     let stamp = verdicts::Stamp { run: &run_id, now };
-    let statements = verdicts::judge_statements(&articles, &mut index.baselines, &mut books, &stamp);
+    let mut statements = verdicts::judge_statements(&articles, &mut index.baselines, &mut books, &stamp);
     // The index holds only the checked articles' baselines (see `plan::load_records`).
     crate::record::retain_live(&mut index.baselines, &articles);
+    archive::link_evidence(&mut statements, &index);
     debug_since(t0, "recorded");
     let t0 = Instant::now();
     let run = RunRecord {

@@ -78,6 +78,83 @@ pub struct Settings {
     pub control: ControlSettings,
     /// The headless browser that renders script-built pages.
     pub browser: BrowserSettings,
+    /// A Wayback-compatible web archive: baselines as of the checked date, captures of
+    /// changes. Off by default.
+    pub archive: ArchiveSettings,
+}
+
+/// Default base URL of the web archive.
+pub const DEFAULT_ARCHIVE_URL: &str = "https://web.archive.org";
+/// Default least seconds between two requests to the archive.
+pub const DEFAULT_ARCHIVE_PACE_SECS: u64 = 1;
+/// Default longest time a run spends on capture requests, seconds.
+pub const DEFAULT_ARCHIVE_SAVE_WAIT_SECS: u64 = 20;
+/// Longest `[archive].save_wait_secs`.
+pub const MAX_ARCHIVE_SAVE_WAIT_SECS: u64 = 600;
+/// Longest `[archive].pace_secs`.
+pub const MAX_ARCHIVE_PACE_SECS: u64 = 60;
+
+/// `[archive] save`: when a capture of a source is requested.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveSave {
+    /// Never.
+    Never,
+    /// For a new source, and for a source whose text changed.
+    #[default]
+    Changes,
+    /// After every successful fetch.
+    Always,
+}
+
+/// `[archive] baseline`: where a source seen for the first time takes its baseline.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveBaseline {
+    /// From the live page, as without an archive.
+    Live,
+    /// From the capture closest to the end of the article's `checked` date, at or before
+    /// it (the live page when there is none).
+    #[default]
+    Checked,
+}
+
+/// `[archive]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveSettings {
+    /// Whether citewatch talks to the archive at all.
+    pub enabled: bool,
+    /// Base URL of a Wayback-compatible service.
+    pub url: String,
+    /// `never`, `changes` or `always`.
+    pub save: ArchiveSave,
+    /// `live` or `checked`.
+    pub baseline: ArchiveBaseline,
+    /// Least seconds between two requests to the archive (0 to 60).
+    pub pace_secs: u64,
+    /// Longest a run spends on its capture requests, seconds (0 to 600); captures not
+    /// finished by then are stored as pending and asked about by a later run.
+    pub save_wait_secs: u64,
+    /// Name of the environment variable holding the Save Page Now access key.
+    pub access_key_env: Option<String>,
+    /// Name of the environment variable holding the Save Page Now secret key.
+    pub secret_key_env: Option<String>,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            url: DEFAULT_ARCHIVE_URL.to_owned(),
+            save: ArchiveSave::Changes,
+            baseline: ArchiveBaseline::Checked,
+            pace_secs: DEFAULT_ARCHIVE_PACE_SECS,
+            save_wait_secs: DEFAULT_ARCHIVE_SAVE_WAIT_SECS,
+            access_key_env: None,
+            secret_key_env: None,
+        }
+    }
 }
 
 /// `[fetch] render`: whether pages that need a browser are found by themselves.
@@ -302,6 +379,7 @@ impl Settings {
             .with("email", Schema::of::<EmailSettings>("[email]"))
             .with("control", Schema::of::<ControlSettings>("[control]"))
             .with("browser", Schema::of::<BrowserSettings>("[browser]"))
+            .with("archive", Schema::of::<ArchiveSettings>("[archive]"))
     }
 
     /// Parses settings text; `path` is only used in messages. Reports every syntax error
@@ -398,6 +476,20 @@ impl Settings {
             ("fetch", "max_bytes", f.max_bytes, 1, MAX_MAX_BYTES),
             ("store", "keep", as_u64(self.store.keep), 0, MAX_KEEP as u64),
             ("browser", "wait_secs", self.browser.wait_secs, 1, MAX_WAIT_SECS),
+            (
+                "archive",
+                "pace_secs",
+                self.archive.pace_secs,
+                0,
+                MAX_ARCHIVE_PACE_SECS,
+            ),
+            (
+                "archive",
+                "save_wait_secs",
+                self.archive.save_wait_secs,
+                1,
+                MAX_ARCHIVE_SAVE_WAIT_SECS,
+            ),
         ];
         for (table, key, value, min, max) in ranges {
             if value < min {
@@ -427,6 +519,16 @@ impl Settings {
         }
         if let Some(email) = &self.email {
             out.extend(email::validate_email_settings(email, path, text));
+        }
+        match url::Url::parse(&self.archive.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => out.push(err(
+                &["archive", "url"],
+                format!(
+                    "[archive].url: `{}` is not an http(s) URL such as {DEFAULT_ARCHIVE_URL}",
+                    self.archive.url
+                ),
+            )),
         }
         if self.control.listen.parse::<std::net::SocketAddr>().is_err() {
             out.push(err(

@@ -179,6 +179,13 @@ pub struct Version {
     /// before it was recorded, which were made by [`LEGACY_EXTRACTOR`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extractor: Option<String>,
+    /// The URL of a web archive's capture of this version (`[archive]`), when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<String>,
+    /// A capture of this version requested from the archive and not finished yet: the Save
+    /// Page Now job id, resolved by a later run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_job: Option<String>,
 }
 
 /// The extractor of versions that do not name theirs.
@@ -877,6 +884,8 @@ mod tests {
             etag: None,
             last_modified: Some("Sat, 21 Nov 2026 09:15:00 GMT".into()),
             extractor: None,
+            archived: None,
+            archive_job: None,
         }
     }
 
@@ -1088,6 +1097,57 @@ mod tests {
         let err = Store::open(e.path()).unwrap().load([], []).unwrap_err();
         assert!(matches!(err, StoreError::Conflict(..)), "{err}");
         assert!(e.path().join("index.json").exists());
+    }
+
+    #[test]
+    fn a_store_made_before_archive_columns_gets_them_and_keeps_its_records() {
+        let d = tempfile::tempdir().unwrap();
+        // The versions table as format 2 had it before `[archive]`.
+        let c = rusqlite::Connection::open(d.path().join("store.db")).unwrap();
+        c.execute_batch(
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE sources(key TEXT PRIMARY KEY, url TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE versions(
+               source TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL, raw TEXT,
+               first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, status INTEGER NOT NULL,
+               final_url TEXT NOT NULL, content_type TEXT NOT NULL, etag TEXT, last_modified TEXT,
+               extractor TEXT, PRIMARY KEY(source, seq)) WITHOUT ROWID;
+             CREATE TABLE attempts(source TEXT PRIMARY KEY, at TEXT NOT NULL, raw TEXT,
+               rules TEXT NOT NULL, error TEXT) WITHOUT ROWID;
+             CREATE TABLE baselines(
+               key TEXT PRIMARY KEY, statement TEXT NOT NULL, cite INTEGER NOT NULL,
+               source TEXT NOT NULL, version TEXT NOT NULL, anchors TEXT NOT NULL,
+               missing_quotes TEXT NOT NULL, unfound_quotes TEXT NOT NULL, candidate TEXT,
+               set_at TEXT NOT NULL, set_by TEXT NOT NULL, statement_text TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE flags(baseline TEXT PRIMARY KEY, since_run TEXT NOT NULL,
+               since TEXT NOT NULL, verdict TEXT) WITHOUT ROWID;
+             CREATE TABLE acks(id INTEGER PRIMARY KEY, baseline TEXT NOT NULL, by TEXT NOT NULL,
+               at TEXT NOT NULL, version TEXT NOT NULL, previous TEXT, cleared_verdict TEXT,
+               cleared_since_run TEXT);
+             CREATE TABLE runs(id TEXT PRIMARY KEY, started_at TEXT NOT NULL,
+               committed_at TEXT NOT NULL, trigger TEXT NOT NULL, articles INTEGER NOT NULL,
+               sources INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO sources VALUES ('http://a/', 'http://a/');
+             INSERT INTO versions VALUES ('http://a/', 0, 't1', 'r1', '2026-01-01T00:00:00Z',
+               '2026-01-01T00:00:00Z', 200, 'http://a/', 'text/html', NULL, NULL, 'x9');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        drop(c);
+        let key = SourceKey::new("http://a/", "");
+        let s = Store::open(d.path()).unwrap();
+        let mut index = s.load([&key], []).unwrap();
+        let v = &mut index.sources.get_mut(&key).unwrap().versions[0];
+        assert_eq!((v.text.as_str(), v.archived.as_deref()), ("t1", None));
+        v.archived = Some("https://web.archive.org/web/20260101000000/http://a/".into());
+        v.archive_job = Some("spn2-1".into());
+        s.commit(index, 0, None).unwrap();
+        drop(s);
+        let all = Store::export(d.path()).unwrap();
+        let v = &all.sources[&key].versions[0];
+        assert_eq!(v.archive_job.as_deref(), Some("spn2-1"));
+        assert!(v.archived.as_deref().unwrap().contains("20260101000000"));
+        assert_eq!(all.format, FORMAT);
     }
 
     #[test]

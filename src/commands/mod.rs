@@ -5,6 +5,7 @@ use crate::error::{CommandError, Exit};
 
 pub mod ack;
 mod add;
+mod archive;
 mod check;
 mod daemon;
 mod demo;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Demo(args) => runtime()?.block_on(demo::demo(&args)),
         Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
         Command::Add(args) => runtime()?.block_on(add::add(&root, &args)),
+        Command::Archive(args) => runtime()?.block_on(archive::archive(&root, &args)),
         Command::Daemon => daemon::daemon(&root),
         Command::Trigger(args) => runtime()?.block_on(trigger::trigger(&root, &args)),
         Command::PdfText => std::process::exit(crate::extract::pdf::helper_main()),

@@ -215,6 +215,9 @@ fn statement_text(out: &mut String, report: &RunReport, st: &StatementReport) {
         if let Some(n) = &e.note {
             let _ = writeln!(out, "      note:   {}", clean(n));
         }
+        if let Some(a) = &e.archived {
+            let _ = writeln!(out, "      archived copy: {}", clean(a));
+        }
     }
 }
 
@@ -406,6 +409,13 @@ fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
                 escape_html(n)
             );
         }
+        if let Some(a) = e.archived.as_deref().filter(|a| crate::report::linkable(a)) {
+            let _ = write!(
+                out,
+                "<div style=\"margin:4px 0;font-size:13px\"><a href=\"{}\" style=\"color:#1a5fb4\">archived copy</a></div>",
+                escape_html(a)
+            );
+        }
         out.push_str("</li>");
     }
     out.push_str("</ul></div>");
@@ -488,6 +498,10 @@ mod tests {
                 anchored: true,
                 candidate: None,
                 missing_quotes: vec![],
+                baseline_from: Default::default(),
+                archived: Some(
+                    "https://web.archive.org/web/20251120000000/https://example.org/a\"><script>".into(),
+                ),
             }],
         };
         RunReport {
@@ -553,6 +567,12 @@ mod tests {
         assert!(!h.contains("<script") && !h.contains("<b>Kosovo"), "{h}");
         assert!(h.contains("&lt;script&gt;"));
         assert!(h.contains("<del style=") && h.contains("<ins style="));
+        // The archived copy is linked, its URL escaped too.
+        assert!(
+            h.contains("&quot;&gt;&lt;script&gt;\" style=\"color:#1a5fb4\">archived copy</a>"),
+            "{h}"
+        );
+        assert!(text_body(&r).contains("archived copy: https://web.archive.org/web/20251120000000/"));
         let t = text_body(&r);
         assert!(t.contains("[-600-]{+350"), "{t}");
         assert!(t.contains("600 → 350"));

@@ -12,6 +12,7 @@ use crate::ids::{BaselineKey, SourceKey, TextHash};
 use crate::report::{SourceOutcome, SourceReport};
 use crate::snapshot::{self, Attempt, SourceRecord, StoreError, Version};
 
+use super::archive::{ArchiveBase, ArchiveBases};
 use super::judge::{EvOutcome, Judged};
 use super::plan::Job;
 use super::source::{PageMeta, Processed, Rebased};
@@ -25,6 +26,8 @@ pub(super) struct Books {
     pub(super) sources: BTreeMap<String, SourceReport>,
     /// Why a source failed this run.
     pub(super) failures: HashMap<SourceKey, Failure>,
+    /// The statement × cite pairs whose first baseline is a web archive's capture.
+    pub(super) archive_bases: HashMap<BaselineKey, ArchiveBase>,
 }
 
 /// A source's failure this run, as its statements see it.
@@ -45,18 +48,28 @@ struct Line {
     failure: Option<crate::fetch::FailureKind>,
 }
 
-/// Records every job's result in `index`; a store failure stops the run.
+/// Records every job's result in `index` (after the archive's captures a new source's
+/// baselines were taken from, `bases`); a store failure stops the run.
 pub(super) fn record_sources(
     index: &mut snapshot::Index,
     jobs: &[Job],
     processed: Vec<(Processed, bool)>,
+    bases: ArchiveBases,
     fail_after: u32,
     now: DateTime<Utc>,
 ) -> Result<Books, StoreError> {
-    let mut books = Books::default();
-    for (job, (p, rendered)) in jobs.iter().zip(processed) {
+    let mut books = Books {
+        archive_bases: bases.located,
+        ..Books::default()
+    };
+    for (j, (job, (p, rendered))) in jobs.iter().zip(processed).enumerate() {
         let rec = index.sources.entry(job.key.clone()).or_default();
         rec.url = job.url.to_string();
+        // New to citewatch (the versions may get the archive's captures its baselines came from).
+        let new = rec.versions.is_empty();
+        if let Some(captures) = bases.versions.get(&j) {
+            super::archive::record_versions(rec, captures);
+        }
         let line = match p {
             Processed::StoreFailed(e) => return Err(e),
             Processed::Failed(f) => {
@@ -123,7 +136,7 @@ pub(super) fn record_sources(
                 rebased,
             } => {
                 books.take(evidence);
-                stored(rec, job, &rebased, (meta, raw_hash, text_hash), now)
+                stored(rec, job, &rebased, (meta, raw_hash, text_hash), new, now)
             }
         };
         books.report(job, line, rendered);
@@ -153,6 +166,7 @@ impl Books {
             error: l.error,
             failure: l.failure,
             rendered,
+            archived: None,
         };
         match self.sources.get_mut(job.url.as_str()) {
             None => {
@@ -220,11 +234,12 @@ fn stored(
     job: &Job,
     rebased: &Rebased,
     (meta, raw_hash, text_hash): (PageMeta, String, TextHash),
+    new: bool,
     now: DateTime<Utc>,
 ) -> Line {
     apply_rebased(&mut rec.versions, rebased);
     let same = rec.versions.last().is_some_and(|v| v.text == text_hash);
-    let outcome = if rec.versions.is_empty() {
+    let outcome = if new {
         SourceOutcome::New
     } else if same {
         SourceOutcome::Unchanged
@@ -250,6 +265,8 @@ fn stored(
             etag: meta.etag,
             last_modified: meta.last_modified,
             extractor: Some(EXTRACTOR_VERSION.to_owned()),
+            archived: None,
+            archive_job: None,
         });
     }
     rec.last = Some(Attempt {
@@ -309,6 +326,8 @@ mod tests {
             etag: None,
             last_modified: None,
             extractor: extractor.map(str::to_owned),
+            archived: None,
+            archive_job: None,
         }
     }
 
@@ -396,7 +415,8 @@ mod tests {
         let mut index = snapshot::Index::default();
         let jobs = [job("http://a/")];
         let outcome = |index: &mut snapshot::Index, p| {
-            let books = record_sources(index, &jobs, vec![(p, false)], 2, now).unwrap();
+            let books =
+                record_sources(index, &jobs, vec![(p, false)], ArchiveBases::default(), 2, now).unwrap();
             books.sources["http://a/"].outcome
         };
         assert_eq!(outcome(&mut index, stored("t1")), SourceOutcome::New);
@@ -408,7 +428,15 @@ mod tests {
             [("t1", Some(EXTRACTOR_VERSION)), ("t2", Some(EXTRACTOR_VERSION))]
         );
         assert_eq!(rec.last.as_ref().unwrap().rules, jobs[0].fingerprint);
-        let books = record_sources(&mut index, &jobs, vec![(failed(), false)], 2, now).unwrap();
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(failed(), false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
         assert_eq!(books.sources["http://a/"].outcome, SourceOutcome::Error);
         assert_eq!(books.failures[&jobs[0].key].note, "timed out");
         // The first of `fail_after = 2` transient failures waits; the second does not.
@@ -421,11 +449,27 @@ mod tests {
         );
         assert!(last.error.is_some());
         assert_eq!(last.failed_runs, 1);
-        let books = record_sources(&mut index, &jobs, vec![(failed(), false)], 2, now).unwrap();
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(failed(), false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
         assert_eq!(books.failures[&jobs[0].key].waiting, None);
         assert_eq!(index.sources[&jobs[0].key].last.as_ref().unwrap().failed_runs, 2);
         // A success ends the run of failures; a 404 never waits.
-        record_sources(&mut index, &jobs, vec![(stored("t2"), false)], 2, now).unwrap();
+        record_sources(
+            &mut index,
+            &jobs,
+            vec![(stored("t2"), false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
         assert_eq!(index.sources[&jobs[0].key].last.as_ref().unwrap().failed_runs, 0);
         let gone = Processed::Failed(crate::fetch::FetchFailure {
             kind: crate::fetch::FailureKind::NotFound,
@@ -434,7 +478,15 @@ mod tests {
             final_url: None,
             attempts: 1,
         });
-        let books = record_sources(&mut index, &jobs, vec![(gone, false)], 2, now).unwrap();
+        let books = record_sources(
+            &mut index,
+            &jobs,
+            vec![(gone, false)],
+            ArchiveBases::default(),
+            2,
+            now,
+        )
+        .unwrap();
         assert_eq!(books.failures[&jobs[0].key].waiting, None);
     }
 
@@ -449,6 +501,7 @@ mod tests {
             &mut index,
             &jobs,
             vec![(stored("t"), false), (failed(), false)],
+            ArchiveBases::default(),
             2,
             now,
         )
@@ -460,6 +513,16 @@ mod tests {
             path: "x".into(),
             source: gone,
         });
-        assert!(record_sources(&mut index, &jobs[..1], vec![(broken, false)], 2, now).is_err());
+        assert!(
+            record_sources(
+                &mut index,
+                &jobs[..1],
+                vec![(broken, false)],
+                ArchiveBases::default(),
+                2,
+                now
+            )
+            .is_err()
+        );
     }
 }

@@ -354,6 +354,8 @@ mod tests {
             etag: Some("\"e\"".into()),
             last_modified: None,
             extractor: Some(extractor.into()),
+            archived: None,
+            archive_job: None,
         };
         let mut index = snapshot::Index::default();
         index.sources.insert(

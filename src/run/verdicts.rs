@@ -79,6 +79,16 @@ fn judge_cite(
     let key = source_key_of(src);
     let bkey = BaselineKey::new(&st.id, cite);
     let mut rep = EvidenceReport::new(cite.0, src.url.to_string(), Verdict::Baseline);
+    if let Some(ab) = books.archive_bases.remove(&bkey) {
+        // The first baseline is the archive's capture as of the checked date (the outcome
+        // was judged against it); a flag an earlier run raised while the source was
+        // unreachable stays outstanding.
+        let flag = baselines.get(&bkey).and_then(|b| b.flag.clone());
+        let mut b =
+            record::first_seen_in_archive(st, cite, key.clone(), (ab.version, &ab.capture), ab.located, now);
+        b.flag = flag;
+        baselines.insert(bkey.clone(), b);
+    }
     let outcome = books.evidence.remove(&bkey);
     match (books.failures.get(&key), outcome) {
         (Some(err), _) => {

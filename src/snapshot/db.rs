@@ -8,6 +8,7 @@
 //! sources   [key] url                        one per source key (URL + rules fingerprint)
 //! versions  [source, seq] text raw first_seen last_seen status final_url content_type
 //!           etag last_modified extractor     distinct text versions, oldest first
+//!           archived archive_job             (a web archive's capture of it; a pending one)
 //! attempts  [source] at raw rules error      the latest fetch attempt of each source
 //! baselines [key] statement cite source version anchors missing_quotes unfound_quotes
 //!           candidate set_at set_by statement_text
@@ -39,7 +40,7 @@ CREATE TABLE versions(
   source TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL, raw TEXT,
   first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, status INTEGER NOT NULL,
   final_url TEXT NOT NULL, content_type TEXT NOT NULL, etag TEXT, last_modified TEXT,
-  extractor TEXT, PRIMARY KEY(source, seq)) WITHOUT ROWID;
+  extractor TEXT, archived TEXT, archive_job TEXT, PRIMARY KEY(source, seq)) WITHOUT ROWID;
 CREATE INDEX versions_text ON versions(text);
 CREATE INDEX versions_raw ON versions(raw);
 CREATE TABLE attempts(source TEXT PRIMARY KEY, at TEXT NOT NULL, raw TEXT, rules TEXT NOT NULL,
@@ -131,11 +132,27 @@ impl Db {
         }
     }
 
-    /// Columns added within format 2 (older binaries ignore them): `flags.announced`.
+    /// Columns added within format 2 (older binaries ignore them, naming the columns they
+    /// read): `flags.announced`; `versions.archived` and `versions.archive_job` (`[archive]`,
+    /// added empty).
     fn add_missing_columns(&self) -> Result<(), StoreError> {
         if self.conn.prepare("SELECT announced FROM flags LIMIT 0").is_err() {
             self.conn
                 .execute_batch("ALTER TABLE flags ADD COLUMN announced INTEGER NOT NULL DEFAULT 1")
+                .map_err(err(&self.path))?;
+        }
+        if self
+            .conn
+            .prepare("SELECT archived, archive_job FROM versions LIMIT 0")
+            .is_err()
+        {
+            self.conn
+                .execute_batch(
+                    "BEGIN IMMEDIATE;
+                     ALTER TABLE versions ADD COLUMN archived TEXT;
+                     ALTER TABLE versions ADD COLUMN archive_job TEXT;
+                     COMMIT;",
+                )
                 .map_err(err(&self.path))?;
         }
         Ok(())
@@ -458,8 +475,9 @@ impl Writer<'_> {
             }
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO versions(source, seq, text, raw, first_seen, last_seen,
-                 status, final_url, content_type, etag, last_modified, extractor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 status, final_url, content_type, etag, last_modified, extractor, archived,
+                 archive_job)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -475,6 +493,8 @@ impl Writer<'_> {
                     v.etag,
                     v.last_modified,
                     v.extractor,
+                    v.archived,
+                    v.archive_job,
                 ])
             })
             .map_err(self.e())?;
@@ -670,8 +690,7 @@ fn loaded(rec: &SourceRecord) -> super::LoadedSource {
 /// Past this many sources (and a quarter of the store), a load scans the tables.
 const SCAN_FROM: usize = 200;
 
-const VERSION_COLUMNS: &str =
-    "text, raw, first_seen, last_seen, status, final_url, content_type, etag, last_modified, extractor";
+const VERSION_COLUMNS: &str = "text, raw, first_seen, last_seen, status, final_url, content_type, etag, last_modified, extractor, archived, archive_job";
 
 fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
     Ok(Version {
@@ -685,6 +704,8 @@ fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Version> {
         etag: r.get(i + 7)?,
         last_modified: r.get(i + 8)?,
         extractor: r.get(i + 9)?,
+        archived: r.get(i + 10)?,
+        archive_job: r.get(i + 11)?,
     })
 }
 

@@ -35,3 +35,7 @@ mod add;
 /// Sources as the real web serves them: failure kinds, bot walls, soft 404s, rendering in
 /// the real headless browser.
 mod web;
+
+/// `[archive]`: baselines as of the checked date from a loopback fake of the Wayback
+/// Machine, captures of new and changed sources, an archive that is down.
+mod archive;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod archive;
 pub mod http;
 pub mod smtp;
 pub mod store;
