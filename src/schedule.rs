@@ -194,8 +194,19 @@ pub fn parse_cron(expr: &str) -> Result<CronSchedule, String> {
             ));
         }
     };
+    if let Some(msg) = out_of_range(&normalised) {
+        return Err(format!("`{expr}`: {msg}"));
+    }
     let schedule = cron::Schedule::from_str(&normalised).map_err(|e| {
-        let mut msg = format!("`{expr}` is not a valid cron expression: {e}");
+        // The parser's message spans lines (the expression again, a caret): one line here.
+        let text = e.to_string();
+        let detail: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' '))
+            .filter(|l| *l != normalised.as_str() && !l.ends_with(normalised.as_str()))
+            .collect();
+        let mut msg = format!("`{expr}` is not a valid cron expression: {}", detail.join("; "));
         if fields.len() >= 6 && fields[5].chars().any(|c| c.is_ascii_digit()) {
             msg.push_str(
                 " (in the 6-field form weekdays are numbered 1-7 from Sunday = 1; \
@@ -212,6 +223,39 @@ pub fn parse_cron(expr: &str) -> Result<CronSchedule, String> {
         normalised,
         schedule,
     })
+}
+
+/// A number outside its field's range in the 6-7 field form (`hour 25`), said the way a
+/// person reads the field: "the hour is 25; hours are 0-23".
+fn out_of_range(normalised: &str) -> Option<String> {
+    const FIELDS: [(&str, u32, u32); 7] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of the month", 1, 31),
+        ("month", 1, 12),
+        ("weekday", 1, 7),
+        ("year", 1970, 2099),
+    ];
+    for (field, &(name, lo, hi)) in normalised.split_whitespace().zip(FIELDS.iter()) {
+        for part in field.split(',') {
+            // `a-b/step`: the step is not a value of the field.
+            let values = part.split('/').next().unwrap_or("");
+            for v in values.split('-') {
+                if let Ok(n) = v.parse::<u32>()
+                    && !(lo..=hi).contains(&n)
+                {
+                    let hint = if name == "weekday" {
+                        " (in the 6-field form weekdays are numbered 1-7 from Sunday = 1; names such as MON-FRI avoid the confusion)"
+                    } else {
+                        ""
+                    };
+                    return Some(format!("the {name} is {n}, outside {lo}-{hi}{hint}"));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn shorthand(s: &str) -> Option<&'static str> {
@@ -410,9 +454,12 @@ mod tests {
         let e = parse_cron("0 9 1 * 1").unwrap_err();
         assert!(e.contains("EITHER"), "{e}");
         let e = parse_cron("0 0 25 * * *").unwrap_err();
-        assert!(e.contains("not a valid cron expression"), "{e}");
+        assert_eq!(e, "`0 0 25 * * *`: the hour is 25, outside 0-23");
         let e = parse_cron("61 * * * *").unwrap_err();
-        assert!(e.contains("not a valid cron expression"), "{e}");
+        assert!(e.contains("the minute is 61, outside 0-59"), "{e}");
+        // The crontab form says which field, on one line (issue 15: "Hours must be less than 23").
+        let e = parse_cron("30 25 * * MON-FRI").unwrap_err();
+        assert_eq!(e, "`30 25 * * MON-FRI`: the hour is 25, outside 0-23");
         assert!(parse_cron("").unwrap_err().contains("empty"));
         assert!(parse_cron("@sometimes").unwrap_err().contains("shorthand"));
         let e = parse_cron("0 0 0 31 2 *").unwrap_err();

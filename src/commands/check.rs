@@ -35,6 +35,9 @@ pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> 
             .expect("static template")
             .progress_chars("=> "),
         );
+        // The spinner and the elapsed time move before the first source is done (a slow
+        // first source left the bar blank for seconds).
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
         b
     });
     let progress: Option<run::Progress> = bar.clone().map(|b| {
