@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::report::{RunReport, Trigger};
-use crate::snapshot::{self, RunRecord, Store, StoreError, StoreLock};
+use crate::snapshot::{self, Claim, RunRecord, Store, StoreError};
 use crate::watchlist::Article;
 
 pub use crate::ids::{RunId, new_run_id, rules_fingerprint, source_key_of};
@@ -49,6 +49,10 @@ pub struct RunRequest {
     /// Mail the report (and retry the outbox) as `[email]` says; `check --no-email` turns it
     /// off for one run.
     pub email: bool,
+    /// The cron due time of a scheduled run: on a shared store each article is run once per
+    /// due time, by whichever worker claims it first (`None`: a manual run, which runs every
+    /// article it names).
+    pub due: Option<chrono::DateTime<Utc>>,
 }
 
 impl RunRequest {
@@ -59,6 +63,7 @@ impl RunRequest {
             trigger: Trigger::Manual,
             lock_wait: LOCK_WAIT,
             email: true,
+            due: None,
         }
     }
 }
@@ -72,6 +77,10 @@ pub enum RunError {
     /// `--only` named an article that does not exist.
     #[error("no article with id `{0}` in the watchlist")]
     UnknownArticle(String),
+    /// A scheduled run on a shared store found every article due already run, or being run,
+    /// by another worker: nothing to do here (no report, no mail).
+    #[error("every article due was claimed by another worker")]
+    ClaimedElsewhere,
     /// Anything else that stops the run (e.g. the report not writable).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -90,8 +99,15 @@ pub async fn run_check(
     let t_start = Instant::now();
     let run_id = RunId::new_at(started_at);
     let articles: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
-    let store = Arc::new(Store::open(&ctx.paths.snapshots())?);
-    let lock = lock_store(&ctx.paths, req.lock_wait).await?;
+    let store = Arc::new(open_store(ctx).await?);
+    let ids: Vec<String> = articles.iter().map(|a| a.id.0.clone()).collect();
+    let claim = claim_store(store.clone(), ids, req.due, req.lock_wait).await?;
+    // With a shared store, a scheduled run checks the articles this worker claimed.
+    let articles: Vec<&Article> = articles.into_iter().filter(|a| claim.has(&a.id.0)).collect();
+    if articles.is_empty() && store.is_shared() {
+        return Err(RunError::ClaimedElsewhere);
+    }
+    // (PostgreSQL's synchronous client moves itself off the async worker.)
     let mut index = plan::load_records(&store, &articles)?;
     debug_since(t_start, "store locked, index loaded");
 
@@ -118,13 +134,13 @@ pub async fn run_check(
         articles: articles.len(),
         sources,
     };
-    commit(store, index, ctx.settings.store.keep, run).await?;
+    let claim = commit(store, index, ctx.settings.store.keep, run, claim).await?;
     debug_since(t0, "store committed");
 
     let sources = books.sources.into_values().collect();
     let mut report = report::build((run_id, req.trigger, started_at), &articles, statements, sources);
     // The store is done with; do not hold its lock through a slow SMTP server.
-    drop(lock);
+    drop(claim);
     let t0 = Instant::now();
     // `--no-email`: no message, and the outbox is left alone.
     report.mail = Some(if req.email {
@@ -137,12 +153,36 @@ pub async fn run_check(
     Ok(report)
 }
 
-/// Takes the store lock, waiting off the async workers.
-async fn lock_store(paths: &Paths, wait: Duration) -> Result<StoreLock, RunError> {
-    let lock_store = Store::open(&paths.snapshots())?;
-    Ok(tokio::task::spawn_blocking(move || lock_store.lock(wait))
-        .await
-        .map_err(|e| anyhow::anyhow!("lock task: {e}"))??)
+/// Opens the store the settings name (connecting to PostgreSQL off the async workers).
+async fn open_store(ctx: &Context) -> Result<Store, RunError> {
+    if ctx.settings.store.url.is_none() {
+        return Ok(Store::open(&ctx.paths.snapshots())?);
+    }
+    let (snapshots, root, settings) = (
+        ctx.paths.snapshots(),
+        ctx.paths.root.clone(),
+        ctx.settings.store.clone(),
+    );
+    Ok(
+        tokio::task::spawn_blocking(move || Store::open_configured(&snapshots, &root, &settings))
+            .await
+            .map_err(|e| anyhow::anyhow!("open task: {e}"))??,
+    )
+}
+
+/// Takes the store lock (SQLite) or claims the articles (PostgreSQL), waiting off the async
+/// workers.
+async fn claim_store(
+    store: Arc<Store>,
+    articles: Vec<String>,
+    due: Option<chrono::DateTime<Utc>>,
+    wait: Duration,
+) -> Result<Claim, RunError> {
+    Ok(
+        tokio::task::spawn_blocking(move || store.claim(&articles, due, wait))
+            .await
+            .map_err(|e| anyhow::anyhow!("claim task: {e}"))??,
+    )
 }
 
 /// Commits the run's records in one transaction; syncfs and fsync may block for a while on a
@@ -152,11 +192,16 @@ async fn commit(
     index: snapshot::Index,
     keep: usize,
     run: RunRecord,
-) -> Result<(), RunError> {
-    tokio::task::spawn_blocking(move || store.commit(index, keep, Some(&run)))
-        .await
-        .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
-    Ok(())
+    claim: Claim,
+) -> Result<Claim, RunError> {
+    let claim = tokio::task::spawn_blocking(move || {
+        store
+            .commit_claimed(index, keep, Some(&run), Some(&claim))
+            .map(|()| claim)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
+    Ok(claim)
 }
 
 fn debug_since(t: Instant, what: &str) {

@@ -187,12 +187,40 @@ impl FetchSettings {
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// Keep at most this many versions per source (0 = keep all). A version that a
     /// statement's baseline refers to is never pruned.
     pub keep: usize,
+    /// `postgres://user@host:port/db`: the records in PostgreSQL, shared by several workers
+    /// (absent: the embedded SQLite store under `snapshots/`).
+    pub url: Option<String>,
+    /// The environment variable holding the PostgreSQL password (never the settings file).
+    pub password_env: Option<String>,
+    /// The folder of the content-addressed objects (`text/`, `raw/`), shared by every worker
+    /// of a PostgreSQL store; default: the snapshots folder.
+    pub objects: Option<PathBuf>,
+    /// With PostgreSQL: how long a worker's claim on an article lasts without a heartbeat,
+    /// seconds (a worker that died hands its articles on after this).
+    pub lease_secs: u64,
+}
+
+/// Default `[store].lease_secs`.
+pub const DEFAULT_LEASE_SECS: u64 = 60;
+/// Longest `[store].lease_secs`: a day.
+pub const MAX_LEASE_SECS: u64 = 86_400;
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            keep: 0,
+            url: None,
+            password_env: None,
+            objects: None,
+            lease_secs: DEFAULT_LEASE_SECS,
+        }
+    }
 }
 
 /// `[watchlist]`
@@ -381,6 +409,7 @@ impl Settings {
             ),
             ("fetch", "max_bytes", f.max_bytes, 1, MAX_MAX_BYTES),
             ("store", "keep", as_u64(self.store.keep), 0, MAX_KEEP as u64),
+            ("store", "lease_secs", self.store.lease_secs, 1, MAX_LEASE_SECS),
             ("browser", "wait_secs", self.browser.wait_secs, 1, MAX_WAIT_SECS),
         ];
         for (table, key, value, min, max) in ranges {

@@ -35,3 +35,7 @@ mod add;
 /// Sources as the real web serves them: failure kinds, bot walls, soft 404s, rendering in
 /// the real headless browser.
 mod web;
+
+/// The shared store on a real PostgreSQL server: several daemons on one store, a worker
+/// killed mid-run, the same reports as the embedded store.
+mod pg;

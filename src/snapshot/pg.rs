@@ -1,0 +1,791 @@
+//! The store's records in PostgreSQL (`[store] url = "postgres://…"`), shared by several
+//! workers: the same tables as the embedded store ([`super::db`]), plus the per-article
+//! claims that split a schedule's work between workers. The content-addressed objects stay
+//! in a folder every worker reaches (`[store] objects`).
+//!
+//! Tables besides the records (`sources`, `versions`, `attempts`, `baselines`, `flags`,
+//! `acks`, `runs`, `meta`, as in SQLite; times and JSON values as the same text, so that both
+//! stores read back byte for byte what was written):
+//! ```text
+//! citewatch_migrations [version] applied_at       which migrations ran (at start)
+//! claims       [article] worker lease_until done_due    who runs an article now, until
+//!                                                 when, and the last due time it was run for
+//! article_runs [article, due] run worker          each scheduled (article, due) once
+//! ```
+//! A claim ([`Pg::claim`]) takes the due articles no live lease holds and whose `done_due`
+//! is before this due time, `FOR UPDATE SKIP LOCKED`, so two workers firing at the same
+//! moment split the rows instead of waiting for each other. A heartbeat thread extends the
+//! lease while the run goes on; the run's commit writes its records, marks its articles
+//! done and releases them in one transaction, refusing if the lease was lost meanwhile (the
+//! articles then belong to whoever took them over). A worker that dies simply stops
+//! renewing: its articles are free once `lease_until` has passed.
+//!
+//! The `postgres` crate is synchronous (the store's calls are: load and commit run on the
+//! blocking pool or a command's thread); it drives a runtime of its own, so a call made
+//! from a thread inside tokio's runtime is moved to a short-lived thread ([`off_runtime`]).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement, Transaction};
+
+use super::{
+    Ack, Attempt, Baseline, BaselineKey, Flag, Index, RunId, RunRecord, SourceKey, SourceRecord, StoreError,
+    TextHash, Version,
+};
+
+/// The migrations, in order; each runs once, in a transaction, under an advisory lock so
+/// that workers starting together do not race.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources(key TEXT PRIMARY KEY, url TEXT NOT NULL);
+CREATE TABLE versions(
+  source TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL, raw TEXT,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, status INTEGER NOT NULL,
+  final_url TEXT NOT NULL, content_type TEXT NOT NULL, etag TEXT, last_modified TEXT,
+  extractor TEXT, PRIMARY KEY(source, seq));
+CREATE INDEX versions_text ON versions(text);
+CREATE INDEX versions_raw ON versions(raw);
+CREATE TABLE attempts(source TEXT PRIMARY KEY, at TEXT NOT NULL, raw TEXT, rules TEXT NOT NULL,
+  error TEXT);
+CREATE TABLE baselines(
+  key TEXT PRIMARY KEY, article TEXT NOT NULL, statement TEXT NOT NULL, cite INTEGER NOT NULL,
+  source TEXT NOT NULL, version TEXT NOT NULL, anchors TEXT NOT NULL,
+  missing_quotes TEXT NOT NULL, unfound_quotes TEXT NOT NULL, candidate TEXT,
+  set_at TEXT NOT NULL, set_by TEXT NOT NULL, statement_text TEXT NOT NULL);
+CREATE INDEX baselines_source ON baselines(source);
+CREATE INDEX baselines_article ON baselines(article);
+CREATE TABLE flags(baseline TEXT PRIMARY KEY, since_run TEXT NOT NULL, since TEXT NOT NULL,
+  verdict TEXT);
+CREATE TABLE acks(id BIGSERIAL PRIMARY KEY, baseline TEXT NOT NULL, by TEXT NOT NULL,
+  at TEXT NOT NULL, version TEXT NOT NULL, previous TEXT, cleared_verdict TEXT,
+  cleared_since_run TEXT);
+CREATE INDEX acks_baseline ON acks(baseline);
+CREATE TABLE runs(id TEXT PRIMARY KEY, started_at TEXT NOT NULL, committed_at TEXT NOT NULL,
+  trigger TEXT NOT NULL, articles BIGINT NOT NULL, sources BIGINT NOT NULL, worker TEXT);
+CREATE TABLE claims(article TEXT PRIMARY KEY, worker TEXT, lease_until TIMESTAMPTZ,
+  done_due TIMESTAMPTZ);
+CREATE TABLE article_runs(article TEXT NOT NULL, due TIMESTAMPTZ NOT NULL, run TEXT NOT NULL,
+  worker TEXT NOT NULL, PRIMARY KEY(article, due));
+"];
+
+/// The advisory lock key the migrations run under ("citewatc" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6369_7465_7761_7463;
+
+/// Runs `f` where the synchronous client may block: on this thread, or on a scoped thread
+/// of its own when this one is inside a tokio runtime (where the client's own runtime
+/// would refuse to start).
+pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| s.spawn(f).join().expect("store thread"))
+    } else {
+        f()
+    }
+}
+
+/// A connection to the shared store.
+pub(super) struct Pg {
+    client: Mutex<Client>,
+    config: postgres::Config,
+    /// Where the database is, for messages (the URL without its password).
+    name: String,
+    lease: Duration,
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pg").field("db", &self.name).finish()
+    }
+}
+
+/// A claim's lease: renewed by its heartbeat thread until dropped, then released (if the
+/// commit has not released it already).
+#[derive(Debug)]
+pub(super) struct Lease {
+    /// This claim's worker token (unique per claim).
+    pub(super) worker: String,
+    /// The scheduled due time it runs, if it is a scheduled run.
+    pub(super) due: Option<DateTime<Utc>>,
+    /// Dropped to stop the heartbeat.
+    _stop: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Pg {
+    /// Connects (the password from `password_env`, if named) and runs the migrations.
+    pub(super) fn connect(url: &str, password: Option<String>, lease: Duration) -> Result<Pg, StoreError> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Db(url.into(), format!("not a PostgreSQL URL: {e}")))?;
+        if let Some(p) = password {
+            config.password(p);
+        }
+        let name = redact(url);
+        config.connect_timeout(Duration::from_secs(10));
+        let client = off_runtime(|| config.connect(NoTls)).map_err(err(&name))?;
+        let pg = Pg {
+            client: Mutex::new(client),
+            config,
+            name,
+            lease,
+        };
+        pg.migrate()?;
+        Ok(pg)
+    }
+
+    fn e(&self) -> impl Fn(postgres::Error) -> StoreError + '_ {
+        err(&self.name)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut guard = self.client.lock().expect("pg client");
+        let c: &mut Client = &mut guard;
+        off_runtime(|| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS citewatch_migrations(version INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )?;
+            let done: i32 = tx
+                .query_one("SELECT coalesce(max(version), 0) FROM citewatch_migrations", &[])?
+                .get(0);
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+                tx.batch_execute(sql)?;
+                tx.execute(
+                    "INSERT INTO citewatch_migrations(version) VALUES ($1)",
+                    &[&(i as i32 + 1)],
+                )?;
+            }
+            tx.commit()?;
+            Ok::<_, postgres::Error>(done)
+        })
+        .map_err(self.e())
+        .and_then(|done| {
+            if done as usize > MIGRATIONS.len() {
+                Err(StoreError::Format {
+                    path: self.name.clone().into(),
+                    found: done as u32,
+                    supported: MIGRATIONS.len() as u32,
+                })
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// The records of these sources and the baselines of these articles, with fingerprints
+    /// (as [`super::db::Db::load`]); four queries whatever the scope.
+    pub(super) fn load(&self, sources: &[SourceKey], articles: &[String]) -> Result<Index, StoreError> {
+        let keys: Vec<&str> = sources.iter().map(SourceKey::as_str).collect();
+        let mut guard = self.client.lock().expect("pg client");
+        let c: &mut Client = &mut guard;
+        let rows = off_runtime(|| {
+            let mut tx = c.build_transaction().read_only(true).start()?;
+            let out = (
+                tx.query("SELECT key, url FROM sources WHERE key = ANY($1)", &[&keys])?,
+                tx.query(
+                    &format!(
+                        "SELECT source, {VERSION_COLUMNS} FROM versions WHERE source = ANY($1)
+                         ORDER BY source, seq"
+                    ),
+                    &[&keys],
+                )?,
+                tx.query(
+                    "SELECT source, at, raw, rules, error FROM attempts WHERE source = ANY($1)",
+                    &[&keys],
+                )?,
+                tx.query(
+                    &format!("{BASELINE_SELECT} WHERE b.article = ANY($1) ORDER BY b.key"),
+                    &[&articles],
+                )?,
+            );
+            tx.commit()?;
+            Ok::<_, postgres::Error>(out)
+        })
+        .map_err(self.e())?;
+        drop(guard);
+        let (srcs, versions, attempts, baselines) = rows;
+        let mut index = Index {
+            format: super::FORMAT,
+            ..Index::default()
+        };
+        let bad = |m: String| StoreError::Db(self.name.clone().into(), m);
+        for r in srcs {
+            index.sources.insert(
+                SourceKey(r.get(0)),
+                SourceRecord {
+                    url: r.get(1),
+                    ..SourceRecord::default()
+                },
+            );
+        }
+        for r in versions {
+            let key: &str = r.get(0);
+            if let Some(rec) = index.sources.get_mut(key) {
+                rec.versions.push(version_at(&r, 1).map_err(bad)?);
+            }
+        }
+        for r in attempts {
+            let key: &str = r.get(0);
+            if let Some(rec) = index.sources.get_mut(key) {
+                rec.last = Some(Attempt {
+                    at: time(r.get(1)).map_err(bad)?,
+                    raw: r.get(2),
+                    rules: r.get(3),
+                    error: json_opt(r.get(4)).map_err(bad)?,
+                });
+            }
+        }
+        for r in baselines {
+            let (key, b) = baseline_at(&r).map_err(bad)?;
+            index
+                .loaded
+                .baselines
+                .insert(key.clone(), super::db::fingerprint(&b));
+            index.baselines.insert(key, b);
+        }
+        for (key, rec) in &index.sources {
+            index.loaded.sources.insert(
+                key.clone(),
+                super::LoadedSource {
+                    url: super::db::fingerprint(&rec.url),
+                    versions: rec.versions.iter().map(super::db::fingerprint).collect(),
+                    attempt: super::db::fingerprint(&rec.last),
+                },
+            );
+        }
+        Ok(index)
+    }
+
+    /// Claims `articles` for this worker. With a `due` time (a scheduled run): those no live
+    /// lease holds and not yet run for `due`, skipping rows another worker is claiming at
+    /// this moment; the others are being, or have been, run elsewhere. Without one (a
+    /// manual run, an ack): all of them, waiting up to `wait` for the leases that hold some.
+    pub(super) fn claim(
+        &self,
+        articles: &[String],
+        due: Option<DateTime<Utc>>,
+        wait: Duration,
+    ) -> Result<(Vec<String>, Lease), StoreError> {
+        let worker = worker_token();
+        let lease_secs = self.lease.as_secs_f64();
+        let start = Instant::now();
+        loop {
+            let mut guard = self.client.lock().expect("pg client");
+            let c: &mut Client = &mut guard;
+            let got = off_runtime(|| {
+                let mut tx = c.transaction()?;
+                tx.execute(
+                    "INSERT INTO claims(article) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+                    &[&articles],
+                )?;
+                let rows = tx.query(
+                    "SELECT article FROM claims WHERE article = ANY($1)
+                     AND (lease_until IS NULL OR lease_until < now())
+                     AND ($2::timestamptz IS NULL OR done_due IS NULL OR done_due < $2)
+                     ORDER BY article FOR UPDATE SKIP LOCKED",
+                    &[&articles, &due],
+                )?;
+                let got: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+                let distinct: BTreeSet<&String> = articles.iter().collect();
+                if due.is_none() && got.len() < distinct.len() {
+                    return Ok(None);
+                }
+                tx.execute(
+                    "UPDATE claims SET worker = $1, lease_until = now() + make_interval(secs => $2)
+                     WHERE article = ANY($3)",
+                    &[&worker, &lease_secs, &got],
+                )?;
+                tx.commit()?;
+                Ok::<_, postgres::Error>(Some(got))
+            })
+            .map_err(self.e())?;
+            drop(guard);
+            match got {
+                Some(got) => {
+                    let stop = (!got.is_empty()).then(|| self.heartbeat(worker.clone()));
+                    return Ok((
+                        got,
+                        Lease {
+                            worker,
+                            due,
+                            _stop: stop,
+                        },
+                    ));
+                }
+                None if start.elapsed() >= wait => {
+                    return Err(StoreError::Locked(
+                        format!("{} (articles claimed by another worker)", self.name).into(),
+                        wait,
+                    ));
+                }
+                None => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Starts the thread that renews `worker`'s leases every third of the lease, on a
+    /// connection of its own, until the returned sender is dropped; then it releases what
+    /// the worker still holds (nothing, after a commit).
+    fn heartbeat(&self, worker: String) -> std::sync::mpsc::Sender<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let config = self.config.clone();
+        let lease = self.lease;
+        let name = self.name.clone();
+        let spawned = std::thread::Builder::new()
+            .name("store-lease".into())
+            .spawn(move || {
+                let mut client: Option<Client> = None;
+                let run = |sql: &str, client: &mut Option<Client>| {
+                    if client.is_none() {
+                        *client = config.connect(NoTls).ok();
+                    }
+                    let Some(c) = client.as_mut() else {
+                        tracing::warn!("{name}: cannot reach the database to renew the lease");
+                        return;
+                    };
+                    if let Err(e) = c.execute(sql, &[&worker, &lease.as_secs_f64()]) {
+                        tracing::warn!("{name}: lease: {e}");
+                        *client = None;
+                    }
+                };
+                loop {
+                    match rx.recv_timeout(lease / 3) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => run(
+                            "UPDATE claims SET lease_until = now() + make_interval(secs => $2)
+                             WHERE worker = $1",
+                            &mut client,
+                        ),
+                        _ => {
+                            run(
+                                "UPDATE claims SET worker = NULL, lease_until = NULL
+                                 WHERE worker = $1 AND $2::float8 IS NOT NULL",
+                                &mut client,
+                            );
+                            break;
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the lease heartbeat: {e}");
+        }
+        tx
+    }
+
+    /// Writes a commit's records ([`super::write_records`]) and, for a claimed run, marks
+    /// its articles done and releases them, in one transaction.
+    pub(super) fn commit(
+        &self,
+        index: &mut Index,
+        keep: usize,
+        run: Option<&RunRecord>,
+        claim: Option<(&[String], &Lease)>,
+    ) -> Result<(), StoreError> {
+        let mut guard = self.client.lock().expect("pg client");
+        let c: &mut Client = &mut guard;
+        let name = self.name.clone();
+        off_runtime(|| {
+            let tx = c.transaction().map_err(err(&name))?;
+            let mut w = Writer::new(tx, &name)?;
+            // Pruned versions' objects stay: another worker may be about to name them again
+            // (content-addressed), so deleting them needs a sweep that knows no run is
+            // writing (not done yet).
+            let _removed = super::write_records(&mut w, index, keep)?;
+            let e = err(&name);
+            if let Some(r) = run {
+                let worker = claim.map(|(_, l)| l.worker.as_str());
+                w.tx.execute(
+                    "INSERT INTO runs(id, started_at, committed_at, trigger, articles, sources, worker)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    &[
+                        &r.id.as_str(),
+                        &stamp(&r.started_at),
+                        &stamp(&Utc::now()),
+                        &r.trigger,
+                        &(r.articles as i64),
+                        &(r.sources as i64),
+                        &worker,
+                    ],
+                )
+                .map_err(&e)?;
+            }
+            if let Some((articles, lease)) = claim {
+                if let (Some(due), Some(r)) = (lease.due, run) {
+                    w.tx.execute(
+                        "INSERT INTO article_runs(article, due, run, worker)
+                         SELECT unnest($1::text[]), $2, $3, $4",
+                        &[&articles, &due, &r.id.as_str(), &lease.worker],
+                    )
+                    .map_err(&e)?;
+                }
+                let n =
+                    w.tx.execute(
+                        "UPDATE claims SET worker = NULL, lease_until = NULL,
+                         done_due = coalesce($2, done_due) WHERE article = ANY($1) AND worker = $3",
+                        &[&articles, &lease.due, &lease.worker],
+                    )
+                    .map_err(&e)?;
+                if n as usize != articles.len() {
+                    return Err(StoreError::Db(
+                        name.clone().into(),
+                        format!(
+                            "the lease on {} of this run's {} articles was lost (another worker took them over): nothing of this run was committed",
+                            articles.len() - n as usize,
+                            articles.len()
+                        ),
+                    ));
+                }
+            }
+            w.tx.commit().map_err(&e)
+        })
+    }
+
+    /// Every source, baseline and ack, like [`super::Store::export`] (for tests and
+    /// inspection).
+    pub(super) fn export(&self) -> Result<Index, StoreError> {
+        let keys: Vec<SourceKey> = {
+            let mut guard = self.client.lock().expect("pg client");
+            let c: &mut Client = &mut guard;
+            off_runtime(|| c.query("SELECT key FROM sources ORDER BY key", &[]))
+                .map_err(self.e())?
+                .iter()
+                .map(|r| SourceKey(r.get(0)))
+                .collect()
+        };
+        let articles: Vec<String> = {
+            let mut guard = self.client.lock().expect("pg client");
+            let c: &mut Client = &mut guard;
+            off_runtime(|| c.query("SELECT DISTINCT article FROM baselines", &[]))
+                .map_err(self.e())?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        };
+        let mut index = self.load(&keys, &articles)?;
+        index.loaded = Default::default();
+        Ok(index)
+    }
+}
+
+/// A unique name for one claim: host, process, random.
+fn worker_token() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "the PostgreSQL store".into(),
+    }
+}
+
+fn err(name: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
+    move |e| {
+        let detail = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_else(|| e.to_string());
+        StoreError::Db(name.into(), detail)
+    }
+}
+
+/// One commit's transaction, with its statements prepared once.
+pub(super) struct Writer<'a> {
+    tx: Transaction<'a>,
+    name: &'a str,
+    put_source: Statement,
+    put_version: Statement,
+    cut_versions: Statement,
+    put_attempt: Statement,
+    del_attempt: Statement,
+    put_baseline: Statement,
+    put_flag: Statement,
+    del_flag: Statement,
+    del_baseline: Statement,
+    pinned: Statement,
+    put_ack: Statement,
+}
+
+impl<'a> Writer<'a> {
+    fn new(mut tx: Transaction<'a>, name: &'a str) -> Result<Self, StoreError> {
+        let e = err(name);
+        let mut p = |sql: &str| tx.prepare(sql).map_err(&e);
+        let put_source = p("INSERT INTO sources(key, url) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET url = EXCLUDED.url")?;
+        let put_version = p(
+            "INSERT INTO versions(source, seq, text, raw, first_seen, last_seen, status, final_url,
+             content_type, etag, last_modified, extractor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (source, seq) DO UPDATE SET text = EXCLUDED.text, raw = EXCLUDED.raw,
+             first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
+             status = EXCLUDED.status, final_url = EXCLUDED.final_url,
+             content_type = EXCLUDED.content_type, etag = EXCLUDED.etag,
+             last_modified = EXCLUDED.last_modified, extractor = EXCLUDED.extractor",
+        )?;
+        let cut_versions = p("DELETE FROM versions WHERE source = $1 AND seq >= $2")?;
+        let put_attempt = p(
+            "INSERT INTO attempts(source, at, raw, rules, error) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (source) DO UPDATE SET at = EXCLUDED.at, raw = EXCLUDED.raw,
+             rules = EXCLUDED.rules, error = EXCLUDED.error",
+        )?;
+        let del_attempt = p("DELETE FROM attempts WHERE source = $1")?;
+        let put_baseline = p(
+            "INSERT INTO baselines(key, article, statement, cite, source, version, anchors,
+             missing_quotes, unfound_quotes, candidate, set_at, set_by, statement_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (key) DO UPDATE SET article = EXCLUDED.article,
+             statement = EXCLUDED.statement, cite = EXCLUDED.cite, source = EXCLUDED.source,
+             version = EXCLUDED.version, anchors = EXCLUDED.anchors,
+             missing_quotes = EXCLUDED.missing_quotes, unfound_quotes = EXCLUDED.unfound_quotes,
+             candidate = EXCLUDED.candidate, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by,
+             statement_text = EXCLUDED.statement_text",
+        )?;
+        let put_flag = p(
+            "INSERT INTO flags(baseline, since_run, since, verdict) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (baseline) DO UPDATE SET since_run = EXCLUDED.since_run,
+             since = EXCLUDED.since, verdict = EXCLUDED.verdict",
+        )?;
+        let del_flag = p("DELETE FROM flags WHERE baseline = $1")?;
+        let del_baseline = p("DELETE FROM baselines WHERE key = $1")?;
+        let pinned = p("SELECT version FROM baselines WHERE source = $1")?;
+        let put_ack = p(
+            "INSERT INTO acks(baseline, by, at, version, previous, cleared_verdict,
+             cleared_since_run) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )?;
+        Ok(Writer {
+            tx,
+            name,
+            put_source,
+            put_version,
+            cut_versions,
+            put_attempt,
+            del_attempt,
+            put_baseline,
+            put_flag,
+            del_flag,
+            del_baseline,
+            pinned,
+            put_ack,
+        })
+    }
+
+    fn exec(
+        &mut self,
+        which: fn(&Self) -> &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let st = which(self).clone();
+        self.tx.execute(&st, params).map_err(err(self.name))
+    }
+}
+
+impl super::Records for Writer<'_> {
+    fn put_source(
+        &mut self,
+        key: &SourceKey,
+        rec: &SourceRecord,
+        loaded: Option<&super::LoadedSource>,
+    ) -> Result<(), StoreError> {
+        let was = loaded.cloned().unwrap_or_default();
+        if loaded.is_none() || was.url != super::db::fingerprint(&rec.url) {
+            self.exec(|w| &w.put_source, &[&key.as_str(), &rec.url])?;
+        }
+        for (seq, v) in rec.versions.iter().enumerate() {
+            if was.versions.get(seq) == Some(&super::db::fingerprint(v)) {
+                continue;
+            }
+            self.exec(
+                |w| &w.put_version,
+                &[
+                    &key.as_str(),
+                    &(seq as i32),
+                    &v.text.as_str(),
+                    &v.raw,
+                    &stamp(&v.first_seen),
+                    &stamp(&v.last_seen),
+                    &i32::from(v.status),
+                    &v.final_url,
+                    &v.content_type,
+                    &v.etag,
+                    &v.last_modified,
+                    &v.extractor,
+                ],
+            )?;
+        }
+        if was.versions.len() > rec.versions.len() {
+            self.exec(
+                |w| &w.cut_versions,
+                &[&key.as_str(), &(rec.versions.len() as i32)],
+            )?;
+        }
+        if loaded.is_some() && was.attempt == super::db::fingerprint(&rec.last) {
+            return Ok(());
+        }
+        match &rec.last {
+            Some(a) => self.exec(
+                |w| &w.put_attempt,
+                &[
+                    &key.as_str(),
+                    &stamp(&a.at),
+                    &a.raw,
+                    &a.rules,
+                    &a.error.as_ref().map(to_json),
+                ],
+            )?,
+            None => self.exec(|w| &w.del_attempt, &[&key.as_str()])?,
+        };
+        Ok(())
+    }
+
+    fn put_baseline(&mut self, key: &BaselineKey, b: &Baseline) -> Result<(), StoreError> {
+        let article = b.statement.0.split(':').next().unwrap_or("");
+        self.exec(
+            |w| &w.put_baseline,
+            &[
+                &key.as_str(),
+                &article,
+                &b.statement.0,
+                &(b.cite.0 as i32),
+                &b.source.as_str(),
+                &b.version.as_str(),
+                &to_json(&b.anchors),
+                &to_json(&b.missing_quotes),
+                &to_json(&b.unfound_quotes),
+                &b.candidate,
+                &stamp(&b.set_at),
+                &b.set_by,
+                &b.statement_text,
+            ],
+        )?;
+        match &b.flag {
+            Some(f) => self.exec(
+                |w| &w.put_flag,
+                &[
+                    &key.as_str(),
+                    &f.since_run.as_str(),
+                    &stamp(&f.since),
+                    &f.verdict.as_ref().map(to_json),
+                ],
+            )?,
+            None => self.exec(|w| &w.del_flag, &[&key.as_str()])?,
+        };
+        Ok(())
+    }
+
+    fn delete_baseline(&mut self, key: &BaselineKey) -> Result<(), StoreError> {
+        self.exec(|w| &w.del_baseline, &[&key.as_str()])?;
+        self.exec(|w| &w.del_flag, &[&key.as_str()])?;
+        Ok(())
+    }
+
+    fn pinned(&mut self, source: &SourceKey) -> Result<BTreeSet<TextHash>, StoreError> {
+        let st = self.pinned.clone();
+        Ok(self
+            .tx
+            .query(&st, &[&source.as_str()])
+            .map_err(err(self.name))?
+            .iter()
+            .map(|r| TextHash(r.get(0)))
+            .collect())
+    }
+
+    fn put_ack(&mut self, a: &Ack) -> Result<(), StoreError> {
+        self.exec(
+            |w| &w.put_ack,
+            &[
+                &a.baseline.as_str(),
+                &a.by,
+                &stamp(&a.at),
+                &a.version.as_str(),
+                &a.previous.as_ref().map(TextHash::as_str),
+                &a.cleared_verdict.as_ref().map(to_json),
+                &a.cleared_since_run.as_ref().map(RunId::as_str),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+const VERSION_COLUMNS: &str =
+    "text, raw, first_seen, last_seen, status, final_url, content_type, etag, last_modified, extractor";
+
+fn version_at(r: &Row, i: usize) -> Result<Version, String> {
+    Ok(Version {
+        text: TextHash(r.get(i)),
+        raw: r.get(i + 1),
+        first_seen: time(r.get(i + 2))?,
+        last_seen: time(r.get(i + 3))?,
+        status: u16::try_from(r.get::<_, i32>(i + 4)).map_err(|e| e.to_string())?,
+        final_url: r.get(i + 5),
+        content_type: r.get(i + 6),
+        etag: r.get(i + 7),
+        last_modified: r.get(i + 8),
+        extractor: r.get(i + 9),
+    })
+}
+
+const BASELINE_SELECT: &str = "SELECT b.statement, b.cite, b.source, b.version, b.anchors,
+    b.missing_quotes, b.unfound_quotes, b.candidate, b.set_at, b.set_by, b.statement_text,
+    f.since_run, f.since, f.verdict, b.key
+    FROM baselines b LEFT JOIN flags f ON f.baseline = b.key";
+
+fn baseline_at(r: &Row) -> Result<(BaselineKey, Baseline), String> {
+    let flag = match r.get::<_, Option<String>>(11) {
+        None => None,
+        Some(run) => Some(Flag {
+            since_run: RunId(run),
+            since: time(r.get(12))?,
+            verdict: json_opt(r.get(13))?,
+        }),
+    };
+    let b = Baseline {
+        statement: crate::watchlist::StatementId(r.get(0)),
+        cite: crate::watchlist::CiteNo(u32::try_from(r.get::<_, i32>(1)).map_err(|e| e.to_string())?),
+        source: SourceKey(r.get(2)),
+        version: TextHash(r.get(3)),
+        anchors: json(r.get(4))?,
+        missing_quotes: json(r.get(5))?,
+        unfound_quotes: json(r.get(6))?,
+        candidate: r.get(7),
+        set_at: time(r.get(8))?,
+        set_by: r.get(9),
+        statement_text: r.get(10),
+        flag,
+    };
+    Ok((BaselineKey(r.get(14)), b))
+}
+
+/// A time as the store writes it (RFC 3339, UTC, as precise as it is), as in SQLite.
+fn stamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("bad time {s:?}: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("store values serialize")
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_str(s).map_err(|e| format!("bad value {s:?}: {e}"))
+}
+
+fn json_opt<T: serde::de::DeserializeOwned>(s: Option<&str>) -> Result<Option<T>, String> {
+    s.map(json).transpose()
+}
