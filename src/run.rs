@@ -100,8 +100,8 @@ pub async fn run_check(
     let run_id = RunId::new_at(started_at);
     let articles: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
     let store = Arc::new(open_store(ctx).await?);
-    let ids: Vec<String> = articles.iter().map(|a| a.id.0.clone()).collect();
-    let claim = claim_store(store.clone(), ids, req.due, req.lock_wait).await?;
+    let groups = plan::sharing_groups(&articles);
+    let claim = claim_store(store.clone(), groups, req.due, req.lock_wait).await?;
     // With a shared store, a scheduled run checks the articles this worker claimed.
     let articles: Vec<&Article> = articles.into_iter().filter(|a| claim.has(&a.id.0)).collect();
     if articles.is_empty() && store.is_shared() {
@@ -174,7 +174,7 @@ async fn open_store(ctx: &Context) -> Result<Store, RunError> {
 /// workers.
 async fn claim_store(
     store: Arc<Store>,
-    articles: Vec<String>,
+    articles: Vec<Vec<String>>,
     due: Option<chrono::DateTime<Utc>>,
     wait: Duration,
 ) -> Result<Claim, RunError> {

@@ -462,19 +462,22 @@ impl Store {
     /// to `wait`), all of them. With PostgreSQL: a scheduled run (`due`) gets those no other
     /// worker holds or has already run for `due` (perhaps none); a manual run or an ack
     /// (`None`) gets all of them, waiting up to `wait` for other workers' runs of some.
+    ///
+    /// `groups` partition the articles: those of one group (articles sharing a source) are
+    /// claimed together or not at all, so that one worker fetches their shared sources.
     pub fn claim(
         &self,
-        articles: &[String],
+        groups: &[Vec<String>],
         due: Option<DateTime<Utc>>,
         wait: Duration,
     ) -> Result<Claim, StoreError> {
         match &self.pg {
             None => Ok(Claim {
-                articles: articles.to_vec(),
+                articles: groups.iter().flatten().cloned().collect(),
                 hold: Hold::Local(self.lock(wait)?),
             }),
             Some(pg) => {
-                let (articles, lease) = pg.claim(articles, due, wait)?;
+                let (articles, lease) = pg.claim(groups, due, wait)?;
                 Ok(Claim {
                     articles,
                     hold: Hold::Shared(lease),

@@ -106,7 +106,7 @@ pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<Ac
         .map_err(cannot_run)?;
     // Only the records of the articles an ack can touch.
     let articles = touched_articles(&ctx.watchlist, selection);
-    let ids: Vec<String> = articles.iter().map(|a| a.id.0.clone()).collect();
+    let ids: Vec<Vec<String>> = articles.iter().map(|a| vec![a.id.0.clone()]).collect();
     // The store lock, or (shared store) these articles, waiting for a worker's run of them.
     let claim = store.claim(&ids, None, LOCK_WAIT).map_err(cannot_run)?;
     let sources: Vec<SourceKey> = articles

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
 use super::{
     Ack, Attempt, Baseline, BaselineKey, Flag, Index, RunId, RunRecord, SourceKey, SourceRecord, StoreError,
@@ -182,65 +182,27 @@ impl Pg {
         let keys: Vec<&str> = sources.iter().map(SourceKey::as_str).collect();
         let mut guard = self.client.lock().expect("pg client");
         let c: &mut Client = &mut guard;
-        let rows = off_runtime(|| {
-            let mut tx = c.build_transaction().read_only(true).start()?;
-            let out = (
-                tx.query("SELECT key, url FROM sources WHERE key = ANY($1)", &[&keys])?,
-                tx.query(
-                    &format!(
-                        "SELECT source, {VERSION_COLUMNS} FROM versions WHERE source = ANY($1)
-                         ORDER BY source, seq"
-                    ),
-                    &[&keys],
-                )?,
-                tx.query(
-                    "SELECT source, at, raw, rules, error FROM attempts WHERE source = ANY($1)",
-                    &[&keys],
-                )?,
-                tx.query(
+        let name = self.name.as_str();
+        let (srcs, baselines) = off_runtime(|| {
+            let mut tx = c.build_transaction().read_only(true).start().map_err(err(name))?;
+            let srcs = read_sources(&mut tx, &keys, name)?;
+            let rows = tx
+                .query(
                     &format!("{BASELINE_SELECT} WHERE b.article = ANY($1) ORDER BY b.key"),
                     &[&articles],
-                )?,
-            );
-            tx.commit()?;
-            Ok::<_, postgres::Error>(out)
-        })
-        .map_err(self.e())?;
+                )
+                .map_err(err(name))?;
+            tx.commit().map_err(err(name))?;
+            Ok::<_, StoreError>((srcs, rows))
+        })?;
         drop(guard);
-        let (srcs, versions, attempts, baselines) = rows;
         let mut index = Index {
             format: super::FORMAT,
+            sources: srcs,
             ..Index::default()
         };
-        let bad = |m: String| StoreError::Db(self.name.clone().into(), m);
-        for r in srcs {
-            index.sources.insert(
-                SourceKey(r.get(0)),
-                SourceRecord {
-                    url: r.get(1),
-                    ..SourceRecord::default()
-                },
-            );
-        }
-        for r in versions {
-            let key: &str = r.get(0);
-            if let Some(rec) = index.sources.get_mut(key) {
-                rec.versions.push(version_at(&r, 1).map_err(bad)?);
-            }
-        }
-        for r in attempts {
-            let key: &str = r.get(0);
-            if let Some(rec) = index.sources.get_mut(key) {
-                rec.last = Some(Attempt {
-                    at: time(r.get(1)).map_err(bad)?,
-                    raw: r.get(2),
-                    rules: r.get(3),
-                    error: json_opt(r.get(4)).map_err(bad)?,
-                });
-            }
-        }
         for r in baselines {
-            let (key, b) = baseline_at(&r).map_err(bad)?;
+            let (key, b) = baseline_at(&r).map_err(|m| StoreError::Db(name.into(), m))?;
             index
                 .loaded
                 .baselines
@@ -248,28 +210,32 @@ impl Pg {
             index.baselines.insert(key, b);
         }
         for (key, rec) in &index.sources {
-            index.loaded.sources.insert(
-                key.clone(),
-                super::LoadedSource {
-                    url: super::db::fingerprint(&rec.url),
-                    versions: rec.versions.iter().map(super::db::fingerprint).collect(),
-                    attempt: super::db::fingerprint(&rec.last),
-                },
-            );
+            index.loaded.sources.insert(key.clone(), loaded(rec));
         }
         Ok(index)
     }
 
-    /// Claims `articles` for this worker. With a `due` time (a scheduled run): those no live
-    /// lease holds and not yet run for `due`, skipping rows another worker is claiming at
-    /// this moment; the others are being, or have been, run elsewhere. Without one (a
-    /// manual run, an ack): all of them, waiting up to `wait` for the leases that hold some.
+    /// Claims `groups` of articles for this worker, each group whole or not at all (the
+    /// articles of a group share sources: one worker runs them, so a shared source is
+    /// fetched once for a due time). A group is claimed through its first article's row (its
+    /// head; every worker of one watchlist forms the same groups). With a `due` time (a
+    /// scheduled run): the groups whose head no live lease holds and was not yet run for
+    /// `due`, skipping heads another worker is claiming at this moment; the others are being,
+    /// or have been, run elsewhere. Without one (a manual run, an ack): every group. Either
+    /// way a claimed group whose other articles a live lease holds (a manual run of some of
+    /// them) is waited for, up to `wait`.
     pub(super) fn claim(
         &self,
-        articles: &[String],
+        groups: &[Vec<String>],
         due: Option<DateTime<Utc>>,
         wait: Duration,
     ) -> Result<(Vec<String>, Lease), StoreError> {
+        let articles: Vec<&str> = groups.iter().flatten().map(String::as_str).collect();
+        let heads: Vec<&str> = groups
+            .iter()
+            .filter_map(|g| g.first())
+            .map(String::as_str)
+            .collect();
         let worker = worker_token();
         let lease_secs = self.lease.as_secs_f64();
         let start = Instant::now();
@@ -287,11 +253,27 @@ impl Pg {
                      AND (lease_until IS NULL OR lease_until < now())
                      AND ($2::timestamptz IS NULL OR done_due IS NULL OR done_due < $2)
                      ORDER BY article FOR UPDATE SKIP LOCKED",
-                    &[&articles, &due],
+                    &[&heads, &due],
                 )?;
-                let got: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-                let distinct: BTreeSet<&String> = articles.iter().collect();
-                if due.is_none() && got.len() < distinct.len() {
+                let got_heads: BTreeSet<String> = rows.iter().map(|r| r.get(0)).collect();
+                let distinct: BTreeSet<&str> = heads.iter().copied().collect();
+                if due.is_none() && got_heads.len() < distinct.len() {
+                    return Ok(None);
+                }
+                let got: Vec<String> = groups
+                    .iter()
+                    .filter(|g| g.first().is_some_and(|h| got_heads.contains(h)))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let busy: i64 = tx
+                    .query_one(
+                        "SELECT count(*) FROM claims WHERE article = ANY($1) AND NOT article = ANY($2)
+                         AND lease_until >= now()",
+                        &[&got, &heads],
+                    )?
+                    .get(0);
+                if busy > 0 {
                     return Ok(None);
                 }
                 tx.execute(
@@ -389,7 +371,21 @@ impl Pg {
         let c: &mut Client = &mut guard;
         let name = self.name.clone();
         off_runtime(|| {
-            let tx = c.transaction().map_err(err(&name))?;
+            let mut tx = c.transaction().map_err(err(&name))?;
+            // The sources this commit writes, locked in one global order (their keys'
+            // hashes), so that two workers committing a shared source take turns; then
+            // what another worker committed since this run loaded them is merged in.
+            let keys: Vec<&str> = index.sources.keys().map(SourceKey::as_str).collect();
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM
+                 (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) k ORDER BY h) s",
+                &[&keys],
+            )
+            .map_err(err(&name))?;
+            let merged = merge_concurrent(&mut tx, index, &name)?;
+            if merged > 0 {
+                tracing::info!("{merged} source(s) were committed by another worker meanwhile: merged");
+            }
             let mut w = Writer::new(tx, &name)?;
             // Pruned versions' objects stay: another worker may be about to name them again
             // (content-addressed), so deleting them needs a sweep that knows no run is
@@ -469,6 +465,113 @@ impl Pg {
         index.loaded = Default::default();
         Ok(index)
     }
+}
+
+/// The fingerprints of a source's rows, as [`super::db`] takes them.
+fn loaded(rec: &SourceRecord) -> super::LoadedSource {
+    super::LoadedSource {
+        url: super::db::fingerprint(&rec.url),
+        versions: rec.versions.iter().map(super::db::fingerprint).collect(),
+        attempt: super::db::fingerprint(&rec.last),
+    }
+}
+
+/// The stored records of these sources (three queries).
+fn read_sources(
+    c: &mut impl GenericClient,
+    keys: &[&str],
+    name: &str,
+) -> Result<std::collections::BTreeMap<SourceKey, SourceRecord>, StoreError> {
+    let e = err(name);
+    let bad = |m: String| StoreError::Db(name.into(), m);
+    let mut out = std::collections::BTreeMap::new();
+    for r in c
+        .query("SELECT key, url FROM sources WHERE key = ANY($1)", &[&keys])
+        .map_err(&e)?
+    {
+        out.insert(
+            SourceKey(r.get(0)),
+            SourceRecord {
+                url: r.get(1),
+                ..SourceRecord::default()
+            },
+        );
+    }
+    let versions = c
+        .query(
+            &format!(
+                "SELECT source, {VERSION_COLUMNS} FROM versions WHERE source = ANY($1)
+                 ORDER BY source, seq"
+            ),
+            &[&keys],
+        )
+        .map_err(&e)?;
+    for r in versions {
+        let key: &str = r.get(0);
+        if let Some(rec) = out.get_mut(key) {
+            rec.versions.push(version_at(&r, 1).map_err(bad)?);
+        }
+    }
+    let attempts = c
+        .query(
+            "SELECT source, at, raw, rules, error FROM attempts WHERE source = ANY($1)",
+            &[&keys],
+        )
+        .map_err(&e)?;
+    for r in attempts {
+        let key: &str = r.get(0);
+        if let Some(rec) = out.get_mut(key) {
+            rec.last = Some(Attempt {
+                at: time(r.get(1)).map_err(bad)?,
+                raw: r.get(2),
+                rules: r.get(3),
+                error: json_opt(r.get(4)).map_err(bad)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Sources another worker committed since this run loaded them (a source cited by articles
+/// that two workers ran at once): each is taken again as stored now, with this run's news
+/// on top, so neither run's versions are lost. Called holding the sources' advisory locks.
+fn merge_concurrent(c: &mut impl GenericClient, index: &mut Index, name: &str) -> Result<usize, StoreError> {
+    let keys: Vec<&str> = index.sources.keys().map(SourceKey::as_str).collect();
+    let stored = read_sources(c, &keys, name)?;
+    let mut merged = 0;
+    for (key, rec) in &mut index.sources {
+        let was = index.loaded.sources.get(key);
+        let Some(now) = stored.get(key) else {
+            if was.is_some() {
+                // Gone meanwhile (nothing deletes sources today): written again whole.
+                index.loaded.sources.remove(key);
+            }
+            continue;
+        };
+        let now_fp = loaded(now);
+        let unchanged = was.is_some_and(|w| w.versions == now_fp.versions && w.attempt == now_fp.attempt);
+        if unchanged {
+            continue;
+        }
+        merged += 1;
+        let mut next = now.clone();
+        next.url = rec.url.clone();
+        if let Some(ours) = rec.versions.last() {
+            match next.versions.last_mut() {
+                Some(theirs) if theirs.text == ours.text => {
+                    theirs.last_seen = theirs.last_seen.max(ours.last_seen);
+                }
+                _ => next.versions.push(ours.clone()),
+            }
+        }
+        next.last = match (&next.last, &rec.last) {
+            (Some(theirs), Some(ours)) if theirs.at > ours.at => Some(theirs.clone()),
+            (_, ours) => ours.clone().or(next.last),
+        };
+        *rec = next;
+        index.loaded.sources.insert(key.clone(), now_fp);
+    }
+    Ok(merged)
 }
 
 /// A unique name for one claim: host, process, random.

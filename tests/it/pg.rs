@@ -223,6 +223,11 @@ fn workers_share_the_schedule(n: usize, db: &str) {
             ))),
         );
     }
+    // Two more articles citing one source: run together, the source fetched once per due.
+    srv.set(
+        "/shared",
+        Response::html(&page("<p>About 600 U.S. soldiers serve in KFOR, both say.</p>")),
+    );
     let mut roots = Vec::new();
     let mut daemons = Vec::new();
     for _ in 0..n {
@@ -231,6 +236,9 @@ fn workers_share_the_schedule(n: usize, db: &str) {
         worker_settings(&ws, &url, objects.path(), Some(port), "");
         for (id, cron) in &articles {
             article(&ws, id, &srv.url(&format!("/{id}")), cron);
+        }
+        for id in ["s0", "s1"] {
+            article(&ws, id, &srv.url("/shared"), "*/2 * * * * *");
         }
         daemons.push(Daemon::start(&ws, port, ENV));
         roots.push(ws);
@@ -266,6 +274,20 @@ fn workers_share_the_schedule(n: usize, db: &str) {
             "{id}: requests vs runs {dues:?}\n{logs}"
         );
     }
+    // The shared source: both articles in the same run at each due time, one request each.
+    let shared: Vec<(&i64, &String)> = runs
+        .iter()
+        .filter(|((a, _), _)| a == "s0")
+        .map(|((_, d), (r, _))| (d, r))
+        .collect();
+    let partner: Vec<(&i64, &String)> = runs
+        .iter()
+        .filter(|((a, _), _)| a == "s1")
+        .map(|((_, d), (r, _))| (d, r))
+        .collect();
+    assert_eq!(shared, partner, "s0 and s1 run apart\n{logs}");
+    assert!(shared.len() >= 2, "{shared:?}");
+    assert_eq!(srv.hits("/shared"), shared.len(), "{shared:?}\n{logs}");
     // Every run id named by an article's run is in the runs table, and each run wrote one
     // report, on the worker that ran it.
     let run_ids: BTreeSet<String> = runs.values().map(|(r, _)| r.clone()).collect();
@@ -494,4 +516,71 @@ fn the_embedded_and_the_postgresql_stores_give_the_same_reports() {
             .collect()
     };
     assert_eq!(versions(&a), versions(&b));
+}
+
+/// A store handle on `url` (the password in the URL: tests run in threads, and the library
+/// reads `password_env` from the environment).
+fn open_store(url: &str, objects: &Path) -> citewatch::snapshot::Store {
+    let settings = citewatch::settings::StoreSettings {
+        url: Some(url.replacen(USER, &format!("{USER}:{PASSWORD}"), 1)),
+        objects: Some(objects.to_path_buf()),
+        ..Default::default()
+    };
+    citewatch::snapshot::Store::open_configured(objects, objects, &settings).expect("open shared store")
+}
+
+#[test]
+fn two_workers_committing_one_source_at_once_keep_both_versions() {
+    use citewatch::snapshot::{SourceKey, SourceRecord, TextHash, Version};
+    let url = database("merged_source");
+    let objects = tempfile::tempdir().expect("objects");
+    let (a, b) = (open_store(&url, objects.path()), open_store(&url, objects.path()));
+    let key = SourceKey("http://127.0.0.1:1/s".into());
+    let version = |t: &str, at: chrono::DateTime<chrono::Utc>| Version {
+        text: TextHash(t.into()),
+        raw: None,
+        first_seen: at,
+        last_seen: at,
+        status: 200,
+        final_url: key.0.clone(),
+        content_type: "text/html".into(),
+        etag: None,
+        last_modified: None,
+        extractor: None,
+    };
+    let t0 = chrono::Utc::now();
+    // Both load the source before either commits (two runs at once), each adds its version.
+    let mut ia = a.load([&key], []).expect("load a");
+    let mut ib = b.load([&key], []).expect("load b");
+    for (idx, text, secs) in [(&mut ia, "first", 0), (&mut ib, "second", 1)] {
+        idx.sources.insert(
+            key.clone(),
+            SourceRecord {
+                url: key.0.clone(),
+                versions: vec![version(text, t0 + chrono::Duration::seconds(secs))],
+                last: None,
+            },
+        );
+    }
+    a.commit(ia, 0, None).expect("commit a");
+    b.commit(ib, 0, None).expect("commit b");
+    let all = a.export_records().expect("export");
+    let texts: Vec<&str> = all.sources[&key]
+        .versions
+        .iter()
+        .map(|v| v.text.as_str())
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+    // The same text seen by both: one version, seen until the later sighting.
+    let mut ia = a.load([&key], []).expect("load a");
+    let mut ib = b.load([&key], []).expect("load b");
+    let later = t0 + chrono::Duration::seconds(60);
+    ia.sources.get_mut(&key).unwrap().versions[1].last_seen = t0 + chrono::Duration::seconds(30);
+    ib.sources.get_mut(&key).unwrap().versions[1].last_seen = later;
+    b.commit(ib, 0, None).expect("commit b");
+    a.commit(ia, 0, None).expect("commit a");
+    let all = a.export_records().expect("export");
+    let v = &all.sources[&key].versions;
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1].last_seen, later);
 }
