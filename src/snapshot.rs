@@ -288,6 +288,15 @@ pub struct Store {
     sync_fd: File,
     /// The records in PostgreSQL, shared with other workers (`[store] url`); `None`: SQLite.
     pg: Option<pg::Pg>,
+    /// This process's name in the shared host slots.
+    worker: std::sync::OnceLock<String>,
+}
+
+/// One of a host's request slots across workers ([`Store::take_host_slot`]).
+#[derive(Debug)]
+pub struct HostSlotLease {
+    host: String,
+    slot: i32,
 }
 
 /// Bytes written since the last early writeback, and whether one is running.
@@ -419,6 +428,7 @@ impl Store {
             #[cfg(target_os = "linux")]
             sync_fd: File::open(dir).map_err(io(dir))?,
             pg: None,
+            worker: std::sync::OnceLock::new(),
         })
     }
 
@@ -451,6 +461,40 @@ impl Store {
         let mut store = Store::open(&objects)?;
         store.pg = Some(pg::Pg::connect(url, password, lease)?);
         Ok(store)
+    }
+
+    /// With a shared store: takes one of `host`'s `per_host` request slots, counted across
+    /// every worker, for at most `lease`; `None` when all are taken (try again shortly).
+    /// Without one: always a slot (the fetcher's own per-host limit is the only one).
+    pub fn take_host_slot(
+        &self,
+        host: &str,
+        per_host: usize,
+        lease: Duration,
+    ) -> Result<Option<HostSlotLease>, StoreError> {
+        let Some(pg) = &self.pg else {
+            return Ok(Some(HostSlotLease {
+                host: host.to_owned(),
+                slot: -1,
+            }));
+        };
+        let worker = self.worker.get_or_init(pg::worker_token);
+        Ok(pg
+            .take_host_slot(host, per_host, lease, worker)?
+            .map(|slot| HostSlotLease {
+                host: host.to_owned(),
+                slot,
+            }))
+    }
+
+    /// Gives back a slot of [`Store::take_host_slot`].
+    pub fn release_host_slot(&self, lease: HostSlotLease) -> Result<(), StoreError> {
+        match (&self.pg, self.worker.get()) {
+            (Some(pg), Some(worker)) if lease.slot >= 0 => {
+                pg.release_host_slot(&lease.host, lease.slot, worker)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether the records are in a database several workers share (PostgreSQL).

@@ -39,7 +39,8 @@ use super::{
 
 /// The migrations, in order; each runs once, in a transaction, under an advisory lock so
 /// that workers starting together do not race.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources(key TEXT PRIMARY KEY, url TEXT NOT NULL);
 CREATE TABLE versions(
@@ -70,7 +71,12 @@ CREATE TABLE claims(article TEXT PRIMARY KEY, worker TEXT, lease_until TIMESTAMP
   done_due TIMESTAMPTZ);
 CREATE TABLE article_runs(article TEXT NOT NULL, due TIMESTAMPTZ NOT NULL, run TEXT NOT NULL,
   worker TEXT NOT NULL, PRIMARY KEY(article, due));
-"];
+",
+    "
+CREATE TABLE host_slots(host TEXT NOT NULL, slot INTEGER NOT NULL, worker TEXT,
+  lease_until TIMESTAMPTZ, PRIMARY KEY(host, slot));
+",
+];
 
 /// The advisory lock key the migrations run under ("citewatc" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6369_7465_7761_7463;
@@ -440,6 +446,62 @@ impl Pg {
         })
     }
 
+    /// Takes one of `host`'s `per_host` request slots, shared by every worker, for `lease`
+    /// (a worker that dies holding one frees it then); `None` when all are taken.
+    pub(super) fn take_host_slot(
+        &self,
+        host: &str,
+        per_host: usize,
+        lease: Duration,
+        worker: &str,
+    ) -> Result<Option<i32>, StoreError> {
+        let mut guard = self.client.lock().expect("pg client");
+        let c: &mut Client = &mut guard;
+        let n = per_host as i32;
+        let secs = lease.as_secs_f64();
+        off_runtime(|| {
+            let take = |c: &mut Client| {
+                c.query_opt(
+                    "UPDATE host_slots SET worker = $3, lease_until = now() + make_interval(secs => $4)
+                     WHERE (host, slot) = (SELECT host, slot FROM host_slots WHERE host = $1
+                       AND slot < $2 AND (lease_until IS NULL OR lease_until < now())
+                       ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+                     RETURNING slot",
+                    &[&host, &n, &worker, &secs],
+                )
+            };
+            if let Some(r) = take(c)? {
+                return Ok(Some(r.get(0)));
+            }
+            // A host not seen yet (or a larger per_host): its slots are made, then tried again.
+            let made = c.execute(
+                "INSERT INTO host_slots(host, slot) SELECT $1, generate_series(0, $2 - 1)
+                 ON CONFLICT DO NOTHING",
+                &[&host, &n],
+            )?;
+            if made == 0 {
+                return Ok(None);
+            }
+            Ok(take(c)?.map(|r| r.get(0)))
+        })
+        .map_err(self.e())
+    }
+
+    /// Gives a slot of [`Pg::take_host_slot`] back.
+    pub(super) fn release_host_slot(&self, host: &str, slot: i32, worker: &str) -> Result<(), StoreError> {
+        let mut guard = self.client.lock().expect("pg client");
+        let c: &mut Client = &mut guard;
+        off_runtime(|| {
+            c.execute(
+                "UPDATE host_slots SET worker = NULL, lease_until = NULL
+                 WHERE host = $1 AND slot = $2 AND worker = $3",
+                &[&host, &slot, &worker],
+            )
+        })
+        .map_err(self.e())?;
+        Ok(())
+    }
+
     /// Every source, baseline and ack, like [`super::Store::export`] (for tests and
     /// inspection).
     pub(super) fn export(&self) -> Result<Index, StoreError> {
@@ -575,7 +637,7 @@ fn merge_concurrent(c: &mut impl GenericClient, index: &mut Index, name: &str) -
 }
 
 /// A unique name for one claim: host, process, random.
-fn worker_token() -> String {
+pub(super) fn worker_token() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "host".into());

@@ -584,3 +584,56 @@ fn two_workers_committing_one_source_at_once_keep_both_versions() {
     assert_eq!(v.len(), 2);
     assert_eq!(v[1].last_seen, later);
 }
+
+#[test]
+fn per_host_holds_across_workers() {
+    let url = database("per_host");
+    let srv = PageServer::start();
+    let objects = tempfile::tempdir().expect("objects");
+    let ids: Vec<String> = (0..8).map(|i| format!("p{i}")).collect();
+    for id in &ids {
+        srv.set(
+            &format!("/{id}"),
+            Response::html(&page(&format!(
+                "<p>About 600 U.S. soldiers serve in KFOR, {id}.</p>"
+            )))
+            .delay(Duration::from_millis(400)),
+        );
+    }
+    // Two workers (two machines' roots), each running half the articles at the same time,
+    // each allowed two requests at once to the one host: two in all.
+    let workers: Vec<Workspace> = (0..2)
+        .map(|_| {
+            let ws = Workspace::new();
+            worker_settings(&ws, &url, objects.path(), None, "[fetch]\nper_host = 2\n");
+            for id in &ids {
+                article(&ws, id, &srv.url(&format!("/{id}")), "0 0 6 * * *");
+            }
+            ws
+        })
+        .collect();
+    let children: Vec<Child> = workers
+        .iter()
+        .zip([&ids[..4], &ids[4..]])
+        .map(|(ws, half)| {
+            let mut args = vec!["check", "--no-email"];
+            for id in half {
+                args.extend(["--only", id.as_str()]);
+            }
+            ws.cmd(&args)
+                .env(PASSWORD_VAR, PASSWORD)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("check")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", show(&out));
+    }
+    for id in &ids {
+        assert_eq!(srv.hits(&format!("/{id}")), 1, "{id}");
+    }
+    assert_eq!(srv.max_in_flight(), 2, "per_host = 2 across both workers");
+}
