@@ -98,49 +98,50 @@ pub async fn run_check(
     let started_at = Utc::now();
     let t_start = Instant::now();
     let run_id = RunId::new_at(started_at);
-    let articles: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
+    let selected: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
     let store = Arc::new(open_store(ctx).await?);
-    let groups = plan::sharing_groups(&articles);
-    let claim = claim_store(store.clone(), groups, req.due, req.lock_wait).await?;
-    // With a shared store, a scheduled run checks the articles this worker claimed.
-    let articles: Vec<&Article> = articles.into_iter().filter(|a| claim.has(&a.id.0)).collect();
+    // A scheduled run on a shared store claims its due articles a batch at a time, so that
+    // workers firing together share them out; each batch commits on its own (one report).
+    let batched = store.is_shared() && req.due.is_some();
+    let limit = if batched {
+        ctx.settings.store.claim_batch
+    } else {
+        0
+    };
+    let mut groups = plan::sharing_groups(&selected);
+    let mut articles: Vec<&Article> = Vec::new();
+    let mut statements = Vec::new();
+    let mut sources = std::collections::BTreeMap::new();
+    let mut held = None;
+    loop {
+        let claim = claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?;
+        groups.retain(|g| !g.iter().any(|a| claim.has(a)));
+        let batch: Vec<&Article> = selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect();
+        if batch.is_empty() && store.is_shared() {
+            break;
+        }
+        let (st, src) = run_batch(ctx, &req, &store, &batch, (&run_id, started_at), progress.clone()).await?;
+        let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
+        debug_since(t_start, "store committed");
+        statements.extend(st.statements);
+        sources.extend(src);
+        articles.extend(batch);
+        held = Some(claim);
+        if !batched || groups.is_empty() {
+            break;
+        }
+    }
     if articles.is_empty() && store.is_shared() {
         return Err(RunError::ClaimedElsewhere);
     }
-    // (PostgreSQL's synchronous client moves itself off the async worker.)
-    let mut index = plan::load_records(&store, &articles)?;
-    debug_since(t_start, "store locked, index loaded");
-
-    let plan = plan::plan(&articles, &index)?;
-    let sources = plan.jobs.len();
-    debug_since(t_start, "jobs planned");
-    let t0 = Instant::now();
-    let (jobs, processed) = work::fetch_all(&ctx.settings, plan, store.clone(), progress).await?;
-    debug_since(t0, "fetched and extracted");
-
-    let t0 = Instant::now();
-    let now = Utc::now();
-    let mut books = books::record_sources(&mut index, &jobs, processed, now)?;
-    let stamp = verdicts::Stamp { run: &run_id, now };
-    let statements = verdicts::judge_statements(&articles, &mut index.baselines, &mut books, &stamp);
-    // The index holds only the checked articles' baselines (see `plan::load_records`).
-    crate::record::retain_live(&mut index.baselines, &articles);
-    debug_since(t0, "recorded");
-    let t0 = Instant::now();
-    let run = RunRecord {
-        id: run_id.clone(),
-        started_at,
-        trigger: format!("{:?}", req.trigger).to_lowercase(),
-        articles: articles.len(),
-        sources,
-    };
-    let claim = commit(store, index, ctx.settings.store.keep, run, claim).await?;
-    debug_since(t0, "store committed");
-
-    let sources = books.sources.into_values().collect();
-    let mut report = report::build((run_id, req.trigger, started_at), &articles, statements, sources);
+    let mut report = report::build(
+        (run_id, req.trigger, started_at),
+        &articles,
+        statements,
+        sources.into_values().collect(),
+    );
     // The store is done with; do not hold its lock through a slow SMTP server.
-    drop(claim);
+    drop(held);
     let t0 = Instant::now();
     // `--no-email`: no message, and the outbox is left alone.
     report.mail = Some(if req.email {
@@ -151,6 +152,66 @@ pub async fn run_check(
     debug_since(t0, "report message handled");
     report::write(&report, &ctx.paths.reports())?;
     Ok(report)
+}
+
+/// What one batch of a run leaves to commit and report.
+struct Batch {
+    index: snapshot::Index,
+    run: RunRecord,
+    statements: Vec<crate::report::StatementReport>,
+}
+
+/// Plans, fetches, records and judges one batch of claimed articles (all of a run's, but
+/// for a scheduled run on a shared store).
+async fn run_batch(
+    ctx: &Context,
+    req: &RunRequest,
+    store: &Arc<Store>,
+    articles: &[&Article],
+    (run_id, started_at): (&RunId, chrono::DateTime<Utc>),
+    progress: Option<Progress>,
+) -> Result<
+    (
+        Batch,
+        std::collections::BTreeMap<String, crate::report::SourceReport>,
+    ),
+    RunError,
+> {
+    let t_start = Instant::now();
+    // (PostgreSQL's synchronous client moves itself off the async worker.)
+    let mut index = plan::load_records(store, articles)?;
+    debug_since(t_start, "store locked, index loaded");
+
+    let plan = plan::plan(articles, &index)?;
+    let sources = plan.jobs.len();
+    debug_since(t_start, "jobs planned");
+    let t0 = Instant::now();
+    let (jobs, processed) = work::fetch_all(&ctx.settings, plan, store.clone(), progress).await?;
+    debug_since(t0, "fetched and extracted");
+
+    let t0 = Instant::now();
+    let now = Utc::now();
+    let mut books = books::record_sources(&mut index, &jobs, processed, now)?;
+    let stamp = verdicts::Stamp { run: run_id, now };
+    let statements = verdicts::judge_statements(articles, &mut index.baselines, &mut books, &stamp);
+    // The index holds only the checked articles' baselines (see `plan::load_records`).
+    crate::record::retain_live(&mut index.baselines, articles);
+    debug_since(t0, "recorded");
+    let run = RunRecord {
+        id: run_id.clone(),
+        started_at,
+        trigger: format!("{:?}", req.trigger).to_lowercase(),
+        articles: articles.len(),
+        sources,
+    };
+    Ok((
+        Batch {
+            index,
+            run,
+            statements,
+        },
+        books.sources,
+    ))
 }
 
 /// Opens the store the settings name (connecting to PostgreSQL off the async workers).
@@ -177,9 +238,10 @@ async fn claim_store(
     articles: Vec<Vec<String>>,
     due: Option<chrono::DateTime<Utc>>,
     wait: Duration,
+    limit: usize,
 ) -> Result<Claim, RunError> {
     Ok(
-        tokio::task::spawn_blocking(move || store.claim(&articles, due, wait))
+        tokio::task::spawn_blocking(move || store.claim_batch(&articles, due, wait, limit))
             .await
             .map_err(|e| anyhow::anyhow!("claim task: {e}"))??,
     )

@@ -204,7 +204,13 @@ pub struct StoreSettings {
     /// With PostgreSQL: how long a worker's claim on an article lasts without a heartbeat,
     /// seconds (a worker that died hands its articles on after this).
     pub lease_secs: u64,
+    /// With PostgreSQL: how many articles (groups sharing sources) a scheduled run claims
+    /// at a time; workers firing together share a due time's articles batch by batch.
+    pub claim_batch: usize,
 }
+
+/// Default `[store].claim_batch`.
+pub const DEFAULT_CLAIM_BATCH: usize = 500;
 
 /// Default `[store].lease_secs`.
 pub const DEFAULT_LEASE_SECS: u64 = 60;
@@ -219,6 +225,7 @@ impl Default for StoreSettings {
             password_env: None,
             objects: None,
             lease_secs: DEFAULT_LEASE_SECS,
+            claim_batch: DEFAULT_CLAIM_BATCH,
         }
     }
 }
@@ -410,6 +417,13 @@ impl Settings {
             ("fetch", "max_bytes", f.max_bytes, 1, MAX_MAX_BYTES),
             ("store", "keep", as_u64(self.store.keep), 0, MAX_KEEP as u64),
             ("store", "lease_secs", self.store.lease_secs, 1, MAX_LEASE_SECS),
+            (
+                "store",
+                "claim_batch",
+                as_u64(self.store.claim_batch),
+                1,
+                1_000_000,
+            ),
             ("browser", "wait_secs", self.browser.wait_secs, 1, MAX_WAIT_SECS),
         ];
         for (table, key, value, min, max) in ranges {

@@ -515,13 +515,24 @@ impl Store {
         due: Option<DateTime<Utc>>,
         wait: Duration,
     ) -> Result<Claim, StoreError> {
+        self.claim_batch(groups, due, wait, 0)
+    }
+
+    /// [`Store::claim`] of at most `limit` groups (0: no limit; with SQLite, always all).
+    pub fn claim_batch(
+        &self,
+        groups: &[Vec<String>],
+        due: Option<DateTime<Utc>>,
+        wait: Duration,
+        limit: usize,
+    ) -> Result<Claim, StoreError> {
         match &self.pg {
             None => Ok(Claim {
                 articles: groups.iter().flatten().cloned().collect(),
                 hold: Hold::Local(self.lock(wait)?),
             }),
             Some(pg) => {
-                let (articles, lease) = pg.claim(groups, due, wait)?;
+                let (articles, lease) = pg.claim(groups, due, wait, limit)?;
                 Ok(Claim {
                     articles,
                     hold: Hold::Shared(lease),

@@ -94,11 +94,20 @@ pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 /// A connection to the shared store.
 pub(super) struct Pg {
-    client: Mutex<Client>,
+    /// `None` only while dropping.
+    client: Mutex<Option<Client>>,
     config: postgres::Config,
     /// Where the database is, for messages (the URL without its password).
     name: String,
     lease: Duration,
+}
+
+impl Drop for Pg {
+    /// The client closes its connection through its own runtime: not on a runtime's thread.
+    fn drop(&mut self) {
+        let client = self.client.get_mut().ok().and_then(Option::take);
+        off_runtime(move || drop(client));
+    }
 }
 
 impl std::fmt::Debug for Pg {
@@ -132,7 +141,7 @@ impl Pg {
         config.connect_timeout(Duration::from_secs(10));
         let client = off_runtime(|| config.connect(NoTls)).map_err(err(&name))?;
         let pg = Pg {
-            client: Mutex::new(client),
+            client: Mutex::new(Some(client)),
             config,
             name,
             lease,
@@ -147,7 +156,7 @@ impl Pg {
 
     fn migrate(&self) -> Result<(), StoreError> {
         let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = &mut guard;
+        let c: &mut Client = guard.as_mut().expect("connected until dropped");
         off_runtime(|| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -187,7 +196,7 @@ impl Pg {
     pub(super) fn load(&self, sources: &[SourceKey], articles: &[String]) -> Result<Index, StoreError> {
         let keys: Vec<&str> = sources.iter().map(SourceKey::as_str).collect();
         let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = &mut guard;
+        let c: &mut Client = guard.as_mut().expect("connected until dropped");
         let name = self.name.as_str();
         let (srcs, baselines) = off_runtime(|| {
             let mut tx = c.build_transaction().read_only(true).start().map_err(err(name))?;
@@ -235,7 +244,9 @@ impl Pg {
         groups: &[Vec<String>],
         due: Option<DateTime<Utc>>,
         wait: Duration,
+        limit: usize,
     ) -> Result<(Vec<String>, Lease), StoreError> {
+        let limit = if limit == 0 { None } else { Some(limit as i64) };
         let articles: Vec<&str> = groups.iter().flatten().map(String::as_str).collect();
         let heads: Vec<&str> = groups
             .iter()
@@ -247,7 +258,7 @@ impl Pg {
         let start = Instant::now();
         loop {
             let mut guard = self.client.lock().expect("pg client");
-            let c: &mut Client = &mut guard;
+            let c: &mut Client = guard.as_mut().expect("connected until dropped");
             let got = off_runtime(|| {
                 let mut tx = c.transaction()?;
                 tx.execute(
@@ -258,8 +269,8 @@ impl Pg {
                     "SELECT article FROM claims WHERE article = ANY($1)
                      AND (lease_until IS NULL OR lease_until < now())
                      AND ($2::timestamptz IS NULL OR done_due IS NULL OR done_due < $2)
-                     ORDER BY article FOR UPDATE SKIP LOCKED",
-                    &[&heads, &due],
+                     ORDER BY article LIMIT $3 FOR UPDATE SKIP LOCKED",
+                    &[&heads, &due, &limit],
                 )?;
                 let got_heads: BTreeSet<String> = rows.iter().map(|r| r.get(0)).collect();
                 let distinct: BTreeSet<&str> = heads.iter().copied().collect();
@@ -374,7 +385,7 @@ impl Pg {
         claim: Option<(&[String], &Lease)>,
     ) -> Result<(), StoreError> {
         let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = &mut guard;
+        let c: &mut Client = guard.as_mut().expect("connected until dropped");
         let name = self.name.clone();
         off_runtime(|| {
             let mut tx = c.transaction().map_err(err(&name))?;
@@ -402,7 +413,10 @@ impl Pg {
                 let worker = claim.map(|(_, l)| l.worker.as_str());
                 w.tx.execute(
                     "INSERT INTO runs(id, started_at, committed_at, trigger, articles, sources, worker)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET
+                     committed_at = EXCLUDED.committed_at,
+                     articles = runs.articles + EXCLUDED.articles,
+                     sources = runs.sources + EXCLUDED.sources",
                     &[
                         &r.id.as_str(),
                         &stamp(&r.started_at),
@@ -456,7 +470,7 @@ impl Pg {
         worker: &str,
     ) -> Result<Option<i32>, StoreError> {
         let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = &mut guard;
+        let c: &mut Client = guard.as_mut().expect("connected until dropped");
         let n = per_host as i32;
         let secs = lease.as_secs_f64();
         off_runtime(|| {
@@ -490,7 +504,7 @@ impl Pg {
     /// Gives a slot of [`Pg::take_host_slot`] back.
     pub(super) fn release_host_slot(&self, host: &str, slot: i32, worker: &str) -> Result<(), StoreError> {
         let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = &mut guard;
+        let c: &mut Client = guard.as_mut().expect("connected until dropped");
         off_runtime(|| {
             c.execute(
                 "UPDATE host_slots SET worker = NULL, lease_until = NULL
@@ -507,7 +521,7 @@ impl Pg {
     pub(super) fn export(&self) -> Result<Index, StoreError> {
         let keys: Vec<SourceKey> = {
             let mut guard = self.client.lock().expect("pg client");
-            let c: &mut Client = &mut guard;
+            let c: &mut Client = guard.as_mut().expect("connected until dropped");
             off_runtime(|| c.query("SELECT key FROM sources ORDER BY key", &[]))
                 .map_err(self.e())?
                 .iter()
@@ -516,7 +530,7 @@ impl Pg {
         };
         let articles: Vec<String> = {
             let mut guard = self.client.lock().expect("pg client");
-            let c: &mut Client = &mut guard;
+            let c: &mut Client = guard.as_mut().expect("connected until dropped");
             off_runtime(|| c.query("SELECT DISTINCT article FROM baselines", &[]))
                 .map_err(self.e())?
                 .iter()
