@@ -97,9 +97,9 @@ pub async fn run_check(
 ) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
     let t_start = Instant::now();
-    let run_id = RunId::new_at(started_at);
     let selected: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
     let store = Arc::new(open_store(ctx).await?);
+    let run_id = store.new_run_id(started_at)?;
     // A scheduled run on a shared store claims its due articles a batch at a time, so that
     // workers firing together share them out; each batch commits on its own (one report).
     let batched = store.is_shared() && req.due.is_some();

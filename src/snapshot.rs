@@ -43,6 +43,7 @@ pub use crate::ids::{BaselineKey, RunId, SourceKey, TextHash};
 mod db;
 pub mod import;
 mod pg;
+pub use pg::db_time as shared_db_time;
 
 /// Version of the store format: 2 is the database (`PRAGMA user_version`); 1 was
 /// `index.json` alone ([`import`]).
@@ -485,6 +486,18 @@ impl Store {
                 host: host.to_owned(),
                 slot,
             }))
+    }
+
+    /// A new run id for a run started `at`: with a shared store, one no other worker's run
+    /// has (two workers may start runs in the same millisecond).
+    pub fn new_run_id(&self, at: DateTime<Utc>) -> Result<RunId, StoreError> {
+        let Some(pg) = &self.pg else {
+            return Ok(RunId::new_at(at));
+        };
+        let worker = self.worker.get_or_init(pg::worker_token);
+        let candidates = (0..64).map(|ms| RunId::new_at(at + chrono::Duration::milliseconds(ms / 4)));
+        pg.reserve_run_id(candidates, worker)?
+            .ok_or_else(|| StoreError::Db("run ids".into(), "no free run id in 16 ms".into()))
     }
 
     /// Gives back a slot of [`Store::take_host_slot`].

@@ -75,6 +75,8 @@ CREATE TABLE article_runs(article TEXT NOT NULL, due TIMESTAMPTZ NOT NULL, run T
     "
 CREATE TABLE host_slots(host TEXT NOT NULL, slot INTEGER NOT NULL, worker TEXT,
   lease_until TIMESTAMPTZ, PRIMARY KEY(host, slot));
+CREATE TABLE run_ids(id TEXT PRIMARY KEY, worker TEXT NOT NULL,
+  reserved_at TIMESTAMPTZ NOT NULL DEFAULT now());
 ",
 ];
 
@@ -85,11 +87,26 @@ const MIGRATION_LOCK: i64 = 0x6369_7465_7761_7463;
 /// of its own when this one is inside a tokio runtime (where the client's own runtime
 /// would refuse to start).
 pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_ok() {
+    let t = Instant::now();
+    let out = if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| s.spawn(f).join().expect("store thread"))
     } else {
         f()
-    }
+    };
+    DB_NANOS.fetch_add(
+        t.elapsed().as_nanos() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    out
+}
+
+/// Time spent in database calls by this process (see [`db_time`]).
+static DB_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Wall time this process has spent in calls to the shared store's database (queries,
+/// transactions, waits for its locks), over all its stores: for benchmarks.
+pub fn db_time() -> Duration {
+    Duration::from_nanos(DB_NANOS.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// A connection to the shared store.
@@ -100,13 +117,28 @@ pub(super) struct Pg {
     /// Where the database is, for messages (the URL without its password).
     name: String,
     lease: Duration,
+    /// Connections of the host slots (taken and given back around every fetch, from many
+    /// fetches at once: a few connections of their own, made when first needed).
+    slot_clients: Vec<Mutex<Option<Client>>>,
 }
+
+/// Connections for the host slots.
+const SLOT_CLIENTS: usize = 4;
 
 impl Drop for Pg {
     /// The client closes its connection through its own runtime: not on a runtime's thread.
     fn drop(&mut self) {
-        let client = self.client.get_mut().ok().and_then(Option::take);
-        off_runtime(move || drop(client));
+        let mut clients: Vec<Client> = self
+            .client
+            .get_mut()
+            .ok()
+            .and_then(Option::take)
+            .into_iter()
+            .collect();
+        for c in &mut self.slot_clients {
+            clients.extend(c.get_mut().ok().and_then(Option::take));
+        }
+        off_runtime(move || drop(clients));
     }
 }
 
@@ -142,6 +174,7 @@ impl Pg {
         let client = off_runtime(|| config.connect(NoTls)).map_err(err(&name))?;
         let pg = Pg {
             client: Mutex::new(Some(client)),
+            slot_clients: (0..SLOT_CLIENTS).map(|_| Mutex::new(None)).collect(),
             config,
             name,
             lease,
@@ -460,6 +493,35 @@ impl Pg {
         })
     }
 
+    /// Runs `f` on a free host-slot connection (connecting it if needed).
+    fn on_slot_client<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
+    ) -> Result<T, StoreError> {
+        let mut guard = self
+            .slot_clients
+            .iter()
+            .find_map(|m| m.try_lock().ok())
+            .unwrap_or_else(|| {
+                let i = rand::random_range(0..self.slot_clients.len());
+                self.slot_clients[i].lock().expect("slot client")
+            });
+        let config = &self.config;
+        let slot: &mut Option<Client> = &mut guard;
+        off_runtime(move || {
+            if slot.is_none() {
+                *slot = Some(config.connect(NoTls)?);
+            }
+            let c = slot.as_mut().expect("connected");
+            let out = f(c);
+            if out.is_err() && c.is_closed() {
+                *slot = None;
+            }
+            out
+        })
+        .map_err(self.e())
+    }
+
     /// Takes one of `host`'s `per_host` request slots, shared by every worker, for `lease`
     /// (a worker that dies holding one frees it then); `None` when all are taken.
     pub(super) fn take_host_slot(
@@ -469,11 +531,9 @@ impl Pg {
         lease: Duration,
         worker: &str,
     ) -> Result<Option<i32>, StoreError> {
-        let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = guard.as_mut().expect("connected until dropped");
         let n = per_host as i32;
         let secs = lease.as_secs_f64();
-        off_runtime(|| {
+        self.on_slot_client(|c| {
             let take = |c: &mut Client| {
                 c.query_opt(
                     "UPDATE host_slots SET worker = $3, lease_until = now() + make_interval(secs => $4)
@@ -498,21 +558,40 @@ impl Pg {
             }
             Ok(take(c)?.map(|r| r.get(0)))
         })
+    }
+
+    /// Reserves a run id no other worker has: the first of `candidates` not taken yet.
+    pub(super) fn reserve_run_id(
+        &self,
+        candidates: impl Iterator<Item = RunId> + Send,
+        worker: &str,
+    ) -> Result<Option<RunId>, StoreError> {
+        let mut guard = self.client.lock().expect("pg client");
+        let c: &mut Client = guard.as_mut().expect("connected until dropped");
+        off_runtime(|| {
+            for id in candidates {
+                let n = c.execute(
+                    "INSERT INTO run_ids(id, worker) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&id.as_str(), &worker],
+                )?;
+                if n == 1 {
+                    return Ok(Some(id));
+                }
+            }
+            Ok(None)
+        })
         .map_err(self.e())
     }
 
     /// Gives a slot of [`Pg::take_host_slot`] back.
     pub(super) fn release_host_slot(&self, host: &str, slot: i32, worker: &str) -> Result<(), StoreError> {
-        let mut guard = self.client.lock().expect("pg client");
-        let c: &mut Client = guard.as_mut().expect("connected until dropped");
-        off_runtime(|| {
+        self.on_slot_client(|c| {
             c.execute(
                 "UPDATE host_slots SET worker = NULL, lease_until = NULL
                  WHERE host = $1 AND slot = $2 AND worker = $3",
                 &[&host, &slot, &worker],
             )
-        })
-        .map_err(self.e())?;
+        })?;
         Ok(())
     }
 
