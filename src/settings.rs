@@ -452,6 +452,15 @@ impl Settings {
                 "[fetch].user_agent must be a non-empty line of visible ASCII text".to_owned(),
             ));
         }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            out.push(err(
+                &["store", "url"],
+                "[store].url must be a PostgreSQL URL: postgres://user@host:port/database (the password in password_env)"
+                    .to_owned(),
+            ));
+        }
         if let Some(email) = &self.email {
             out.extend(email::validate_email_settings(email, path, text));
         }
@@ -493,6 +502,20 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn a_store_url_must_be_postgresql() {
+        let e = parse("[store]\nurl = \"mysql://x@y/z\"\n").unwrap_err();
+        assert!(
+            e.iter()
+                .any(|m| m.contains("[store].url must be a PostgreSQL URL")),
+            "{e:?}"
+        );
+        let s = parse("[store]\nurl = \"postgres://citewatch@127.0.0.1:5432/cw\"\npassword_env = \"PW\"\n")
+            .unwrap();
+        assert_eq!(s.store.password_env.as_deref(), Some("PW"));
+        assert_eq!(s.store.lease_secs, DEFAULT_LEASE_SECS);
     }
 
     #[test]

@@ -286,6 +286,17 @@ mod tests {
     }
 
     #[test]
+    fn articles_sharing_a_source_form_one_group() {
+        let wl = watchlist();
+        let all: Vec<&Article> = wl.articles.iter().collect();
+        // a and b both cite http://one.test/p (whole): one group.
+        assert_eq!(sharing_groups(&all), vec![vec!["a".to_owned(), "b".to_owned()]]);
+        // Each alone is its own group.
+        assert_eq!(sharing_groups(&all[1..]), vec![vec!["b".to_owned()]]);
+        assert!(sharing_groups(&[]).is_empty());
+    }
+
+    #[test]
     fn articles_are_selected_in_watchlist_order_each_once() {
         let wl = watchlist();
         let ids = |only: &[&str]| -> Vec<String> {
