@@ -108,7 +108,12 @@ pub async fn run_check(
     } else {
         0
     };
-    let mut groups = plan::sharing_groups(&selected);
+    let mut groups = if store.is_shared() {
+        plan::sharing_groups(&selected)
+    } else {
+        // The lock covers every article: no grouping to work out.
+        vec![selected.iter().map(|a| a.id.0.clone()).collect()]
+    };
     let mut articles: Vec<&Article> = Vec::new();
     let mut statements = Vec::new();
     let mut sources = std::collections::BTreeMap::new();
