@@ -158,6 +158,9 @@ pub(super) struct Lease {
     pub(super) due: Option<DateTime<Utc>>,
     /// Dropped to stop the heartbeat.
     _stop: Option<std::sync::mpsc::Sender<()>>,
+    /// Set once the commit has released the articles: the heartbeat then has nothing left
+    /// to release (and opens no connection for it).
+    committed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Pg {
@@ -338,13 +341,15 @@ impl Pg {
             drop(guard);
             match got {
                 Some(got) => {
-                    let stop = (!got.is_empty()).then(|| self.heartbeat(worker.clone()));
+                    let committed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let stop = (!got.is_empty()).then(|| self.heartbeat(worker.clone(), committed.clone()));
                     return Ok((
                         got,
                         Lease {
                             worker,
                             due,
                             _stop: stop,
+                            committed,
                         },
                     ));
                 }
@@ -362,7 +367,11 @@ impl Pg {
     /// Starts the thread that renews `worker`'s leases every third of the lease, on a
     /// connection of its own, until the returned sender is dropped; then it releases what
     /// the worker still holds (nothing, after a commit).
-    fn heartbeat(&self, worker: String) -> std::sync::mpsc::Sender<()> {
+    fn heartbeat(
+        &self,
+        worker: String,
+        committed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::sync::mpsc::Sender<()> {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let config = self.config.clone();
         let lease = self.lease;
@@ -391,6 +400,7 @@ impl Pg {
                              WHERE worker = $1",
                             &mut client,
                         ),
+                        _ if committed.load(std::sync::atomic::Ordering::Acquire) => break,
                         _ => {
                             run(
                                 "UPDATE claims SET worker = NULL, lease_until = NULL
@@ -489,7 +499,11 @@ impl Pg {
                     ));
                 }
             }
-            w.tx.commit().map_err(&e)
+            w.tx.commit().map_err(&e)?;
+            if let Some((_, lease)) = claim {
+                lease.committed.store(true, std::sync::atomic::Ordering::Release);
+            }
+            Ok(())
         })
     }
 

@@ -400,6 +400,18 @@ fn a_worker_killed_mid_run_hands_its_articles_on_after_the_lease() {
         .expect("the second worker's report");
     assert_eq!(report["summary"]["statements"], 1, "{report}");
     assert_eq!(report["summary"]["flagged"], 0, "{report}");
+    // `trigger` asks the surviving worker for a manual run of the shared store.
+    let hits = srv.hits("/slow");
+    let out = second
+        .cmd(&["trigger", "--format", "json"])
+        .env(PASSWORD_VAR, PASSWORD)
+        .output()
+        .expect("trigger");
+    assert!(out.status.success(), "{}", show(&out));
+    let manual: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(manual["trigger"], "manual", "{manual}");
+    assert_eq!(manual["summary"]["flagged"], 0, "{manual}");
+    assert!(srv.hits("/slow") > hits);
     drop(b);
 }
 
