@@ -223,12 +223,17 @@ struct LocalPg {
 impl LocalPg {
     fn start() -> Self {
         let bin = pg_bin();
-        let dir: PathBuf = tempfile::Builder::new()
-            .prefix("citewatch-bench-pg-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
         let root = rustix::process::geteuid().is_root();
+        // As root, in /tmp itself: `nobody` must reach the folder.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("citewatch-bench-pg-");
+        let dir: PathBuf = if root {
+            builder.tempdir_in("/tmp")
+        } else {
+            builder.tempdir()
+        }
+        .expect("tempdir")
+        .keep();
         let run_as = if root { "runuser -u nobody --" } else { "" };
         std::fs::write(dir.join("pw"), "bench").expect("pw");
         if root {

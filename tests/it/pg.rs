@@ -61,12 +61,17 @@ fn server() -> &'static PgServer {
 
 fn start_server() -> PgServer {
     let bin = pg_bin();
-    let dir = tempfile::Builder::new()
-        .prefix("citewatch-pg-")
-        .tempdir()
-        .expect("tempdir")
-        .keep();
     let root = rustix::process::geteuid().is_root();
+    // As root, in /tmp itself: `nobody` must reach the folder (TMPDIR may be one it cannot).
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("citewatch-pg-");
+    let dir = if root {
+        builder.tempdir_in("/tmp")
+    } else {
+        builder.tempdir()
+    }
+    .expect("tempdir")
+    .keep();
     // initdb refuses root: the server runs as `nobody`, owner of its folder.
     let run_as = if root { "runuser -u nobody --" } else { "" };
     if root {
