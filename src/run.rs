@@ -119,16 +119,32 @@ pub async fn run_check(
     let mut sources = std::collections::BTreeMap::new();
     let mut held = None;
     loop {
-        let claim = claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?;
-        groups.retain(|g| !g.iter().any(|a| claim.has(a)));
-        let batch: Vec<&Article> = selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect();
-        if batch.is_empty() && store.is_shared() {
-            break;
+        let done = async {
+            let claim = claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?;
+            let batch: Vec<&Article> = selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect();
+            if batch.is_empty() && store.is_shared() {
+                return Ok(None);
+            }
+            let (st, src) =
+                run_batch(ctx, &req, &store, &batch, (&run_id, started_at), progress.clone()).await?;
+            let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
+            Ok::<_, RunError>(Some((claim, batch, st.statements, src)))
         }
-        let (st, src) = run_batch(ctx, &req, &store, &batch, (&run_id, started_at), progress.clone()).await?;
-        let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
+        .await;
+        let (claim, batch, batch_statements, src) = match done {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            // Batches already committed are reported; the failed one's articles are left to
+            // the next due time (or another worker, once its lease has passed).
+            Err(e) if !articles.is_empty() => {
+                tracing::warn!("a batch of run {run_id} failed, reporting the batches committed: {e:#}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        groups.retain(|g| !g.iter().any(|a| claim.has(a)));
         debug_since(t_start, "store committed");
-        statements.extend(st.statements);
+        statements.extend(batch_statements);
         sources.extend(src);
         articles.extend(batch);
         held = Some(claim);
