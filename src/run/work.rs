@@ -41,11 +41,18 @@ async fn host_slot(
     url: &url::Url,
 ) -> Option<crate::snapshot::HostSlotLease> {
     let host = url.host_str().unwrap_or("").to_owned();
+    // Polls back off from 10 ms to 160 ms: a host whose slots other workers hold costs the
+    // database a statement per poll.
+    let mut pause = 10;
     loop {
         let (store2, host2) = (store.clone(), host.clone());
         match tokio::task::spawn_blocking(move || store2.take_host_slot(&host2, per_host, lease)).await {
             Ok(Ok(Some(l))) => return Some(l),
-            Ok(Ok(None)) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Ok(Ok(None)) => {
+                let jitter = rand::random_range(0..=pause / 2);
+                tokio::time::sleep(std::time::Duration::from_millis(pause + jitter)).await;
+                pause = (pause * 2).min(160);
+            }
             Ok(Err(e)) => {
                 tracing::warn!("{e}: fetching {host} under this worker's per_host only");
                 return None;

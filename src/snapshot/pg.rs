@@ -120,6 +120,8 @@ pub(super) struct Pg {
     /// Connections of the host slots (taken and given back around every fetch, from many
     /// fetches at once: a few connections of their own, made when first needed).
     slot_clients: Vec<Mutex<Option<Client>>>,
+    /// Hosts (with their `per_host`) whose slot rows this process has made sure of.
+    slot_hosts: Mutex<std::collections::HashSet<(String, i32)>>,
 }
 
 /// Connections for the host slots.
@@ -178,6 +180,7 @@ impl Pg {
         let pg = Pg {
             client: Mutex::new(Some(client)),
             slot_clients: (0..SLOT_CLIENTS).map(|_| Mutex::new(None)).collect(),
+            slot_hosts: Mutex::new(Default::default()),
             config,
             name,
             lease,
@@ -547,7 +550,12 @@ impl Pg {
     ) -> Result<Option<i32>, StoreError> {
         let n = per_host as i32;
         let secs = lease.as_secs_f64();
-        self.on_slot_client(|c| {
+        let known = self
+            .slot_hosts
+            .lock()
+            .expect("slot hosts")
+            .contains(&(host.to_owned(), n));
+        let got = self.on_slot_client(|c| {
             let take = |c: &mut Client| {
                 c.query_opt(
                     "UPDATE host_slots SET worker = $3, lease_until = now() + make_interval(secs => $4)
@@ -561,6 +569,9 @@ impl Pg {
             if let Some(r) = take(c)? {
                 return Ok(Some(r.get(0)));
             }
+            if known {
+                return Ok(None);
+            }
             // A host not seen yet (or a larger per_host): its slots are made, then tried again.
             let made = c.execute(
                 "INSERT INTO host_slots(host, slot) SELECT $1, generate_series(0, $2 - 1)
@@ -571,7 +582,14 @@ impl Pg {
                 return Ok(None);
             }
             Ok(take(c)?.map(|r| r.get(0)))
-        })
+        })?;
+        if !known {
+            self.slot_hosts
+                .lock()
+                .expect("slot hosts")
+                .insert((host.to_owned(), n));
+        }
+        Ok(got)
     }
 
     /// Reserves a run id no other worker has: the first of `candidates` not taken yet.
