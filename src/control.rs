@@ -628,12 +628,15 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
     // The store says what is flagged now: an ack since the last run cleared the flag.
     // Read without the run's lock (SQLite keeps a reader consistent); a store not yet
     // upgraded from format 1 is left to the next run to import.
-    let index = ctx
-        .paths
-        .snapshots()
-        .join("store.db")
-        .exists()
-        .then(|| crate::snapshot::Store::open(&ctx.paths.snapshots()).ok())
+    let index = (ctx.settings.store.url.is_some() || ctx.paths.snapshots().join("store.db").exists())
+        .then(|| {
+            crate::snapshot::Store::open_configured(
+                &ctx.paths.snapshots(),
+                &ctx.paths.root,
+                &ctx.settings.store,
+            )
+            .ok()
+        })
         .flatten()
         .and_then(|store| {
             let sources: Vec<crate::snapshot::SourceKey> = ctx

@@ -30,7 +30,7 @@ use chrono::Utc;
 
 use crate::ids::BaselineKey;
 use crate::report::{RunReport, Trigger};
-use crate::snapshot::{self, RunRecord, Store, StoreError, StoreLock};
+use crate::snapshot::{self, Claim, RunRecord, Store, StoreError};
 use crate::watchlist::Article;
 
 pub use crate::ids::{RunId, new_run_id, rules_fingerprint, source_key_of};
@@ -52,6 +52,10 @@ pub struct RunRequest {
     /// Mail the report (and retry the outbox) as `[email]` says; `check --no-email` turns it
     /// off for one run.
     pub email: bool,
+    /// The cron due time of a scheduled run: on a shared store each article is run once per
+    /// due time, by whichever worker claims it first (`None`: a manual run, which runs every
+    /// article it names).
+    pub due: Option<chrono::DateTime<Utc>>,
 }
 
 impl RunRequest {
@@ -62,6 +66,7 @@ impl RunRequest {
             trigger: Trigger::Manual,
             lock_wait: LOCK_WAIT,
             email: true,
+            due: None,
         }
     }
 }
@@ -75,6 +80,10 @@ pub enum RunError {
     /// `--only` named an article that does not exist.
     #[error("no article with id `{0}` in the watchlist")]
     UnknownArticle(String),
+    /// A scheduled run on a shared store found every article due already run, or being run,
+    /// by another worker: nothing to do here (no report, no mail).
+    #[error("every article due was claimed by another worker")]
+    ClaimedElsewhere,
     /// Anything else that stops the run (e.g. the report not writable).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -91,20 +100,131 @@ pub async fn run_check(
 ) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
     let t_start = Instant::now();
-    let run_id = RunId::new_at(started_at);
-    let articles: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
-    let store = Arc::new(Store::open(&ctx.paths.snapshots())?);
-    let lock = lock_store(&ctx.paths, req.lock_wait).await?;
-    let mut index = plan::load_records(&store, &articles)?;
+    let selected: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
+    let store = Arc::new(open_store(ctx).await?);
+    let run_id = store.new_run_id(started_at)?;
+    // A scheduled run on a shared store claims its due articles a batch at a time, so that
+    // workers firing together share them out; each batch commits on its own (one report).
+    let batched = store.is_shared() && req.due.is_some();
+    let limit = if batched {
+        ctx.settings.store.claim_batch
+    } else {
+        0
+    };
+    let mut groups = if store.is_shared() {
+        plan::sharing_groups(&selected)
+    } else {
+        // The lock covers every article: no grouping to work out.
+        vec![selected.iter().map(|a| a.id.0.clone()).collect()]
+    };
+    let mut articles: Vec<&Article> = Vec::new();
+    let mut statements = Vec::new();
+    let mut sources = std::collections::BTreeMap::new();
+    let mut held = None;
+    // Flags whose message is not queued yet: new in this run's report, announced once it is.
+    let mut unannounced: Vec<(BaselineKey, RunId)> = Vec::new();
+    let mut seq = None;
+    loop {
+        let done = async {
+            let claim = claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?;
+            let batch: Vec<&Article> = selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect();
+            if batch.is_empty() && store.is_shared() {
+                return Ok(None);
+            }
+            let (st, src) =
+                run_batch(ctx, &req, &store, &batch, (&run_id, started_at), progress.clone()).await?;
+            let flags = unannounced_flags(&st.index);
+            let runs = st.index.runs;
+            let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
+            Ok::<_, RunError>(Some((claim, batch, st.statements, src, flags, runs)))
+        }
+        .await;
+        let (claim, batch, batch_statements, src, flags, runs) = match done {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            // Batches already committed are reported; the failed one's articles are left to
+            // the next due time (or another worker, once its lease has passed).
+            Err(e) if !articles.is_empty() => {
+                tracing::warn!("a batch of run {run_id} failed, reporting the batches committed: {e:#}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        groups.retain(|g| !g.iter().any(|a| claim.has(a)));
+        debug_since(t_start, "store committed");
+        statements.extend(batch_statements);
+        sources.extend(src);
+        unannounced.extend(flags);
+        seq.get_or_insert(runs + 1);
+        articles.extend(batch);
+        held = Some(claim);
+        if !batched || groups.is_empty() {
+            break;
+        }
+    }
+    if articles.is_empty() && store.is_shared() {
+        return Err(RunError::ClaimedElsewhere);
+    }
+    let mut report = report::build(
+        (run_id, req.trigger, started_at),
+        &articles,
+        statements,
+        sources.into_values().collect(),
+    );
+    report.seq = seq;
+    // The store is done with; do not hold its lock through a slow SMTP server.
+    drop(held);
+    let t0 = Instant::now();
+    // `--no-email`: no message, and the outbox is left alone (its new flags stay new).
+    report.mail = Some(if req.email {
+        let (mail, kept) = notify::notify(ctx, &report).await;
+        if kept {
+            announce(store, unannounced).await;
+        }
+        mail
+    } else {
+        "none (--no-email)".to_owned()
+    });
+    debug_since(t0, "report message handled");
+    report::write(&report, &ctx.paths.reports())?;
+    Ok(report)
+}
+
+/// What one batch of a run leaves to commit and report.
+struct Batch {
+    index: snapshot::Index,
+    run: RunRecord,
+    statements: Vec<crate::report::StatementReport>,
+}
+
+/// Plans, fetches, records and judges one batch of claimed articles (all of a run's, but
+/// for a scheduled run on a shared store).
+async fn run_batch(
+    ctx: &Context,
+    req: &RunRequest,
+    store: &Arc<Store>,
+    articles: &[&Article],
+    (run_id, started_at): (&RunId, chrono::DateTime<Utc>),
+    progress: Option<Progress>,
+) -> Result<
+    (
+        Batch,
+        std::collections::BTreeMap<String, crate::report::SourceReport>,
+    ),
+    RunError,
+> {
+    let t_start = Instant::now();
+    // (PostgreSQL's synchronous client moves itself off the async worker.)
+    let mut index = plan::load_records(store, articles)?;
     debug_since(t_start, "store locked, index loaded");
 
-    let mut plan = plan::plan(&articles, &index)?;
+    let mut plan = plan::plan(articles, &index)?;
     let sources = plan.jobs.len();
     debug_since(t_start, "jobs planned");
     let archive = archive::client(&ctx.settings);
     let bases = match &archive {
         Some(a) if ctx.settings.archive.baseline == crate::settings::ArchiveBaseline::Checked => {
-            archive::take_baselines(a, &mut plan.jobs, &articles, &store, false).await
+            archive::take_baselines(a, &mut plan.jobs, articles, store, false).await
         }
         _ => archive::ArchiveBases::default(),
     };
@@ -125,13 +245,12 @@ pub async fn run_check(
     if let Some(a) = &archive {
         archive::save_captures(&ctx.settings, a, &jobs, &mut index, &mut books).await;
     }
-    let stamp = verdicts::Stamp { run: &run_id, now };
-    let mut statements = verdicts::judge_statements(&articles, &mut index.baselines, &mut books, &stamp);
+    let stamp = verdicts::Stamp { run: run_id, now };
+    let mut statements = verdicts::judge_statements(articles, &mut index.baselines, &mut books, &stamp);
     // The index holds only the checked articles' baselines (see `plan::load_records`).
-    crate::record::retain_live(&mut index.baselines, &articles);
+    crate::record::retain_live(&mut index.baselines, articles);
     archive::link_evidence(&mut statements, &index);
     debug_since(t0, "recorded");
-    let t0 = Instant::now();
     let run = RunRecord {
         id: run_id.clone(),
         started_at,
@@ -139,48 +258,47 @@ pub async fn run_check(
         articles: articles.len(),
         sources,
     };
-    // Flags whose message is not queued yet: new in this run's report, announced once it is.
-    let unannounced: Vec<(BaselineKey, RunId)> = index
-        .baselines
-        .iter()
-        .filter_map(|(k, b)| {
-            b.flag
-                .as_ref()
-                .filter(|f| !f.announced)
-                .map(|f| (k.clone(), f.since_run.clone()))
-        })
-        .collect();
-    let seq = index.runs + 1;
-    commit(store.clone(), index, ctx.settings.store.keep, run).await?;
-    debug_since(t0, "store committed");
-
-    let sources = books.sources.into_values().collect();
-    let mut report = report::build((run_id, req.trigger, started_at), &articles, statements, sources);
-    report.seq = Some(seq);
-    // The store is done with; do not hold its lock through a slow SMTP server.
-    drop(lock);
-    let t0 = Instant::now();
-    // `--no-email`: no message, and the outbox is left alone (its new flags stay new).
-    report.mail = Some(if req.email {
-        let (mail, kept) = notify::notify(ctx, &report).await;
-        if kept {
-            announce(store, unannounced).await;
-        }
-        mail
-    } else {
-        "none (--no-email)".to_owned()
-    });
-    debug_since(t0, "report message handled");
-    report::write(&report, &ctx.paths.reports())?;
-    Ok(report)
+    Ok((
+        Batch {
+            index,
+            run,
+            statements,
+        },
+        books.sources,
+    ))
 }
 
-/// Takes the store lock, waiting off the async workers.
-async fn lock_store(paths: &Paths, wait: Duration) -> Result<StoreLock, RunError> {
-    let lock_store = Store::open(&paths.snapshots())?;
-    Ok(tokio::task::spawn_blocking(move || lock_store.lock(wait))
-        .await
-        .map_err(|e| anyhow::anyhow!("lock task: {e}"))??)
+/// Opens the store the settings name (connecting to PostgreSQL off the async workers).
+async fn open_store(ctx: &Context) -> Result<Store, RunError> {
+    if ctx.settings.store.url.is_none() {
+        return Ok(Store::open(&ctx.paths.snapshots())?);
+    }
+    let (snapshots, root, settings) = (
+        ctx.paths.snapshots(),
+        ctx.paths.root.clone(),
+        ctx.settings.store.clone(),
+    );
+    Ok(
+        tokio::task::spawn_blocking(move || Store::open_configured(&snapshots, &root, &settings))
+            .await
+            .map_err(|e| anyhow::anyhow!("open task: {e}"))??,
+    )
+}
+
+/// Takes the store lock (SQLite) or claims the articles (PostgreSQL), waiting off the async
+/// workers.
+async fn claim_store(
+    store: Arc<Store>,
+    articles: Vec<Vec<String>>,
+    due: Option<chrono::DateTime<Utc>>,
+    wait: Duration,
+    limit: usize,
+) -> Result<Claim, RunError> {
+    Ok(
+        tokio::task::spawn_blocking(move || store.claim_batch(&articles, due, wait, limit))
+            .await
+            .map_err(|e| anyhow::anyhow!("claim task: {e}"))??,
+    )
 }
 
 /// Commits the run's records in one transaction; syncfs and fsync may block for a while on a
@@ -190,11 +308,30 @@ async fn commit(
     index: snapshot::Index,
     keep: usize,
     run: RunRecord,
-) -> Result<(), RunError> {
-    tokio::task::spawn_blocking(move || store.commit(index, keep, Some(&run)))
-        .await
-        .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
-    Ok(())
+    claim: Claim,
+) -> Result<Claim, RunError> {
+    let claim = tokio::task::spawn_blocking(move || {
+        store
+            .commit_claimed(index, keep, Some(&run), Some(&claim))
+            .map(|()| claim)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("commit task: {e}"))??;
+    Ok(claim)
+}
+
+/// The flags of `index` whose message is not queued yet (see [`crate::snapshot::Flag::announced`]).
+fn unannounced_flags(index: &snapshot::Index) -> Vec<(BaselineKey, RunId)> {
+    index
+        .baselines
+        .iter()
+        .filter_map(|(k, b)| {
+            b.flag
+                .as_ref()
+                .filter(|f| !f.announced)
+                .map(|f| (k.clone(), f.since_run.clone()))
+        })
+        .collect()
 }
 
 /// Records that the flags' message is queued. A failure here only means they are announced

@@ -273,12 +273,47 @@ impl FetchSettings {
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// Keep at most this many versions per source (0 = keep all). A version that a
     /// statement's baseline refers to is never pruned.
     pub keep: usize,
+    /// `postgres://user@host:port/db`: the records in PostgreSQL, shared by several workers
+    /// (absent: the embedded SQLite store under `snapshots/`).
+    pub url: Option<String>,
+    /// The environment variable holding the PostgreSQL password (never the settings file).
+    pub password_env: Option<String>,
+    /// The folder of the content-addressed objects (`text/`, `raw/`), shared by every worker
+    /// of a PostgreSQL store; default: the snapshots folder.
+    pub objects: Option<PathBuf>,
+    /// With PostgreSQL: how long a worker's claim on an article lasts without a heartbeat,
+    /// seconds (a worker that died hands its articles on after this).
+    pub lease_secs: u64,
+    /// With PostgreSQL: how many articles (groups sharing sources) a scheduled run claims
+    /// at a time; workers firing together share a due time's articles batch by batch.
+    pub claim_batch: usize,
+}
+
+/// Default `[store].claim_batch`.
+pub const DEFAULT_CLAIM_BATCH: usize = 500;
+
+/// Default `[store].lease_secs`.
+pub const DEFAULT_LEASE_SECS: u64 = 60;
+/// Longest `[store].lease_secs`: a day.
+pub const MAX_LEASE_SECS: u64 = 86_400;
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            keep: 0,
+            url: None,
+            password_env: None,
+            objects: None,
+            lease_secs: DEFAULT_LEASE_SECS,
+            claim_batch: DEFAULT_CLAIM_BATCH,
+        }
+    }
 }
 
 /// `[watchlist]`
@@ -475,6 +510,14 @@ impl Settings {
             ),
             ("fetch", "max_bytes", f.max_bytes, 1, MAX_MAX_BYTES),
             ("store", "keep", as_u64(self.store.keep), 0, MAX_KEEP as u64),
+            ("store", "lease_secs", self.store.lease_secs, 1, MAX_LEASE_SECS),
+            (
+                "store",
+                "claim_batch",
+                as_u64(self.store.claim_batch),
+                1,
+                1_000_000,
+            ),
             ("browser", "wait_secs", self.browser.wait_secs, 1, MAX_WAIT_SECS),
             (
                 "archive",
@@ -515,6 +558,15 @@ impl Settings {
             out.push(err(
                 &["fetch", "user_agent"],
                 "[fetch].user_agent must be a non-empty line of visible ASCII text".to_owned(),
+            ));
+        }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            out.push(err(
+                &["store", "url"],
+                "[store].url must be a PostgreSQL URL: postgres://user@host:port/database (the password in password_env)"
+                    .to_owned(),
             ));
         }
         if let Some(email) = &self.email {
@@ -568,6 +620,20 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn a_store_url_must_be_postgresql() {
+        let e = parse("[store]\nurl = \"mysql://x@y/z\"\n").unwrap_err();
+        assert!(
+            e.iter()
+                .any(|m| m.contains("[store].url must be a PostgreSQL URL")),
+            "{e:?}"
+        );
+        let s = parse("[store]\nurl = \"postgres://citewatch@127.0.0.1:5432/cw\"\npassword_env = \"PW\"\n")
+            .unwrap();
+        assert_eq!(s.store.password_env.as_deref(), Some("PW"));
+        assert_eq!(s.store.lease_secs, DEFAULT_LEASE_SECS);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub use crate::ids::{BaselineKey, RunId, SourceKey, TextHash};
 
 mod db;
 pub mod import;
+mod pg;
+pub use pg::db_time as shared_db_time;
 
 /// Version of the store format: 2 is the database (`PRAGMA user_version`); 1 was
 /// `index.json` alone ([`import`]).
@@ -318,6 +320,17 @@ pub struct Store {
     /// early writeback met it first (the kernel reports such an error once per open file).
     #[cfg(target_os = "linux")]
     sync_fd: File,
+    /// The records in PostgreSQL, shared with other workers (`[store] url`); `None`: SQLite.
+    pg: Option<pg::Pg>,
+    /// This process's name in the shared host slots.
+    worker: std::sync::OnceLock<String>,
+}
+
+/// One of a host's request slots across workers ([`Store::take_host_slot`]).
+#[derive(Debug)]
+pub struct HostSlotLease {
+    host: String,
+    slot: i32,
 }
 
 /// Bytes written since the last early writeback, and whether one is running.
@@ -342,6 +355,97 @@ pub struct StoreLock {
     _file: File,
 }
 
+/// The articles a run or an ack may write, held until dropped: with SQLite, the store lock
+/// (every article); with PostgreSQL, a lease on the claimed articles in the shared store.
+#[derive(Debug)]
+pub struct Claim {
+    articles: Vec<String>,
+    hold: Hold,
+}
+
+#[derive(Debug)]
+enum Hold {
+    Local(#[allow(dead_code)] StoreLock),
+    Shared(pg::Lease),
+}
+
+impl Claim {
+    /// The articles claimed (with SQLite, all that were asked for).
+    pub fn articles(&self) -> &[String] {
+        &self.articles
+    }
+
+    /// Whether `article` is claimed.
+    pub fn has(&self, article: &str) -> bool {
+        self.articles.iter().any(|a| a == article)
+    }
+}
+
+/// The writes of one commit, on either database (see [`write_records`]).
+trait Records {
+    fn put_source(
+        &mut self,
+        key: &SourceKey,
+        rec: &SourceRecord,
+        loaded: Option<&LoadedSource>,
+    ) -> Result<(), StoreError>;
+    fn put_baseline(&mut self, key: &BaselineKey, b: &Baseline) -> Result<(), StoreError>;
+    fn delete_baseline(&mut self, key: &BaselineKey) -> Result<(), StoreError>;
+    fn pinned(&mut self, source: &SourceKey) -> Result<std::collections::BTreeSet<TextHash>, StoreError>;
+    fn put_ack(&mut self, a: &Ack) -> Result<(), StoreError>;
+}
+
+impl Records for db::Writer<'_> {
+    fn put_source(
+        &mut self,
+        key: &SourceKey,
+        rec: &SourceRecord,
+        loaded: Option<&LoadedSource>,
+    ) -> Result<(), StoreError> {
+        db::Writer::put_source(self, key, rec, loaded)
+    }
+    fn put_baseline(&mut self, key: &BaselineKey, b: &Baseline) -> Result<(), StoreError> {
+        db::Writer::put_baseline(self, key, b)
+    }
+    fn delete_baseline(&mut self, key: &BaselineKey) -> Result<(), StoreError> {
+        db::Writer::delete_baseline(self, key)
+    }
+    fn pinned(&mut self, source: &SourceKey) -> Result<std::collections::BTreeSet<TextHash>, StoreError> {
+        db::Writer::pinned(self, source)
+    }
+    fn put_ack(&mut self, a: &Ack) -> Result<(), StoreError> {
+        db::Writer::put_ack(self, a)
+    }
+}
+
+/// Writes the records `index` changed since it was loaded: baselines first (pruning then
+/// sees the versions they refer to now), the deleted baselines, each source (pruned past
+/// `keep`, never a pinned version), the acks. Returns the versions pruned.
+fn write_records(w: &mut impl Records, index: &mut Index, keep: usize) -> Result<Vec<Version>, StoreError> {
+    for (key, b) in &index.baselines {
+        if index.loaded.baselines.get(key) != Some(&db::fingerprint(b)) {
+            w.put_baseline(key, b)?;
+        }
+    }
+    for key in index.loaded.baselines.keys() {
+        if !index.baselines.contains_key(key) {
+            w.delete_baseline(key)?;
+        }
+    }
+    let mut removed = Vec::new();
+    for (key, rec) in &mut index.sources {
+        if keep > 0 && rec.versions.len() > keep {
+            let pinned = w.pinned(key)?;
+            removed.extend(prune(&mut rec.versions, keep, &pinned));
+        }
+        w.put_source(key, rec, index.loaded.sources.get(key))?;
+    }
+    for a in &index.acks {
+        w.put_ack(a)?;
+    }
+    Ok(removed)
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`. Stray temp files of crashed runs are
     /// cleared by [`Store::lock`], never before: another process may be writing them.
@@ -357,7 +461,130 @@ impl Store {
             writeback: Default::default(),
             #[cfg(target_os = "linux")]
             sync_fd: File::open(dir).map_err(io(dir))?,
+            pg: None,
+            worker: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Opens the store `settings` describe: the embedded one in `snapshots`, or, with
+    /// `[store] url`, the records in PostgreSQL (connected, migrations run) and the objects
+    /// in `[store] objects` (relative to `root`; default `snapshots`).
+    pub fn open_configured(
+        snapshots: &Path,
+        root: &Path,
+        settings: &crate::settings::StoreSettings,
+    ) -> Result<Store, StoreError> {
+        let Some(url) = &settings.url else {
+            return Store::open(snapshots);
+        };
+        let objects = settings
+            .objects
+            .as_ref()
+            .map(|p| root.join(p))
+            .unwrap_or_else(|| snapshots.to_path_buf());
+        let password = match &settings.password_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                StoreError::Db(
+                    "[store] password_env".into(),
+                    format!("the environment variable {var} is not set"),
+                )
+            })?),
+            None => None,
+        };
+        let lease = Duration::from_secs(settings.lease_secs.max(1));
+        let mut store = Store::open(&objects)?;
+        store.pg = Some(pg::Pg::connect(url, password, lease)?);
+        Ok(store)
+    }
+
+    /// With a shared store: takes one of `host`'s `per_host` request slots, counted across
+    /// every worker, for at most `lease`; `None` when all are taken (try again shortly).
+    /// Without one: always a slot (the fetcher's own per-host limit is the only one).
+    pub fn take_host_slot(
+        &self,
+        host: &str,
+        per_host: usize,
+        lease: Duration,
+    ) -> Result<Option<HostSlotLease>, StoreError> {
+        let Some(pg) = &self.pg else {
+            return Ok(Some(HostSlotLease {
+                host: host.to_owned(),
+                slot: -1,
+            }));
+        };
+        let worker = self.worker.get_or_init(pg::worker_token);
+        Ok(pg
+            .take_host_slot(host, per_host, lease, worker)?
+            .map(|slot| HostSlotLease {
+                host: host.to_owned(),
+                slot,
+            }))
+    }
+
+    /// A new run id for a run started `at`: with a shared store, one no other worker's run
+    /// has (two workers may start runs in the same millisecond).
+    pub fn new_run_id(&self, at: DateTime<Utc>) -> Result<RunId, StoreError> {
+        let Some(pg) = &self.pg else {
+            return Ok(RunId::new_at(at));
+        };
+        let worker = self.worker.get_or_init(pg::worker_token);
+        let candidates = (0..64).map(|ms| RunId::new_at(at + chrono::Duration::milliseconds(ms / 4)));
+        pg.reserve_run_id(candidates, worker)?
+            .ok_or_else(|| StoreError::Db("run ids".into(), "no free run id in 16 ms".into()))
+    }
+
+    /// Gives back a slot of [`Store::take_host_slot`].
+    pub fn release_host_slot(&self, lease: HostSlotLease) -> Result<(), StoreError> {
+        match (&self.pg, self.worker.get()) {
+            (Some(pg), Some(worker)) if lease.slot >= 0 => {
+                pg.release_host_slot(&lease.host, lease.slot, worker)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the records are in a database several workers share (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Claims `articles` for one run or ack. With SQLite: takes the store lock (waiting up
+    /// to `wait`), all of them. With PostgreSQL: a scheduled run (`due`) gets those no other
+    /// worker holds or has already run for `due` (perhaps none); a manual run or an ack
+    /// (`None`) gets all of them, waiting up to `wait` for other workers' runs of some.
+    ///
+    /// `groups` partition the articles: those of one group (articles sharing a source) are
+    /// claimed together or not at all, so that one worker fetches their shared sources.
+    pub fn claim(
+        &self,
+        groups: &[Vec<String>],
+        due: Option<DateTime<Utc>>,
+        wait: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.claim_batch(groups, due, wait, 0)
+    }
+
+    /// [`Store::claim`] of at most `limit` groups (0: no limit; with SQLite, always all).
+    pub fn claim_batch(
+        &self,
+        groups: &[Vec<String>],
+        due: Option<DateTime<Utc>>,
+        wait: Duration,
+        limit: usize,
+    ) -> Result<Claim, StoreError> {
+        match &self.pg {
+            None => Ok(Claim {
+                articles: groups.iter().flatten().cloned().collect(),
+                hold: Hold::Local(self.lock(wait)?),
+            }),
+            Some(pg) => {
+                let (articles, lease) = pg.claim(groups, due, wait, limit)?;
+                Ok(Claim {
+                    articles,
+                    hold: Hold::Shared(lease),
+                })
+            }
+        }
     }
 
     /// Counts `bytes` of new objects; past [`WRITEBACK_BYTES`], starts syncing the file
@@ -442,6 +669,11 @@ impl Store {
         sources: impl IntoIterator<Item = &'a SourceKey>,
         articles: impl IntoIterator<Item = &'a str>,
     ) -> Result<Index, StoreError> {
+        if let Some(pg) = &self.pg {
+            let sources: Vec<SourceKey> = sources.into_iter().cloned().collect();
+            let articles: Vec<String> = articles.into_iter().map(str::to_owned).collect();
+            return pg.load(&sources, &articles);
+        }
         let mut guard = self.db.lock().expect("store db");
         if guard.is_none() {
             *guard = Some(self.open_db()?);
@@ -484,6 +716,18 @@ impl Store {
     /// and inspection. A format-1 store is read from its
     /// `index.json`.
     pub fn export(dir: &Path) -> Result<Index, StoreError> {
+        Self::export_sqlite(dir)
+    }
+
+    /// [`Store::export`] of this store, whichever database holds it.
+    pub fn export_records(&self) -> Result<Index, StoreError> {
+        match &self.pg {
+            Some(pg) => pg.export(),
+            None => Self::export_sqlite(&self.dir),
+        }
+    }
+
+    fn export_sqlite(dir: &Path) -> Result<Index, StoreError> {
         match db::Db::open(dir, false)? {
             Some(db::Opened::Ready(db)) => db.export(),
             _ => Ok(import::read(dir)?.map(|(i, _)| i).unwrap_or_default()),
@@ -598,6 +842,9 @@ impl Store {
         if flags.is_empty() {
             return Ok(());
         }
+        if let Some(pg) = &self.pg {
+            return pg.announce(flags);
+        }
         let mut guard = self.db.lock().expect("store db");
         if guard.is_none() {
             match db::Db::open(&self.dir, false)? {
@@ -613,34 +860,34 @@ impl Store {
     /// `index` changed since [`Store::load`] (and `run`, when given) in one transaction.
     /// Prunes the versions beyond `keep` (0 = keep all) of the sources it writes that no
     /// baseline refers to, and then their objects that no version names any more.
-    pub fn commit(&self, mut index: Index, keep: usize, run: Option<&RunRecord>) -> Result<(), StoreError> {
+    pub fn commit(&self, index: Index, keep: usize, run: Option<&RunRecord>) -> Result<(), StoreError> {
+        self.commit_claimed(index, keep, run, None)
+    }
+
+    /// [`Store::commit`] of a run or ack that holds `claim`: with PostgreSQL the same
+    /// transaction marks the claimed articles run (for a scheduled run) and releases them,
+    /// and fails, writing nothing, if another worker has taken them over meanwhile.
+    pub fn commit_claimed(
+        &self,
+        mut index: Index,
+        keep: usize,
+        run: Option<&RunRecord>,
+        claim: Option<&Claim>,
+    ) -> Result<(), StoreError> {
         self.sync_pending()?;
+        if let Some(pg) = &self.pg {
+            let claim = claim.and_then(|c| match &c.hold {
+                Hold::Shared(lease) => Some((c.articles.as_slice(), lease)),
+                Hold::Local(_) => None,
+            });
+            return pg.commit(&mut index, keep, run, claim);
+        }
         let mut guard = self.db.lock().expect("store db");
         let db = guard
             .as_mut()
             .expect("the store is loaded before it is committed");
-        let w = db.write()?;
-        // Baselines first: pruning then sees the versions they refer to now.
-        for (key, b) in &index.baselines {
-            if index.loaded.baselines.get(key) != Some(&db::fingerprint(b)) {
-                w.put_baseline(key, b)?;
-            }
-        }
-        for key in index.loaded.baselines.keys() {
-            if !index.baselines.contains_key(key) {
-                w.delete_baseline(key)?;
-            }
-        }
-        let mut removed = Vec::new();
-        for (key, rec) in &mut index.sources {
-            if keep > 0 && rec.versions.len() > keep {
-                removed.extend(prune(&mut rec.versions, keep, &w.pinned(key)?));
-            }
-            w.put_source(key, rec, index.loaded.sources.get(key))?;
-        }
-        for a in &index.acks {
-            w.put_ack(a)?;
-        }
+        let mut w = db.write()?;
+        let removed = write_records(&mut w, &mut index, keep)?;
         if let Some(r) = run {
             w.put_run(r, Utc::now())?;
         }

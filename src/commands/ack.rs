@@ -102,10 +102,13 @@ pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<Ac
         )));
     }
     unknown_statements(&ctx.watchlist, selection)?;
-    let store = Store::open(&ctx.paths.snapshots()).map_err(cannot_run)?;
-    let _lock = store.lock(LOCK_WAIT).map_err(cannot_run)?;
+    let store = Store::open_configured(&ctx.paths.snapshots(), &ctx.paths.root, &ctx.settings.store)
+        .map_err(cannot_run)?;
     // Only the records of the articles an ack can touch.
     let articles = touched_articles(&ctx.watchlist, selection);
+    let ids: Vec<Vec<String>> = articles.iter().map(|a| vec![a.id.0.clone()]).collect();
+    // The store lock, or (shared store) these articles, waiting for a worker's run of them.
+    let claim = store.claim(&ids, None, LOCK_WAIT).map_err(cannot_run)?;
     let sources: Vec<SourceKey> = articles
         .iter()
         .flat_map(|a| a.sources.iter().map(source_key_of))
@@ -145,7 +148,7 @@ pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<Ac
     }
     if !out.acked.is_empty() {
         store
-            .commit(index, ctx.settings.store.keep, None)
+            .commit_claimed(index, ctx.settings.store.keep, None, Some(&claim))
             .map_err(cannot_run)?;
     }
     Ok(out)

@@ -25,6 +25,7 @@ pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> 
         trigger: Trigger::Manual,
         lock_wait: run::LOCK_WAIT,
         email: !args.no_email,
+        due: None,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
@@ -48,6 +49,7 @@ pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> 
     });
     let report = run::run_check(&ctx, req, progress).await.map_err(|e| match e {
         RunError::UnknownArticle(_) => CommandError::Usage(e.to_string()),
+        RunError::ClaimedElsewhere => CommandError::CannotRun(e.to_string()),
         RunError::Store(e) => CommandError::CannotRun(e.to_string()),
         RunError::Other(e) => CommandError::CannotRun(format!("{e:#}")),
     })?;

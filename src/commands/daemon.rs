@@ -28,6 +28,12 @@ pub fn daemon(root: &Path) -> Result<Exit, CommandError> {
         std::env::var(k).ok()
     })
     .map_err(CommandError::Usage)?;
+    if ctx.settings.store.url.is_some() {
+        // A shared store: connect and run its migrations now, so a wrong URL or password
+        // stops the daemon at start rather than at its first run.
+        crate::snapshot::Store::open_configured(&ctx.paths.snapshots(), &ctx.paths.root, &ctx.settings.store)
+            .map_err(|e| CommandError::CannotRun(e.to_string()))?;
+    }
     let rt = super::runtime()?;
     let result = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(plan.addr).await.map_err(|e| {

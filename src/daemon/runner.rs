@@ -96,7 +96,7 @@ impl RunFailure {
     fn from_run_error(e: &RunError) -> Self {
         let kind = match e {
             RunError::UnknownArticle(_) => FailureKind::UnknownArticle,
-            RunError::Store(StoreError::Locked(..)) => FailureKind::Locked,
+            RunError::Store(StoreError::Locked(..)) | RunError::ClaimedElsewhere => FailureKind::Locked,
             RunError::Store(_) | RunError::Other(_) => FailureKind::Failed,
         };
         Self::new(kind, format!("{e:#}"))
@@ -242,6 +242,9 @@ enum Work {
 struct Pending {
     work: Work,
     waiters: Vec<oneshot::Sender<RunResult>>,
+    /// The cron due time of a scheduled run (a shared store runs each article once per due
+    /// time, across workers).
+    due: Option<DateTime<Utc>>,
 }
 
 struct Running {
@@ -429,6 +432,7 @@ impl<P: Pipeline> Loop<P> {
             self.queue.push_back(Pending {
                 work,
                 waiters: Vec::new(),
+                due: Some(due),
             });
         }
     }
@@ -461,6 +465,7 @@ impl<P: Pipeline> Loop<P> {
             self.queue.push_back(Pending {
                 work,
                 waiters: vec![reply],
+                due: None,
             });
         }
     }
@@ -490,6 +495,7 @@ impl<P: Pipeline> Loop<P> {
                 trigger,
                 lock_wait: self.options.lock_wait,
                 email: true,
+                due: p.due,
             };
             let fut = self.pipeline.run(self.ctx.clone(), req);
             self.current = Some(Running {
@@ -533,7 +539,10 @@ impl<P: Pipeline> Loop<P> {
             }
             Ok(Err(e)) => {
                 let f = RunFailure::from_run_error(&e);
-                if f.kind == FailureKind::UnknownArticle {
+                if matches!(e, RunError::ClaimedElsewhere) {
+                    // Another worker of the shared store has it: no error state.
+                    tracing::info!("run skipped: {e}");
+                } else if f.kind == FailureKind::UnknownArticle {
                     // The request's mistake, not the daemon's: no error state.
                     tracing::warn!("run refused: {e:#}");
                 } else {

@@ -446,8 +446,15 @@ pub async fn archive_again(ctx: &super::Context, article: &str) -> Result<Vec<Re
     let Some(archive) = client(&ctx.settings) else {
         return Err(anyhow!("[archive] is not enabled in citewatch.toml (enabled = true)").into());
     };
-    let store = Arc::new(Store::open(&ctx.paths.snapshots())?);
-    let lock = super::lock_store(&ctx.paths, super::LOCK_WAIT).await?;
+    let store = Arc::new(super::open_store(ctx).await?);
+    let claim = super::claim_store(
+        store.clone(),
+        vec![vec![a.id.0.clone()]],
+        None,
+        super::LOCK_WAIT,
+        0,
+    )
+    .await?;
     let mut index = super::plan::load_records(&store, &articles)?;
     // Planned as if nothing had a baseline: every pair is looked up.
     let kept = std::mem::take(&mut index.baselines);
@@ -488,9 +495,8 @@ pub async fn archive_again(ctx: &super::Context, article: &str) -> Result<Vec<Re
         }
     }
     let keep = ctx.settings.store.keep;
-    tokio::task::spawn_blocking(move || store.commit(index, keep, None))
+    tokio::task::spawn_blocking(move || store.commit_claimed(index, keep, None, Some(&claim)))
         .await
         .map_err(|e| anyhow!("commit task: {e}"))??;
-    drop(lock);
     Ok(out)
 }

@@ -91,6 +91,42 @@ pub(super) fn load_records(store: &Store, articles: &[&Article]) -> Result<snaps
     store.load(&sources, articles.iter().map(|a| a.id.0.as_str()))
 }
 
+/// The articles in groups that share sources (connected through any source they cite),
+/// each group sorted by id, groups in order of their first id: on a shared store one worker
+/// runs a whole group, so each source is fetched once per run.
+pub(super) fn sharing_groups(articles: &[&Article]) -> Vec<Vec<String>> {
+    let mut parent: Vec<usize> = (0..articles.len()).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut first_of: HashMap<SourceKey, usize> = HashMap::new();
+    for (i, a) in articles.iter().enumerate() {
+        for s in &a.sources {
+            let j = *first_of.entry(source_key_of(s)).or_insert(i);
+            let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+            parent[ri] = rj;
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for (i, a) in articles.iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(a.id.0.clone());
+    }
+    let mut out: Vec<Vec<String>> = groups
+        .into_values()
+        .map(|mut g| {
+            g.sort();
+            g
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Plans the run of `articles` over the loaded records.
 pub(super) fn plan(articles: &[&Article], index: &snapshot::Index) -> Result<Plan, RunError> {
     let (mut jobs, job_of) = distinct_sources(articles, index)?;
@@ -273,6 +309,17 @@ mod tests {
         let (wl, diags) = Watchlist::load_dir(d.path());
         assert!(!diags.iter().any(crate::error::Diagnostic::is_error), "{diags:?}");
         wl
+    }
+
+    #[test]
+    fn articles_sharing_a_source_form_one_group() {
+        let wl = watchlist();
+        let all: Vec<&Article> = wl.articles.iter().collect();
+        // a and b both cite http://one.test/p (whole): one group.
+        assert_eq!(sharing_groups(&all), vec![vec!["a".to_owned(), "b".to_owned()]]);
+        // Each alone is its own group.
+        assert_eq!(sharing_groups(&all[1..]), vec![vec!["b".to_owned()]]);
+        assert!(sharing_groups(&[]).is_empty());
     }
 
     #[test]

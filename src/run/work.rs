@@ -29,6 +29,37 @@ struct Shared {
     progress: Option<Progress>,
     done: Arc<AtomicU64>,
     total: u64,
+    /// With a shared store: `per_host` across workers and the slot lease.
+    global: Option<(usize, std::time::Duration)>,
+}
+
+/// Waits for one of `url`'s host slots across workers (polling the shared store). On a
+/// database error the fetch goes ahead under this worker's own limit, with a warning.
+async fn host_slot(
+    store: &Arc<Store>,
+    &(per_host, lease): &(usize, std::time::Duration),
+    url: &url::Url,
+) -> Option<crate::snapshot::HostSlotLease> {
+    let host = url.host_str().unwrap_or("").to_owned();
+    // Polls back off from 10 ms to 160 ms: a host whose slots other workers hold costs the
+    // database a statement per poll.
+    let mut pause = 10;
+    loop {
+        let (store2, host2) = (store.clone(), host.clone());
+        match tokio::task::spawn_blocking(move || store2.take_host_slot(&host2, per_host, lease)).await {
+            Ok(Ok(Some(l))) => return Some(l),
+            Ok(Ok(None)) => {
+                let jitter = rand::random_range(0..=pause / 2);
+                tokio::time::sleep(std::time::Duration::from_millis(pause + jitter)).await;
+                pause = (pause * 2).min(160);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("{e}: fetching {host} under this worker's per_host only");
+                return None;
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Fetches (over HTTP, or in the headless browser where a source needs it) and processes
@@ -56,7 +87,17 @@ pub(super) async fn fetch_all(
         progress,
         done: Arc::new(AtomicU64::new(0)),
         total: groups.len() as u64,
+        global: None,
     };
+    let mut shared = shared;
+    if shared.store.is_shared() {
+        // Held for at most the longest a read can take (every retry timing out), plus a margin.
+        let secs = settings.timeout_secs * (u64::from(settings.retries) + 1) + 30;
+        shared.global = Some((
+            settings.effective_per_host(),
+            std::time::Duration::from_secs(secs),
+        ));
+    }
     // Fetches start round-robin over the hosts with a free slot, so that a watchlist listed
     // host by host (or one slow host) cannot fill the window with fetches waiting for one host.
     let queue = HostQueue::new(
@@ -102,9 +143,21 @@ async fn run_group(
             _ => Conditional::default(),
         };
         let want = want_of(&shared.jobs, &members);
+        // A shared store: the host's slot counted across every worker too.
+        let global = match &shared.global {
+            Some(g) => host_slot(&shared.store, g, &url).await,
+            None => None,
+        };
         let read = shared.reader.read(&url, &cond, want).await;
         let outcome = read.outcome;
         drop(slot);
+        if let Some(lease) = global {
+            let store = shared.store.clone();
+            let released = tokio::task::spawn_blocking(move || store.release_host_slot(lease)).await;
+            if let Ok(Err(e)) = released {
+                tracing::warn!("{e}");
+            }
+        }
         // Kept for the random-sibling probe, should evidence turn out removed (only a
         // source with a baseline to judge against can remove any).
         let judged = members

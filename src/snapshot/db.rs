@@ -726,15 +726,15 @@ fn attempt_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Attempt> {
 
 /// An attempt's `error` column: the failure, and the consecutive failed runs it ends.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredFailure {
+pub(super) struct StoredFailure {
     #[serde(flatten)]
-    failure: crate::fetch::FetchFailure,
+    pub(super) failure: crate::fetch::FetchFailure,
     #[serde(default)]
-    failed_runs: u32,
+    pub(super) failed_runs: u32,
 }
 
 impl StoredFailure {
-    fn of(f: &crate::fetch::FetchFailure, failed_runs: u32) -> StoredFailure {
+    pub(super) fn of(f: &crate::fetch::FetchFailure, failed_runs: u32) -> StoredFailure {
         StoredFailure {
             failure: f.clone(),
             failed_runs,

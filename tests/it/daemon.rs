@@ -84,11 +84,11 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn pid(&self) -> String {
+    pub(crate) fn pid(&self) -> String {
         self.child.id().to_string()
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let st = std::process::Command::new("kill")
             .args([&format!("-{sig}"), &self.pid()])
             .status()
@@ -118,7 +118,7 @@ impl Daemon {
         });
     }
 
-    fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let start = Instant::now();
         while start.elapsed() < within {
             if let Some(st) = self.child.try_wait().expect("try_wait") {

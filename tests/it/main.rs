@@ -39,3 +39,7 @@ mod web;
 /// `[archive]`: baselines as of the checked date from a loopback fake of the Wayback
 /// Machine, captures of new and changed sources, an archive that is down.
 mod archive;
+
+/// The shared store on a real PostgreSQL server: several daemons on one store, a worker
+/// killed mid-run, the same reports as the embedded store.
+mod pg;
