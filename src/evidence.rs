@@ -145,6 +145,24 @@ impl Verdict {
         }
     }
 
+    /// The verdict in plain words, as a fact-checker reads it in the mail, report and page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Baseline => "Baseline taken",
+            Verdict::Unchanged => "Unchanged",
+            Verdict::SourceChangedElsewhere => "Changed elsewhere on the page",
+            Verdict::SourceChanged => "Page changed near the statement's words",
+            Verdict::SourceUnreachable => "Source unreachable",
+            Verdict::EvidenceChanged => "Evidence changed",
+            Verdict::EvidenceRemoved => "Evidence removed",
+        }
+    }
+
+    /// [`Verdict::label`] in HTML, with the code name (`evidence_changed`) as its tooltip.
+    pub fn label_html(self) -> String {
+        format!("<span title=\"{}\">{}</span>", self.as_str(), self.label())
+    }
+
     /// The verdict named `s` (as [`Verdict::as_str`] spells it).
     pub fn parse(s: &str) -> Option<Verdict> {
         [

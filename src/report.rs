@@ -347,7 +347,16 @@ impl RunReport {
     /// Flagged statements, new flags first.
     pub fn flagged(&self) -> Vec<&StatementReport> {
         let mut v: Vec<_> = self.statements.iter().filter(|s| s.flagged).collect();
-        v.sort_by_key(|s| (!s.new, std::cmp::Reverse(s.status)));
+        // New first; then what a person acts on first: a changed figure, a changed
+        // passage, a removed one, a page changed near the statement, an unreachable source.
+        let rank = |s: &StatementReport| match s.status {
+            Verdict::EvidenceChanged if s.evidence.iter().any(|e| !e.facts.is_empty()) => 0,
+            Verdict::EvidenceChanged => 1,
+            Verdict::EvidenceRemoved => 2,
+            Verdict::SourceChanged => 3,
+            _ => 4,
+        };
+        v.sort_by_key(|s| (!s.new, rank(s)));
         v
     }
 
@@ -554,8 +563,8 @@ impl RunReport {
             out,
             "Trigger: {}. Started {}, finished {}.\n",
             self.trigger,
-            self.started_at.to_rfc3339(),
-            self.finished_at.to_rfc3339()
+            to_second(self.started_at),
+            to_second(self.finished_at)
         );
         let _ = writeln!(
             out,
@@ -592,15 +601,16 @@ impl RunReport {
     fn flagged_markdown(&self, out: &mut String, st: &StatementReport) {
         let _ = writeln!(
             out,
-            "### {} `{}` — {}\n",
+            "### {}: {} (`{}`) — {}\n",
             if st.new { "NEW" } else { "Still flagged" },
+            st.status.label(),
             st.status.as_str(),
             md_escape(self.title_of(&st.article))
         );
         let _ = writeln!(out, "> {}\n", md_escape(&st.text));
         let _ = writeln!(out, "Statement id: `{}`\n", st.id);
         for e in &st.evidence {
-            let _ = writeln!(out, "- [{}] <{}>: `{}`", e.cite, e.url, e.status.as_str());
+            let _ = writeln!(out, "- [{}] <{}>: {}", e.cite, e.url, e.status.label());
             if let (Some(b), Some(a)) = (&e.before, &e.after) {
                 let _ = writeln!(out, "  - change: {}", md_escape(&marked_text(b, a)));
             } else if let Some(b) = &e.before {
@@ -685,8 +695,8 @@ impl RunReport {
             out,
             "{}, {} → {}.</p>",
             self.trigger,
-            escape_html(&self.started_at.to_rfc3339()),
-            escape_html(&self.finished_at.to_rfc3339())
+            escape_html(&to_second(self.started_at)),
+            escape_html(&to_second(self.finished_at))
         );
         let _ = write!(
             out,
@@ -704,8 +714,8 @@ impl RunReport {
             let cites: Vec<String> = st.cites.iter().map(|c| format!("[{c}]")).collect();
             let _ = write!(
                 out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                st.status.as_str(),
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                st.status.label_html(),
                 escape_html(&st.article),
                 cites.join(""),
                 escape_html(&st.text)
@@ -770,10 +780,10 @@ pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<div class=\"st {}\"><p><strong>{}</strong> <code>{}</code> — {}</p><blockquote>{}</blockquote><p><small>id <code>{}</code></small></p><ul>",
+        "<div class=\"st {}\"><p><strong>{}</strong> · {} — {}</p><blockquote>{}</blockquote><p><small>id <code>{}</code></small></p><ul>",
         if st.new { "new" } else { "old" },
         if st.new { "NEW" } else { "Still flagged" },
-        st.status.as_str(),
+        st.status.label_html(),
         escape_html(report.title_of(&st.article)),
         escape_html(&st.text),
         escape_html(&st.id)
@@ -781,10 +791,10 @@ pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
     for e in &st.evidence {
         let _ = write!(
             out,
-            "<li>[{}] {} — <code>{}</code>{}",
+            "<li>[{}] {} — <strong>{}</strong>{}",
             e.cite,
             source_link_html(&e.url, e.archived.as_deref()),
-            e.status.as_str(),
+            e.status.label_html(),
             archived_copy_html(e.archived.as_deref())
         );
         if let (Some(b), Some(a)) = (&e.before, &e.after) {
@@ -876,6 +886,11 @@ fn md_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A time as people read it in a report: to the second, UTC (`2026-12-02 17:42:07 UTC`).
+fn to_second(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// A run's page summary ([`RunReport::page_summary`]) from its folder: `page.json`, or, for a

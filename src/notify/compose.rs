@@ -189,10 +189,10 @@ fn statement_text(out: &mut String, report: &RunReport, st: &StatementReport) {
         header_safe(&st.article)
     );
     let _ = writeln!(out, "  Statement: {}", clean(&st.text));
-    let _ = writeln!(out, "  Verdict:   {}", st.status.as_str());
+    let _ = writeln!(out, "  Verdict:   {} ({})", st.status.label(), st.status.as_str());
     let _ = writeln!(out, "  Id:        {}", clean(&st.id));
     for e in &st.evidence {
-        let _ = writeln!(out, "  [{}] {} : {}", e.cite, clean(&e.url), e.status.as_str());
+        let _ = writeln!(out, "  [{}] {} : {}", e.cite, clean(&e.url), e.status.label());
         match (&e.before, &e.after) {
             (Some(b), Some(a)) if b != a => {
                 let _ = writeln!(out, "      before: {}", clean(b));
@@ -346,13 +346,13 @@ fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
     let _ = write!(
         out,
         "<div style=\"border:1px solid #ddd;border-left:6px solid {color};border-radius:4px;padding:10px 14px;margin:12px 0\">\
-         <p style=\"margin:0;font-size:13px;color:#555\"><strong style=\"color:{color}\">{}</strong> · <code>{}</code> · {}</p>\
+         <p style=\"margin:0;font-size:13px;color:#555\"><strong style=\"color:{color}\">{}</strong> · {} · {}</p>\
          <p style=\"margin:6px 0;font-weight:bold\">{}</p>\
          <blockquote style=\"margin:6px 0;padding:2px 0 2px 10px;border-left:3px solid #ccc;color:#333\">{}</blockquote>\
          <p style=\"margin:0 0 6px;font-size:12px;color:#777\">id <code>{}</code></p>\
          <ul style=\"margin:0;padding-left:20px\">",
         if st.new { "NEW" } else { "STILL FLAGGED" },
-        st.status.as_str(),
+        st.status.label_html(),
         escape_html(&st.article),
         escape_html(report.title_of(&st.article)),
         escape_html(&st.text),
@@ -361,10 +361,10 @@ fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
     for e in &st.evidence {
         let _ = write!(
             out,
-            "<li style=\"margin:4px 0\"><span style=\"word-break:break-all\">[{}] {}</span> · <code>{}</code>",
+            "<li style=\"margin:4px 0\"><span style=\"word-break:break-all\">[{}] {}</span> · <strong>{}</strong>",
             e.cite,
             link(&e.url),
-            e.status.as_str()
+            e.status.label_html()
         );
         match (&e.before, &e.after) {
             (Some(b), Some(a)) if b != a => {
