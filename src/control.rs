@@ -811,11 +811,6 @@ fn recheck_form(st: &ControlState, articles: &[(String, String)]) -> Markup {
     }
 }
 
-/// A time as the page shows it: to the second, in UTC.
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 /// A run's duration, to the tenth of a second.
 fn took(r: &RunReport) -> String {
     let ms = (r.finished_at - r.started_at).num_milliseconds().max(0);
@@ -838,6 +833,8 @@ fn ack_form(st: &ControlState, statement: &str) -> Markup {
 
 async fn index(State(st): State<ControlState>) -> Response {
     let ctx = st.handle.context();
+    let view = crate::report::View::of(&ctx.settings);
+    let when = |t: chrono::DateTime<chrono::Utc>| view.time(t);
     let status = st.handle.status();
     let outbox = crate::notify::outbox_size(&ctx.paths);
     // At most two pages are built at a time; more requests wait their turn (briefly).
@@ -1056,6 +1053,7 @@ mod tests {
         ControlSettings {
             listen: listen.into(),
             token_env: token_env.map(Into::into),
+            public_url: None,
         }
     }
 

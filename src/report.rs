@@ -57,6 +57,47 @@ pub struct RunReport {
     /// run first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// How this run is shown to people (time zone, the page's address); not part of the JSON.
+    #[serde(skip)]
+    pub view: View,
+}
+
+/// How reports, mail and the page show a run: times in the desk's time zone (`[report]
+/// timezone`), the report's address on the page (`[control] public_url`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct View {
+    /// The time zone (UTC when none).
+    pub tz: Option<chrono_tz::Tz>,
+    /// The page's public address, without a trailing `/`.
+    pub public_url: Option<String>,
+}
+
+impl View {
+    /// The view the settings ask for.
+    pub fn of(settings: &crate::settings::Settings) -> View {
+        View {
+            tz: settings.report.tz(),
+            public_url: settings
+                .control
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
+        }
+    }
+
+    /// A time to the second, in the desk's zone, with the zone's abbreviation
+    /// (`2026-12-02 18:42:07 CET`).
+    pub fn time(&self, t: DateTime<Utc>) -> String {
+        match self.tz {
+            Some(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            None => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        }
+    }
+
+    /// The address of a run's HTML report on the page, when the page's address is known.
+    pub fn report_url(&self, run_id: &str) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{u}/reports/{run_id}"))
+    }
 }
 
 /// The whole run's counts behind a page summary, per article.
@@ -443,6 +484,7 @@ impl RunReport {
             mail: self.mail.clone(),
             page: self.page.clone(),
             seq: self.seq,
+            view: self.view.clone(),
         }
     }
 
@@ -563,8 +605,8 @@ impl RunReport {
             out,
             "Trigger: {}. Started {}, finished {}.\n",
             self.trigger,
-            to_second(self.started_at),
-            to_second(self.finished_at)
+            self.view.time(self.started_at),
+            self.view.time(self.finished_at)
         );
         let _ = writeln!(
             out,
@@ -695,8 +737,8 @@ impl RunReport {
             out,
             "{}, {} → {}.</p>",
             self.trigger,
-            escape_html(&to_second(self.started_at)),
-            escape_html(&to_second(self.finished_at))
+            escape_html(&self.view.time(self.started_at)),
+            escape_html(&self.view.time(self.finished_at))
         );
         let _ = write!(
             out,
@@ -888,11 +930,6 @@ fn md_escape(s: &str) -> String {
     out
 }
 
-/// A time as people read it in a report: to the second, UTC (`2026-12-02 17:42:07 UTC`).
-fn to_second(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 /// A run's page summary ([`RunReport::page_summary`]) from its folder: `page.json`, or, for a
 /// run written before there was one, made once from `report.json` (if under
 /// [`PAGE_SOURCE_MAX`]) and kept.
@@ -974,6 +1011,43 @@ mod tests {
     }
 
     #[test]
+    fn times_are_shown_in_the_desks_zone_and_reports_linked_on_the_page() {
+        let mut settings = crate::settings::Settings::default();
+        let t = DateTime::parse_from_rfc3339("2026-12-02T17:42:07.6007Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(View::of(&settings).time(t), "2026-12-02 17:42:07 UTC");
+        assert_eq!(View::of(&settings).report_url("r1"), None);
+        settings.report.timezone = Some("Europe/Berlin".into());
+        settings.control.public_url = Some("https://cw.example.org/".into());
+        let v = View::of(&settings);
+        assert_eq!(v.time(t), "2026-12-02 18:42:07 CET");
+        assert_eq!(
+            v.report_url("r1").as_deref(),
+            Some("https://cw.example.org/reports/r1")
+        );
+        let mut r = report(vec![]);
+        r.view = v;
+        r.started_at = t;
+        assert!(r.to_html().contains("18:42:07 CET"), "{}", r.to_html());
+        let problems = crate::settings::Settings::parse(
+            std::path::Path::new("citewatch.toml"),
+            "[report]\ntimezone = \"Mars/Olympus\"\n[control]\npublic_url = \"ftp://x\"\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|p| p.contains(":2:") && p.contains("Mars/Olympus")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|p| p.contains(":4:") && p.contains("public_url")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn runs_are_ordered_by_the_stores_numbers_not_by_their_clock_times() {
         let dir = tempfile::tempdir().unwrap();
         // Run 2 was made while the clock was a year ahead; runs 1 and 3 have the right time.
@@ -1026,6 +1100,7 @@ mod tests {
             mail: None,
             page: None,
             seq: None,
+            view: Default::default(),
         }
     }
 

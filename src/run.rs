@@ -172,6 +172,7 @@ pub async fn run_check(
         sources.into_values().collect(),
     );
     report.seq = seq;
+    report.view = crate::report::View::of(&ctx.settings);
     // The store is done with; do not hold its lock through a slow SMTP server.
     drop(held);
     let t0 = Instant::now();

@@ -81,6 +81,24 @@ pub struct Settings {
     /// A Wayback-compatible web archive: baselines as of the checked date, captures of
     /// changes. Off by default.
     pub archive: ArchiveSettings,
+    /// How reports, mail and the page show times.
+    pub report: ReportSettings,
+}
+
+/// `[report]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportSettings {
+    /// The desk's time zone for the times in reports, mail and the page (an IANA name such
+    /// as `Europe/Berlin`); UTC when unset.
+    pub timezone: Option<String>,
+}
+
+impl ReportSettings {
+    /// The time zone, when set and known.
+    pub fn tz(&self) -> Option<chrono_tz::Tz> {
+        self.timezone.as_deref().and_then(|z| z.parse().ok())
+    }
 }
 
 /// Default base URL of the web archive.
@@ -382,6 +400,9 @@ pub struct ControlSettings {
     pub listen: String,
     /// Name of the environment variable holding the bearer token (required off loopback).
     pub token_env: Option<String>,
+    /// The page's address as the desk reaches it (`https://citewatch.example.org`): the mail
+    /// links each run's report there instead of naming its file.
+    pub public_url: Option<String>,
 }
 
 impl Default for ControlSettings {
@@ -389,6 +410,7 @@ impl Default for ControlSettings {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
             token_env: None,
+            public_url: None,
         }
     }
 }
@@ -415,6 +437,7 @@ impl Settings {
             .with("control", Schema::of::<ControlSettings>("[control]"))
             .with("browser", Schema::of::<BrowserSettings>("[browser]"))
             .with("archive", Schema::of::<ArchiveSettings>("[archive]"))
+            .with("report", Schema::of::<ReportSettings>("[report]"))
     }
 
     /// Parses settings text; `path` is only used in messages. Reports every syntax error
@@ -582,6 +605,23 @@ impl Settings {
                 ),
             )),
         }
+        if let Some(z) = &self.report.timezone
+            && z.parse::<chrono_tz::Tz>().is_err()
+        {
+            out.push(err(
+                &["report", "timezone"],
+                format!("[report].timezone: `{z}` is not a time zone name such as Europe/Berlin or America/New_York"),
+            ));
+        }
+        if let Some(u) = &self.control.public_url {
+            match url::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
+                _ => out.push(err(
+                    &["control", "public_url"],
+                    format!("[control].public_url: `{u}` is not an http(s) URL such as https://citewatch.example.org"),
+                )),
+            }
+        }
         if self.control.listen.parse::<std::net::SocketAddr>().is_err() {
             out.push(err(
                 &["control", "listen"],
@@ -648,7 +688,9 @@ mod tests {
         assert_eq!(email.to, ["fact-check-desk@example.org"]);
         assert_eq!(email.password_env.as_deref(), Some("CITEWATCH_SMTP_PASSWORD"));
         assert_eq!(email.send, SendWhen::Flagged);
-        assert_eq!(s.control.token_env.as_deref(), Some("CITEWATCH_TOKEN"));
+        assert_eq!(s.control.token_env.as_deref(), Some("CITEWATCH_CONTROL_TOKEN"));
+        assert_eq!(s.control.public_url.as_deref(), Some("https://citewatch.example.org"));
+        assert_eq!(s.report.tz(), Some(chrono_tz::Europe::Berlin));
         assert!(s.fetch.user_agent.starts_with("citewatch/"));
     }
 

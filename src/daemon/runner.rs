@@ -754,6 +754,7 @@ mod tests {
                     mail: None,
                     page: None,
                     seq: None,
+                    view: Default::default(),
                 })
             })
         }

@@ -131,8 +131,8 @@ pub fn text_body(report: &RunReport) -> String {
         s.sources,
         s.sources_changed,
         s.sources_failed,
-        report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        report.finished_at.format("%H:%M:%S UTC")
+        report.view.time(report.started_at),
+        report.view.time(report.finished_at)
     );
     let mut section = None;
     for st in flagged {
@@ -172,10 +172,14 @@ pub fn text_body(report: &RunReport) -> String {
     }
     out.push_str(&clean(&report.unanchored_text(TEXT_LISTED, true)));
     let _ = writeln!(out);
+    let full = report
+        .view
+        .report_url(&report.run_id)
+        .unwrap_or_else(|| format!("reports/{}/report.html", report.run_id));
     let _ = writeln!(
         out,
-        "Accept a new wording with `citewatch ack STATEMENT_ID`. Full report: reports/{}/report.html",
-        report.run_id
+        "Accept a new wording with `citewatch ack STATEMENT_ID` or on the page. Full report: {}",
+        clean(&full)
     );
     out
 }
@@ -249,7 +253,7 @@ pub fn html_body(report: &RunReport) -> String {
         s.sources,
         s.sources_changed,
         s.sources_failed,
-        escape_html(&report.started_at.format("%Y-%m-%d %H:%M UTC").to_string())
+        escape_html(&report.view.time(report.started_at))
     );
     let mut section = None;
     for st in report.flagged() {
@@ -285,10 +289,13 @@ pub fn html_body(report: &RunReport) -> String {
         out.push_str("</ul>");
     }
     unanchored_html(&mut out, report);
+    let full = match report.view.report_url(&report.run_id) {
+        Some(u) => link(&u),
+        None => format!("<code>reports/{}/report.html</code>", escape_html(&report.run_id)),
+    };
     let _ = writeln!(
         out,
-        "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">Accept a new wording with <code>citewatch ack STATEMENT_ID</code>. Full report: <code>reports/{}/report.html</code></p></div></body></html>",
-        escape_html(&report.run_id)
+        "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">Accept a new wording with <code>citewatch ack STATEMENT_ID</code> or on the page. Full report: {full}</p></div></body></html>"
     );
     out
 }
@@ -526,6 +533,7 @@ mod tests {
             mail: None,
             page: None,
             seq: None,
+            view: Default::default(),
         }
     }
 

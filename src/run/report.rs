@@ -49,6 +49,7 @@ pub(super) fn build(
         mail: None,
         page: None,
         seq: None,
+        view: Default::default(),
     }
 }
 
