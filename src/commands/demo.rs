@@ -16,6 +16,12 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
             .map_err(|e| CommandError::CannotRun(format!("cannot create a demo folder: {e}")))?
             .keep(),
     };
+    if std::fs::read_dir(&dir).is_ok_and(|mut rd| rd.next().is_some()) {
+        return Err(CommandError::Usage(format!(
+            "{} is not empty: give a new folder with --dir",
+            dir.display()
+        )));
+    }
     println!("citewatch demo in {}", dir.display());
     println!("Serving bundled copies of the ten sources of `us-military-kosovo` on 127.0.0.1.\n");
     let out = crate::demo::run_demo(&dir)

@@ -489,7 +489,7 @@ impl<P: Pipeline> Loop<P> {
             } else {
                 only.join(", ")
             };
-            tracing::info!(trigger = ?trigger, "run started: {what}");
+            tracing::info!(trigger = %trigger, "run started: {what}");
             let req = RunRequest {
                 only: only.clone(),
                 trigger,
@@ -526,7 +526,7 @@ impl<P: Pipeline> Loop<P> {
                 let secs = (report.finished_at - report.started_at).num_milliseconds() as f64 / 1000.0;
                 tracing::info!(
                     run_id = %report.run_id,
-                    trigger = ?report.trigger,
+                    trigger = %report.trigger,
                     statements = s.statements,
                     flagged = s.flagged,
                     new_flags = s.new_flags,
