@@ -689,7 +689,10 @@ mod tests {
         assert_eq!(email.password_env.as_deref(), Some("CITEWATCH_SMTP_PASSWORD"));
         assert_eq!(email.send, SendWhen::Flagged);
         assert_eq!(s.control.token_env.as_deref(), Some("CITEWATCH_CONTROL_TOKEN"));
-        assert_eq!(s.control.public_url.as_deref(), Some("https://citewatch.example.org"));
+        assert_eq!(
+            s.control.public_url.as_deref(),
+            Some("https://citewatch.example.org")
+        );
         assert_eq!(s.report.tz(), Some(chrono_tz::Europe::Berlin));
         assert!(s.fetch.user_agent.starts_with("citewatch/"));
     }
