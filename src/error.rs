@@ -219,6 +219,74 @@ pub fn toml_problems(path: &Path, text: &str, schema: &Schema) -> Vec<Diagnostic
     out.into_iter().map(|(_, d)| d).collect()
 }
 
+/// `text` with every key `schema` does not know blanked out (key and value replaced by
+/// spaces, line breaks kept), so the rest of the file can still be read and checked with its
+/// positions unchanged. `None` when that leaves no valid TOML (or there is a syntax error).
+pub fn blank_unknown_keys(text: &str, schema: &Schema) -> Option<String> {
+    let (doc, errors) = toml::de::DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        return None;
+    }
+    let mut spans = Vec::new();
+    unknown_spans(doc.get_ref(), schema, &mut spans);
+    let mut bytes = text.as_bytes().to_vec();
+    for (a, b) in spans {
+        for c in bytes.get_mut(a..b)? {
+            if *c != b'\n' && *c != b'\r' {
+                *c = b' ';
+            }
+        }
+    }
+    let out = String::from_utf8(bytes).ok()?;
+    out.parse::<toml::Table>().is_ok().then_some(out)
+}
+
+fn unknown_spans(table: &toml::de::DeTable<'_>, schema: &Schema, out: &mut Vec<(usize, usize)>) {
+    if schema.keys.is_empty() {
+        return;
+    }
+    for (key, value) in table.iter() {
+        match schema.keys.iter().find(|(k, _)| *k == key.get_ref().as_ref()) {
+            None => out.push((key.span().start, value.span().end.max(key.span().end))),
+            Some((_, Some(sub))) => match value.get_ref() {
+                toml::de::DeValue::Table(t) => unknown_spans(t, sub, out),
+                toml::de::DeValue::Array(items) => {
+                    for item in items.iter() {
+                        if let toml::de::DeValue::Table(t) = item.get_ref() {
+                            unknown_spans(t, sub, out);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Some((_, None)) => {}
+        }
+    }
+}
+
+/// `table` without the keys `schema` does not know (at every level it describes), so that
+/// the rest can still be read and checked after [`toml_problems`] reported them.
+pub fn drop_unknown_keys(table: &mut toml::Table, schema: &Schema) {
+    if schema.keys.is_empty() {
+        return;
+    }
+    table.retain(|k, _| schema.keys.iter().any(|(name, _)| *name == k));
+    for (key, sub) in &schema.keys {
+        let Some(sub) = sub else { continue };
+        match table.get_mut(*key) {
+            Some(toml::Value::Table(t)) => drop_unknown_keys(t, sub),
+            Some(toml::Value::Array(items)) => {
+                for item in items {
+                    if let toml::Value::Table(t) = item {
+                        drop_unknown_keys(t, sub);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn unknown_keys(
     path: &Path,
     text: &str,

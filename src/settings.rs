@@ -443,14 +443,31 @@ impl Settings {
     /// Parses settings text; `path` is only used in messages. Reports every syntax error
     /// and unknown key at once, then the first type error, then every failed value check.
     pub fn parse(path: &Path, text: &str) -> Result<Settings, Vec<Diagnostic>> {
-        let problems = toml_problems(path, text, &Self::schema());
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let settings: Settings =
-            toml::from_str(text).map_err(|e| vec![Diagnostic::from_toml(path, text, &e)])?;
-        let problems = settings.validate(path, text);
+        let schema = Self::schema();
+        let mut problems = toml_problems(path, text, &schema);
+        // Unknown keys do not hide the file's other problems: the rest is read without them
+        // and checked too (a syntax error stops here: there is no rest to read).
+        let mut table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(_) if !problems.is_empty() => return Err(problems),
+            Err(e) => return Err(vec![Diagnostic::from_toml(path, text, &e)]),
+        };
+        crate::error::drop_unknown_keys(&mut table, &schema);
+        let settings: Settings = match toml::Value::Table(table).try_into() {
+            Ok(s) => s,
+            Err(e) => {
+                // Type errors carry no position once the text is a value: read the text for it.
+                let d = match toml::from_str::<Settings>(text) {
+                    Err(e) => Diagnostic::from_toml(path, text, &e),
+                    Ok(_) => Diagnostic::error(path, None, e.to_string()),
+                };
+                problems.push(d);
+                return Err(problems);
+            }
+        };
+        problems.extend(settings.validate(path, text));
         if problems.iter().any(Diagnostic::is_error) {
+            problems.sort_by_key(|d| (d.line, d.col));
             return Err(problems);
         }
         Ok(settings)
@@ -674,6 +691,26 @@ mod tests {
             .unwrap();
         assert_eq!(s.store.password_env.as_deref(), Some("PW"));
         assert_eq!(s.store.lease_secs, DEFAULT_LEASE_SECS);
+    }
+
+    #[test]
+    fn an_unknown_key_does_not_hide_the_files_other_errors() {
+        let text = "[fetch]\nbogus = 1\nconcurrency = 0\n[schedule]\ncron = \"30 25 * * *\"\n";
+        let e = Settings::parse(Path::new("c.toml"), text).unwrap_err();
+        let lines: Vec<(Option<usize>, &str)> = e.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].0 == Some(2) && lines[0].1.contains("unknown key `bogus`"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].0 == Some(3) && lines[1].1.contains("concurrency"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].0 == Some(5) && lines[2].1.contains("the hour is 25"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -512,7 +512,15 @@ fn load_file_inner(
 ) -> (Option<Article>, Vec<Diagnostic>) {
     let problems = toml_problems(path, text, &article_schema());
     if !problems.is_empty() {
-        return (None, problems);
+        // Unknown keys do not hide the file's other problems: the rest is checked too.
+        let Some(rest) = crate::error::blank_unknown_keys(text, &article_schema()) else {
+            return (None, problems);
+        };
+        let (_, more) = load_file_inner(path, &rest, bounds, patterns);
+        let mut all = problems;
+        all.extend(more);
+        all.sort_by_key(|d| (d.line, d.col));
+        return (None, all);
     }
     let raw: RawArticle = match toml::from_str(text) {
         Ok(r) => r,

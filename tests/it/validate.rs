@@ -900,3 +900,25 @@ fn listen_off_loopback_without_a_token_is_an_error() {
         .unwrap();
     assert_problems(&ws, &out, 0, &[]);
 }
+
+/// Issue 15: an unknown key does not hide the file's other problems (here a bad URL and a
+/// duplicate cite), each still at its own line and column.
+#[test]
+fn an_unknown_key_does_not_hide_the_other_problems() {
+    let ws = Workspace::new();
+    ws.watchlist(
+        "a.toml",
+        "title = \"A\"\ncolour = \"red\"\narticle = \"\"\"x [1].\"\"\"\n[[source]]\ncite = 1\nurl = \"not a url\"\n[[source]]\ncite = 1\nurl = \"https://example.org/\"\n",
+    );
+    let out = validate(&ws);
+    assert_problems(
+        &ws,
+        &out,
+        2,
+        &[
+            ("watchlist/a.toml", "2:1", "unknown key `colour` in the article"),
+            ("watchlist/a.toml", "6:7", "bad url `not a url`"),
+            ("watchlist/a.toml", "8:8", "duplicate cite number 1"),
+        ],
+    );
+}
