@@ -264,29 +264,6 @@ fn unknown_spans(table: &toml::de::DeTable<'_>, schema: &Schema, out: &mut Vec<(
     }
 }
 
-/// `table` without the keys `schema` does not know (at every level it describes), so that
-/// the rest can still be read and checked after [`toml_problems`] reported them.
-pub fn drop_unknown_keys(table: &mut toml::Table, schema: &Schema) {
-    if schema.keys.is_empty() {
-        return;
-    }
-    table.retain(|k, _| schema.keys.iter().any(|(name, _)| *name == k));
-    for (key, sub) in &schema.keys {
-        let Some(sub) = sub else { continue };
-        match table.get_mut(*key) {
-            Some(toml::Value::Table(t)) => drop_unknown_keys(t, sub),
-            Some(toml::Value::Array(items)) => {
-                for item in items {
-                    if let toml::Value::Table(t) = item {
-                        drop_unknown_keys(t, sub);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 fn unknown_keys(
     path: &Path,
     text: &str,

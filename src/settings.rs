@@ -445,23 +445,20 @@ impl Settings {
     pub fn parse(path: &Path, text: &str) -> Result<Settings, Vec<Diagnostic>> {
         let schema = Self::schema();
         let mut problems = toml_problems(path, text, &schema);
-        // Unknown keys do not hide the file's other problems: the rest is read without them
-        // and checked too (a syntax error stops here: there is no rest to read).
-        let mut table: toml::Table = match text.parse() {
-            Ok(t) => t,
-            Err(_) if !problems.is_empty() => return Err(problems),
-            Err(e) => return Err(vec![Diagnostic::from_toml(path, text, &e)]),
+        // Unknown keys do not hide the file's other problems: the rest is read with them
+        // blanked out (positions kept) and checked too.
+        let rest = if problems.is_empty() {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            match crate::error::blank_unknown_keys(text, &schema) {
+                Some(t) => std::borrow::Cow::Owned(t),
+                None => return Err(problems),
+            }
         };
-        crate::error::drop_unknown_keys(&mut table, &schema);
-        let settings: Settings = match toml::Value::Table(table).try_into() {
+        let settings: Settings = match toml::from_str(&rest) {
             Ok(s) => s,
             Err(e) => {
-                // Type errors carry no position once the text is a value: read the text for it.
-                let d = match toml::from_str::<Settings>(text) {
-                    Err(e) => Diagnostic::from_toml(path, text, &e),
-                    Ok(_) => Diagnostic::error(path, None, e.to_string()),
-                };
-                problems.push(d);
+                problems.push(Diagnostic::from_toml(path, &rest, &e));
                 return Err(problems);
             }
         };
