@@ -93,6 +93,9 @@ pub struct OutboxSummary {
     pub busy: usize,
     /// What went wrong, one line per problem.
     pub errors: Vec<String>,
+    /// The server did not answer (connection, TLS, deadline): the pass stopped there, and
+    /// the run's own message waits for the next run instead of costing another deadline.
+    pub unreachable: bool,
 }
 
 impl OutboxSummary {
@@ -148,10 +151,15 @@ fn envelope(email: Option<&EmailSettings>) -> anyhow::Result<(Mailbox, Vec<Mailb
 /// `[email]`, to `reports/mail/<run-id>.eml`), then tries to deliver it. An `Err` means the
 /// message could not even be written; delivery failures are [`MailOutcome::Queued`] or
 /// [`MailOutcome::Failed`].
+///
+/// `server_down` (the outbox pass of the same run found the server not answering, with its
+/// error): the message is queued without another attempt, so a run's whole delivery is
+/// bounded by one `timeout_secs`.
 pub async fn deliver_report(
     paths: &Paths,
     settings: &Settings,
     report: &RunReport,
+    server_down: Option<&str>,
 ) -> anyhow::Result<MailOutcome> {
     let email = settings.email.as_ref();
     let send = email.map(|e| e.send).unwrap_or_default();
@@ -186,6 +194,15 @@ pub async fn deliver_report(
         meta,
         state: outbox::State::Waiting,
     };
+    if let Some(down) = server_down {
+        let e = format!("not tried, the server did not answer this run ({down})");
+        tracing::warn!("report message queued, not sent: {e}");
+        dirs.record_note(&mut item, &e)?;
+        return Ok(MailOutcome::Queued {
+            path: item.eml,
+            error: e,
+        });
+    }
     let mailer = match smtp::mailer(email, &paths.root) {
         Ok(m) => m,
         Err(e) => {
@@ -366,6 +383,7 @@ async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> Outb
                                 let stop = f.unreachable;
                                 summary.errors.push(f.message);
                                 if stop {
+                                    summary.unreachable = true;
                                     break;
                                 }
                             }

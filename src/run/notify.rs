@@ -13,7 +13,12 @@ pub(super) async fn notify(ctx: &Context, report: &RunReport) -> (String, bool) 
     use crate::notify::MailOutcome;
     // Messages of earlier runs first, so the desk reads them in the order the runs happened.
     let flushed = crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await;
-    let (mail, kept) = match crate::notify::deliver_report(&ctx.paths, &ctx.settings, report).await {
+    // A server that did not answer the retries is not asked again this run: one deadline.
+    let down = flushed
+        .unreachable
+        .then(|| flushed.errors.last().cloned().unwrap_or_default());
+    let delivered = crate::notify::deliver_report(&ctx.paths, &ctx.settings, report, down.as_deref()).await;
+    let (mail, kept) = match delivered {
         Ok(outcome) => {
             let kept = matches!(
                 outcome,
