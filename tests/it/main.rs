@@ -11,7 +11,8 @@ mod fetch;
 /// `validate`: every settings and watchlist problem with its file, line and column.
 mod validate;
 
-/// The re-check report by email: outbox, SMTP (plain, STARTTLS), refusals, `outbox`.
+/// The re-check report by email: outbox, SMTP (plain, STARTTLS), refusals, `outbox`; read-only
+/// and full file systems (real tmpfs mounts) under `reports/` and `snapshots/`.
 mod notify;
 
 /// `daemon`, `trigger` and the control endpoint as real processes.

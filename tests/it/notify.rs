@@ -712,3 +712,151 @@ fn a_flag_whose_eml_was_not_written_stays_new() {
     let v = check(&ws);
     assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
 }
+
+/// A small tmpfs mounted on a folder of the workspace, unmounted when dropped (also when the
+/// test panics). `None` where mounting is not permitted (not root, no `CAP_SYS_ADMIN`): CI
+/// runs as root, where it is.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs on {} (needs root)", dir.display());
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+
+    fn remount(&self, mode: &str) {
+        let s = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(s.success(), "remount {mode} {}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Issue 17, item 1, on a real read-only file system: `reports/` read-only when a run has
+/// committed its flags. The run fails (exit 3) and its flags stay new; once `reports/` is
+/// writable again the next run mails them, and the one after is quiet.
+#[test]
+fn reports_read_only_after_the_flags_were_committed_the_next_run_mails_them() {
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    let ws = workspace(&srv, &format!("smtp://127.0.0.1:{}", smtp.port()), "");
+    let Some(fs) = Tmpfs::mount(&ws.root().join("reports"), "8m") else {
+        return;
+    };
+    srv.set("/a", page("", "600"));
+    check(&ws);
+    fs.remount("ro");
+    srv.set("/a", page("", "350"));
+    let (out, _) = ws.check_json();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
+        "{}",
+        show(&out)
+    );
+    assert!(smtp.received().is_empty());
+    fs.remount("rw");
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
+    assert_eq!(smtp.received().len(), 1);
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], true, "{v:#}");
+    assert_eq!(smtp.received().len(), 1, "flagged but not new: no second message");
+}
+
+/// Issue 17, item 1: the disk full when the outbox file is written (a full tmpfs on
+/// `reports/outbox`). The run says the mail was not written and its flag stays new; with the
+/// space back, the next run mails it, exactly once.
+#[test]
+fn outbox_disk_full_the_flag_stays_new_and_the_next_run_mails_it() {
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    let ws = workspace(&srv, &format!("smtp://127.0.0.1:{}", smtp.port()), "");
+    let outbox_dir = ws.root().join("reports").join("outbox");
+    let Some(_fs) = Tmpfs::mount(&outbox_dir, "256k") else {
+        return;
+    };
+    srv.set("/a", page("", "600"));
+    check(&ws);
+    // Fill the file system to the last byte.
+    let filler = outbox_dir.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).and_then(|()| f.flush()).is_ok() {}
+        while f.write_all(&[0]).is_ok() {}
+    }
+    srv.set("/a", page("", "350"));
+    let (out, v) = ws.check_json();
+    assert_eq!(v["summary"]["new_flags"], 1, "{}", show(&out));
+    let mail = v["mail"].as_str().unwrap_or_default();
+    assert!(
+        mail.starts_with("not written") && mail.contains("No space left"),
+        "{}",
+        show(&out)
+    );
+    assert!(smtp.received().is_empty());
+    std::fs::remove_file(&filler).unwrap();
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
+    assert_eq!(smtp.received().len(), 1);
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
+    assert_eq!(smtp.received().len(), 1, "no second message");
+}
+
+/// Issue 17, item 1: the store's folder read-only (or its disk full) when a run commits. The
+/// run fails with a message naming the store, writes no report and sends nothing; once the
+/// fault is cleared the next run needs no repair, keeps the baseline and flags the change.
+#[test]
+fn snapshots_read_only_the_run_fails_cleanly_and_the_next_one_goes_on() {
+    let smtp = SmtpServer::start();
+    let srv = PageServer::start();
+    let ws = workspace(&srv, &format!("smtp://127.0.0.1:{}", smtp.port()), "");
+    let Some(fs) = Tmpfs::mount(&ws.root().join("snapshots"), "16m") else {
+        return;
+    };
+    srv.set("/a", page("", "600"));
+    check(&ws);
+    fs.remount("ro");
+    srv.set("/a", page("", "350"));
+    let (out, _) = ws.check_json();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("snapshots") && err.contains("Read-only"),
+        "{}",
+        show(&out)
+    );
+    assert!(smtp.received().is_empty());
+    fs.remount("rw");
+    let v = check(&ws);
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], true, "{v:#}");
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
+    assert_eq!(smtp.received().len(), 1);
+}
