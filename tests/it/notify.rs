@@ -752,6 +752,19 @@ impl Drop for Tmpfs {
     }
 }
 
+/// After a fault is cleared: the next run mails the flag the faulty run committed (still new),
+/// and the one after sends nothing (flagged, not new).
+fn mails_the_flag_once(ws: &Workspace, smtp: &SmtpServer) {
+    let v = check(ws);
+    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
+    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
+    assert_eq!(smtp.received().len(), 1);
+    let v = check(ws);
+    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
+    assert_eq!(v["statements"][0]["flagged"], true, "{v:#}");
+    assert_eq!(smtp.received().len(), 1, "flagged but not new: no second message");
+}
+
 /// Issue 17, item 1, on a real read-only file system: `reports/` read-only when a run has
 /// committed its flags. The run fails (exit 3) and its flags stay new; once `reports/` is
 /// writable again the next run mails them, and the one after is quiet.
@@ -776,14 +789,7 @@ fn reports_read_only_after_the_flags_were_committed_the_next_run_mails_them() {
     );
     assert!(smtp.received().is_empty());
     fs.remount("rw");
-    let v = check(&ws);
-    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
-    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
-    assert_eq!(smtp.received().len(), 1);
-    let v = check(&ws);
-    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
-    assert_eq!(v["statements"][0]["flagged"], true, "{v:#}");
-    assert_eq!(smtp.received().len(), 1, "flagged but not new: no second message");
+    mails_the_flag_once(&ws, &smtp);
 }
 
 /// Issue 17, item 1: the disk full when the outbox file is written (a full tmpfs on
@@ -820,13 +826,7 @@ fn outbox_disk_full_the_flag_stays_new_and_the_next_run_mails_it() {
     );
     assert!(smtp.received().is_empty());
     std::fs::remove_file(&filler).unwrap();
-    let v = check(&ws);
-    assert_eq!(v["summary"]["new_flags"], 1, "{v:#}");
-    assert!(v["mail"].as_str().unwrap().starts_with("sent to"), "{v:#}");
-    assert_eq!(smtp.received().len(), 1);
-    let v = check(&ws);
-    assert_eq!(v["summary"]["new_flags"], 0, "{v:#}");
-    assert_eq!(smtp.received().len(), 1, "no second message");
+    mails_the_flag_once(&ws, &smtp);
 }
 
 /// Issue 17, item 1: the store's folder read-only (or its disk full) when a run commits. The
