@@ -322,7 +322,7 @@ fn token_spans(s: &str, out: &mut Vec<(usize, usize)>) {
                     ',' => prev.is_ascii_digit() && next.is_ascii_digit(),
                     '.' => {
                         (prev.is_ascii_digit() && next.is_ascii_digit())
-                            || (prev.is_alphabetic() && next.is_alphabetic() && prev_at > 0 && {
+                            || (prev.is_alphabetic() && next.is_alphabetic() && {
                                 // only for abbreviations like U.S / e.g: single letters
                                 let before_prev = s[..prev_at].chars().next_back().unwrap_or(' ');
                                 !before_prev.is_alphanumeric() || before_prev == '.'
@@ -337,6 +337,14 @@ fn token_spans(s: &str, out: &mut Vec<(usize, usize)>) {
                 }
             }
             break;
+        }
+        // `United States` is one word, the same as `U.S.` (see [`push_canon`]).
+        if b[start] == b'U'
+            && &s[start..j] == "United"
+            && s[j..].starts_with(" States")
+            && !s[j + 7..].starts_with(char::is_alphanumeric)
+        {
+            j += 7;
         }
         out.push((start, j));
         i = j;
@@ -370,6 +378,12 @@ fn canon_word(raw: &str) -> String {
 
 /// Appends the canonical form of the word `raw` to `out`.
 fn push_canon(raw: &str, out: &mut String) {
+    // The country, however a writer spells it: `U.S.`, `US`, `United States` (one span, see
+    // [`token_spans`]); `us` the pronoun stays a stop word.
+    if matches!(raw, "US" | "United States") {
+        out.push_str("u.s");
+        return;
+    }
     // Most words are already canonical: lower-case ASCII without thousands separators.
     if raw
         .bytes()
@@ -2379,7 +2393,7 @@ mod tests {
                         ',' => prev.is_ascii_digit() && next.is_ascii_digit(),
                         '.' => {
                             (prev.is_ascii_digit() && next.is_ascii_digit())
-                                || (prev.is_alphabetic() && next.is_alphabetic() && j >= 2 && {
+                                || (prev.is_alphabetic() && next.is_alphabetic() && {
                                     // only for abbreviations like U.S / e.g: single letters
                                     let before_prev = if j >= 2 { chars[j - 2].1 } else { ' ' };
                                     !before_prev.is_alphanumeric() || before_prev == '.'
@@ -2796,6 +2810,12 @@ mod tests {
             "the u.s gave $ 1000 3.5 % of it"
         );
         assert_eq!(canonical("It’s NATO-led"), "it's nato led");
+        // The country however it is spelled; `us` the pronoun is another word.
+        for c in ["U.S. forces", "US forces", "United States forces"] {
+            assert_eq!(canonical(c), "u.s forces", "{c}");
+        }
+        assert_eq!(canonical("told us"), "told us");
+        assert_eq!(canonical("United Statesmen"), "united statesmen");
     }
 
     #[test]
