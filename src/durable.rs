@@ -54,6 +54,25 @@ fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), WriteError>
     Ok(())
 }
 
+/// A named crash point at a durable step, for the fault suite (`tests/it/faults.rs`): in a
+/// build with the `fail` crate's `failpoints` feature (which only `cargo test` turns on) and
+/// `FAILPOINTS=NAME=return` in the environment, the process is killed with SIGKILL right
+/// here, as a power cut or the OOM killer would; in any other build it is nothing.
+#[macro_export]
+macro_rules! crash_point {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| $crate::durable::crash_now())
+    };
+}
+
+/// Kills this process with SIGKILL (see [`crash_point!`]).
+#[doc(hidden)]
+pub fn crash_now() -> ! {
+    #[cfg(unix)]
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    std::process::abort()
+}
+
 /// Makes a folder's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), WriteError> {
     #[cfg(unix)]

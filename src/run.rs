@@ -178,9 +178,11 @@ pub async fn run_check(
     let t0 = Instant::now();
     // `--no-email`: no message, and the outbox is left alone (its new flags stay new).
     report.mail = Some(if req.email {
-        let (mail, kept) = notify::notify(ctx, &report).await;
+        let (mail, kept) = notify::notify(ctx, &report, &unannounced).await;
         if kept {
+            crate::crash_point!("run-before-announce");
             announce(store, unannounced).await;
+            crate::crash_point!("run-after-announce");
         }
         mail
     } else {
@@ -217,6 +219,7 @@ async fn run_batch(
     let t_start = Instant::now();
     // (PostgreSQL's synchronous client moves itself off the async worker.)
     let mut index = plan::load_records(store, articles)?;
+    notify::settle_announced(ctx, &mut index);
     debug_since(t_start, "store locked, index loaded");
 
     let mut plan = plan::plan(articles, &index)?;

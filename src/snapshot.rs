@@ -875,6 +875,7 @@ impl Store {
         claim: Option<&Claim>,
     ) -> Result<(), StoreError> {
         self.sync_pending()?;
+        crate::crash_point!("store-before-commit");
         if let Some(pg) = &self.pg {
             let claim = claim.and_then(|c| match &c.hold {
                 Hold::Shared(lease) => Some((c.articles.as_slice(), lease)),
@@ -892,6 +893,7 @@ impl Store {
             w.put_run(r, Utc::now())?;
         }
         w.commit()?;
+        crate::crash_point!("store-after-commit");
         // Objects no version names any more (a crash here leaves them: harmless).
         for v in removed {
             if !db.object_used(v.text.as_str())? {
@@ -957,6 +959,7 @@ fn prune(
 /// A crash leaves no temp file behind. Where the file system or `/proc` cannot do it, the
 /// named temp file is used.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    crate::crash_point!("store-object");
     #[cfg(target_os = "linux")]
     if let Some(done) = write_new_unnamed(path, bytes) {
         return done;

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use lettre::message::Mailbox;
 
+use crate::ids::{BaselineKey, RunId};
 use crate::report::RunReport;
 use crate::settings::{EmailSettings, Settings};
 use crate::workspace::Paths;
@@ -152,6 +153,9 @@ fn envelope(email: Option<&EmailSettings>) -> anyhow::Result<(Mailbox, Vec<Mailb
 /// message could not even be written; delivery failures are [`MailOutcome::Queued`] or
 /// [`MailOutcome::Failed`].
 ///
+/// `flags` are the flags the message announces, recorded with it (see
+/// [`outbox::Dirs::announcing`]).
+///
 /// `server_down` (the outbox pass of the same run found the server not answering, with its
 /// error): the message is queued without another attempt, so a run's whole delivery is
 /// bounded by one `timeout_secs`.
@@ -159,6 +163,7 @@ pub async fn deliver_report(
     paths: &Paths,
     settings: &Settings,
     report: &RunReport,
+    flags: &[(BaselineKey, RunId)],
     server_down: Option<&str>,
 ) -> anyhow::Result<MailOutcome> {
     let email = settings.email.as_ref();
@@ -187,8 +192,10 @@ pub async fn deliver_report(
         last_attempt_at: None,
         last_error: None,
         delivered_at: None,
+        flags: flags.to_vec(),
     };
     let eml = dirs.enqueue(&bytes, &meta)?;
+    crate::crash_point!("outbox-queued");
     let mut item = outbox::Item {
         eml,
         meta,
@@ -289,7 +296,11 @@ async fn send_one(
     let (from, to) = (item.meta.from.clone(), item.meta.to.clone());
     // Marked sent the moment the server accepts it, before QUIT: a QUIT that hangs or a
     // connection dropped after the acceptance cannot make it go out twice.
-    match mailer.send(&from, &to, &bytes, || dirs.mark_sent(item)).await {
+    let accepted = || {
+        crate::crash_point!("smtp-accepted");
+        dirs.mark_sent(item)
+    };
+    match mailer.send(&from, &to, &bytes, accepted).await {
         Ok(Ok(p)) => {
             tracing::info!(run_id = %item.meta.run_id, "report message delivered: {}", p.display());
             Sent::Delivered(p)

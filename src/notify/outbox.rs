@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{BaselineKey, RunId};
+
 /// What the sidecar records about one message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
@@ -44,6 +46,12 @@ pub struct Meta {
     /// When the server accepted it.
     #[serde(default)]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// The flags it announces (baseline, the run that raised it). A run that finds one of
+    /// them not marked announced in the store (the process died between queueing the message
+    /// and marking them) marks it then instead of mailing it again: see
+    /// [`Dirs::announcing`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<(BaselineKey, RunId)>,
 }
 
 /// Where a queued message is.
@@ -109,8 +117,31 @@ impl Dirs {
         anyhow::ensure!(!name.is_empty(), "run id `{}` cannot name a file", meta.run_id);
         let eml = self.outbox.join(format!("{name}.eml"));
         write(&sidecar(&eml), &serde_json::to_vec_pretty(meta)?)?;
+        crate::crash_point!("outbox-sidecar-only");
         write(&eml, bytes)?;
         Ok(eml)
+    }
+
+    /// The flags announced by the messages queued (waiting or failed) and by those sent for
+    /// runs from `since` on (message names start with their run's sortable id). A message
+    /// whose `.eml` is missing (killed between its sidecar and itself) announces nothing.
+    pub fn announcing(&self, since: &RunId) -> anyhow::Result<Vec<(BaselineKey, RunId)>> {
+        let mut flags: Vec<_> = self.list()?.into_iter().flat_map(|i| i.meta.flags).collect();
+        let rd = match fs::read_dir(&self.sent) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(flags),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", self.sent.display()),
+        };
+        for entry in rd {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".eml")
+                && stem >= since.as_str()
+            {
+                flags.extend(read_meta(&self.sent.join(&*name)).flags);
+            }
+        }
+        Ok(flags)
     }
 
     /// Everything waiting, then everything failed, each oldest first.
@@ -278,6 +309,7 @@ fn read_meta(eml: &Path) -> Meta {
         last_attempt_at: None,
         last_error: Some("sidecar missing or unreadable; envelope from the settings".into()),
         delivered_at: None,
+        flags: Vec::new(),
     }
 }
 
@@ -296,6 +328,7 @@ mod tests {
             last_attempt_at: None,
             last_error: None,
             delivered_at: None,
+            flags: Vec::new(),
         }
     }
 

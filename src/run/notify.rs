@@ -2,14 +2,20 @@
 //! then this run's message (if it warrants one), and say what became of both in one line for
 //! the report. A mail problem never fails the run.
 
+use crate::ids::{BaselineKey, RunId};
 use crate::report::RunReport;
+use crate::snapshot::Index;
 use crate::workspace::Context;
 
 /// Flushes the outbox, delivers `report`'s message, and returns the report's mail line and
 /// whether the message is durably kept (sent, queued in the outbox, kept after a permanent
 /// refusal for `outbox --send`, or written as `.eml`): only then are the run's flags
 /// announced.
-pub(super) async fn notify(ctx: &Context, report: &RunReport) -> (String, bool) {
+pub(super) async fn notify(
+    ctx: &Context,
+    report: &RunReport,
+    flags: &[(BaselineKey, RunId)],
+) -> (String, bool) {
     use crate::notify::MailOutcome;
     // Messages of earlier runs first, so the desk reads them in the order the runs happened.
     let flushed = crate::notify::flush_outbox(&ctx.paths, &ctx.settings).await;
@@ -17,7 +23,8 @@ pub(super) async fn notify(ctx: &Context, report: &RunReport) -> (String, bool) 
     let down = flushed
         .unreachable
         .then(|| flushed.errors.last().cloned().unwrap_or_default());
-    let delivered = crate::notify::deliver_report(&ctx.paths, &ctx.settings, report, down.as_deref()).await;
+    let delivered =
+        crate::notify::deliver_report(&ctx.paths, &ctx.settings, report, flags, down.as_deref()).await;
     let (mail, kept) = match delivered {
         Ok(outcome) => {
             let kept = matches!(
@@ -38,5 +45,37 @@ pub(super) async fn notify(ctx: &Context, report: &RunReport) -> (String, bool) 
         (mail, kept)
     } else {
         (format!("{mail}; {flushed}"), kept)
+    }
+}
+
+/// Marks announced, in `index`, the flags not marked so whose message is on disk already (in
+/// the outbox, or sent): the process that queued it died before marking them, and mailing
+/// them again would send the desk the same alert twice. Reads only when some flag of `index`
+/// is unannounced, and of `sent/` only the messages of runs since the oldest such flag.
+pub(super) fn settle_announced(ctx: &Context, index: &mut Index) {
+    let Some(since) = index
+        .baselines
+        .values()
+        .filter_map(|b| b.flag.as_ref().filter(|f| !f.announced))
+        .map(|f| f.since_run.clone())
+        .min()
+    else {
+        return;
+    };
+    let queued = match crate::notify::outbox::Dirs::new(&ctx.paths.reports()).announcing(&since) {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::warn!("cannot read the outbox for messages already queued: {e:#}");
+            return;
+        }
+    };
+    for (key, run) in queued {
+        if let Some(f) = index.baselines.get_mut(&key).and_then(|b| b.flag.as_mut())
+            && f.since_run == run
+            && !f.announced
+        {
+            tracing::info!(baseline = %key, "flag announced by a message queued before: not mailed again");
+            f.announced = true;
+        }
     }
 }

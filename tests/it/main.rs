@@ -24,6 +24,9 @@ mod evidence;
 /// `demo`: the README's first command end to end.
 mod demo;
 
+/// The fault suite: SIGKILL at each durable step (crash points), read-only and full stores.
+mod faults;
+
 /// The store: the upgrade of a format-1 store, SIGKILL at many points.
 mod store;
 

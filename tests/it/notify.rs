@@ -716,10 +716,10 @@ fn a_flag_whose_eml_was_not_written_stays_new() {
 /// A small tmpfs mounted on a folder of the workspace, unmounted when dropped (also when the
 /// test panics). `None` where mounting is not permitted (not root, no `CAP_SYS_ADMIN`): CI
 /// runs as root, where it is.
-struct Tmpfs(PathBuf);
+pub(crate) struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+    pub(crate) fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(dir).unwrap();
         let ok = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -733,7 +733,7 @@ impl Tmpfs {
         Some(Tmpfs(dir.to_path_buf()))
     }
 
-    fn remount(&self, mode: &str) {
+    pub(crate) fn remount(&self, mode: &str) {
         let s = std::process::Command::new("mount")
             .args(["-o", &format!("remount,{mode}")])
             .arg(&self.0)
