@@ -42,14 +42,18 @@ pub fn atomic_write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), Wri
     sync_dir(dir)
 }
 
+/// The name every temp file of [`atomic_write`] starts with.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
 /// Writes `bytes` to a temporary file in `dir`, syncs it and renames it to `path`.
 fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(at(dir))?;
     tmp.write_all(bytes).map_err(at(path))?;
     tmp.as_file().sync_all().map_err(at(path))?;
+    crate::crash_point!("durable-temp-written");
     tmp.persist(path).map_err(|e| at(path)(e.error))?;
     Ok(())
 }
@@ -71,6 +75,34 @@ pub fn crash_now() -> ! {
     #[cfg(unix)]
     let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
     std::process::abort()
+}
+
+/// Removes the temp files [`atomic_write`] leaves in `dir` (not below it) when its process is
+/// killed mid-write, once they are older than `min_age`: a younger one may be a write in
+/// progress by another process on the same folder. Symlinks and other non-regular entries
+/// are left alone. Returns how many were removed; a folder that cannot be read removes none.
+pub fn sweep_temp_files(dir: &Path, min_age: std::time::Duration) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let Ok(meta) = e.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= min_age);
+        if meta.file_type().is_file() && old && fs::remove_file(e.path()).is_ok() {
+            tracing::debug!("removed {}, left by a write that was cut off", e.path().display());
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Makes a folder's entries (new names, renames) durable.
@@ -98,6 +130,32 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["a.json", "b.md", "c.html"]);
+    }
+
+    #[test]
+    fn only_old_temp_files_are_swept() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join(".tmp-old");
+        for name in [".tmp-old", ".tmp-young", "report.json"] {
+            fs::write(d.path().join(name), b"x").unwrap();
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        fs::write(d.path().join("kept"), b"x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.path().join("kept"), d.path().join(".tmp-link")).unwrap();
+        assert_eq!(sweep_temp_files(d.path(), std::time::Duration::from_secs(600)), 1);
+        assert!(!old.exists());
+        assert!(d.path().join(".tmp-young").exists() && d.path().join("kept").exists());
+        assert_eq!(
+            sweep_temp_files(&d.path().join("missing"), std::time::Duration::ZERO),
+            0
+        );
     }
 
     #[test]

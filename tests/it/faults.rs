@@ -141,6 +141,61 @@ fn a_run_killed_at_each_durable_step_mails_its_flag_on_a_later_run() {
     assert!(misses.is_empty(), "{misses:#?}");
 }
 
+/// Makes every temp file under `dir` an hour old, as if the kill was long ago: a sweep takes
+/// only files older than any write in progress.
+fn age_temp_files(dir: &Path) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for f in temp_files(dir) {
+        let file = std::fs::File::options().write(true).open(&f).unwrap();
+        file.set_modified(hour_ago).unwrap();
+    }
+}
+
+#[test]
+fn a_run_killed_inside_each_file_write_mails_once_and_its_temp_file_is_swept() {
+    let srv = PageServer::start();
+    let mut misses = Vec::new();
+    let mut killed = 0;
+    for skip in 0.. {
+        let smtp = SmtpServer::start();
+        let ws = workspace(&srv, &smtp);
+        srv.set("/alpha/1", page("600"));
+        check(&ws, "baseline");
+        srv.set("/alpha/1", page("350"));
+        // The `skip`-th file a flagging run writes (outbox sidecar, message, reports) is cut
+        // off after its temp file is synced, before the rename.
+        let out = ws
+            .cmd(&["check"])
+            .env("FAILPOINTS", format!("durable-temp-written={skip}*off->return"))
+            .output()
+            .unwrap();
+        if out.status.signal() != Some(9) {
+            assert!(out.status.success(), "{}", show(&out));
+            break;
+        }
+        killed += 1;
+        let left = temp_files(ws.root());
+        assert!(!left.is_empty(), "write {skip} was cut off and left no temp file");
+        age_temp_files(ws.root());
+        let v = check(&ws, &format!("the run after write {skip} was cut off"));
+        assert_eq!(v["summary"]["flagged"], 1, "{v:#}");
+        let still = temp_files(ws.root());
+        if !still.is_empty() {
+            misses.push(format!("write {skip}: left {still:?} (was {left:?})"));
+        }
+        // A write into `sent/` comes after the server accepted the message: delivery is at
+        // least once there, as at `smtp-accepted`.
+        let accepted = left.iter().any(|f| f.contains("/sent/"));
+        let got = smtp.received().len();
+        if got != 1 + usize::from(accepted) {
+            misses.push(format!("write {skip} ({left:?}): {got} messages"));
+        }
+    }
+    assert!(killed >= 5, "only {killed} writes in a flagging run");
+    eprintln!("{killed} file writes in a flagging run, each cut off once");
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
 /// Baseline keys and flagged keys of the store.
 fn books(ws: &Workspace) -> (Vec<String>, Vec<String>) {
     let idx = crate::support::store::index(ws.root());
