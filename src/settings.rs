@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Diagnostic, Schema, toml_problems};
 
 pub mod email;
+pub mod notify;
+
+pub use notify::{NotifySettings, WebhookFormat, WebhookSettings};
 
 /// Default cron expression: every day at 06:00 UTC.
 pub const DEFAULT_CRON: &str = "0 0 6 * * *";
@@ -83,6 +86,8 @@ pub struct Settings {
     pub archive: ArchiveSettings,
     /// How reports, mail and the page show times.
     pub report: ReportSettings,
+    /// Channels besides the mail: `[[notify.webhook]]`.
+    pub notify: NotifySettings,
 }
 
 /// `[report]`
@@ -438,6 +443,11 @@ impl Settings {
             .with("browser", Schema::of::<BrowserSettings>("[browser]"))
             .with("archive", Schema::of::<ArchiveSettings>("[archive]"))
             .with("report", Schema::of::<ReportSettings>("[report]"))
+            .with(
+                "notify",
+                Schema::of::<NotifySettings>("[notify]")
+                    .with("webhook", Schema::of::<WebhookSettings>("[[notify.webhook]]")),
+            )
     }
 
     /// Parses settings text; `path` is only used in messages. Reports every syntax error
@@ -609,6 +619,7 @@ impl Settings {
         if let Some(email) = &self.email {
             out.extend(email::validate_email_settings(email, path, text));
         }
+        out.extend(notify::validate(&self.notify, path, text));
         match url::Url::parse(&self.archive.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             _ => out.push(err(
@@ -736,11 +747,33 @@ mod tests {
         let on = uncommented(EXAMPLE);
         let schema = Settings::schema();
         for (table, sub) in &schema.keys {
+            let sub = sub.as_ref().expect("every table has a schema");
+            // `[notify]` holds arrays of tables only: `[[notify.webhook]]` and its keys.
+            let subs: Vec<_> = sub
+                .keys
+                .iter()
+                .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
+                .collect();
+            if !subs.is_empty() {
+                for (k, s) in subs {
+                    assert!(
+                        on.contains(&format!("[[{table}.{k}]]")),
+                        "[[{table}.{k}]] missing"
+                    );
+                    for (key, _) in &s.keys {
+                        assert!(
+                            on.lines().any(|l| l.starts_with(&format!("{key} = "))),
+                            "[[{table}.{k}]].{key} missing from the example"
+                        );
+                    }
+                }
+                continue;
+            }
             assert!(
                 on.contains(&format!("[{table}]")),
                 "[{table}] missing from the example"
             );
-            for (key, _) in &sub.as_ref().expect("every table has a schema").keys {
+            for (key, _) in &sub.keys {
                 assert!(
                     on.lines().any(|l| l.starts_with(&format!("{key} = "))),
                     "[{table}].{key} missing from the example"

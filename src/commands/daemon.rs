@@ -147,6 +147,9 @@ async fn outbox_timer(ctx: watch::Receiver<Arc<Context>>, shutdown: Cancellation
 
 /// The daemon's one place that delivers the outbox (`reports/outbox/*.eml`).
 async fn retry_outbox(ctx: &Context) {
+    if crate::notify::webhook::queue_size(&ctx.paths) > 0 {
+        crate::notify::webhook::flush(&ctx.paths, &ctx.settings, false).await;
+    }
     let waiting = crate::notify::outbox_size(&ctx.paths);
     if waiting == 0 {
         return;

@@ -18,8 +18,13 @@ pub async fn outbox(root: &Path, args: &OutboxArgs) -> Result<Exit, CommandError
     if args.send {
         let summary = notify::flush_outbox_all(&paths, &settings).await;
         println!("{summary}");
+        let hooks = notify::webhook::flush(&paths, &settings, true).await;
+        if hooks != notify::webhook::Summary::default() {
+            println!("{hooks}");
+        }
     }
-    let items = notify::list_outbox(&paths).map_err(CommandError::Other)?;
+    let mut items = notify::list_outbox(&paths).map_err(CommandError::Other)?;
+    items.extend(notify::webhook::list(&paths).map_err(CommandError::Other)?);
     print_items(&items);
     if args.send && !items.is_empty() {
         return Ok(Exit::CannotRun);
@@ -37,8 +42,12 @@ fn print_items(items: &[OutboxItem]) {
             OutboxState::Waiting => "waiting",
             OutboxState::Failed => "refused",
         };
+        let to = match &i.meta.webhook {
+            Some(_) => format!("  (webhook {})", i.meta.to.join(", ")),
+            None => String::new(),
+        };
         println!(
-            "{state:<8} run {}  attempts {}  {}",
+            "{state:<8} run {}  attempts {}  {}{to}",
             i.meta.run_id, i.meta.attempts, i.meta.subject
         );
         println!("  file: {}", i.eml.display());

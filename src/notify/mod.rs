@@ -10,10 +10,12 @@
 //! - [`compose`]: report → message (pure).
 //! - [`outbox`]: the on-disk queue.
 //! - [`smtp`]: settings → checks and transport; one delivery.
+//! - [`webhook`]: the same report to `[[notify.webhook]]` receivers, queued the same way.
 
 pub mod compose;
 pub mod outbox;
 pub mod smtp;
+pub mod webhook;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -193,6 +195,7 @@ pub async fn deliver_report(
         last_error: None,
         delivered_at: None,
         flags: flags.to_vec(),
+        webhook: None,
     };
     let eml = dirs.enqueue(&bytes, &meta)?;
     crate::crash_point!("outbox-queued");

@@ -52,6 +52,28 @@ pub struct Meta {
     /// [`Dirs::announcing`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<(BaselineKey, RunId)>,
+    /// For a webhook message (`reports/outbox/webhooks/`): where it goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Target>,
+}
+
+/// Where a webhook message goes, as its `[[notify.webhook]]` said when it was queued (the
+/// URL and the token may stay in the environment: only the variables' names are kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// The URL, when the settings gave it.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The variable holding the URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// The variable holding the bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Limit on one request, seconds.
+    pub timeout_secs: u64,
+    /// The body's `Content-Type`.
+    pub content_type: String,
 }
 
 /// Where a queued message is.
@@ -84,6 +106,8 @@ pub struct Dirs {
     pub failed: PathBuf,
     /// `reports/sent/`.
     pub sent: PathBuf,
+    /// The message files' extension: `eml` for mail, `body` for webhooks.
+    pub ext: &'static str,
 }
 
 fn sidecar(eml: &Path) -> PathBuf {
@@ -103,6 +127,19 @@ impl Dirs {
             failed: outbox.join("failed"),
             sent: reports.join("sent"),
             outbox,
+            ext: "eml",
+        }
+    }
+
+    /// The webhook queue: `reports/outbox/webhooks/` (and its `failed/`), and
+    /// `reports/sent/webhooks/`; each message a `.body` (the bytes POSTed) with its sidecar.
+    pub fn webhooks(reports: &Path) -> Self {
+        let outbox = reports.join("outbox").join("webhooks");
+        Self {
+            failed: outbox.join("failed"),
+            sent: reports.join("sent").join("webhooks"),
+            outbox,
+            ext: "body",
         }
     }
 
@@ -115,7 +152,12 @@ impl Dirs {
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect();
         anyhow::ensure!(!name.is_empty(), "run id `{}` cannot name a file", meta.run_id);
-        let eml = self.outbox.join(format!("{name}.eml"));
+        self.enqueue_as(&name, bytes, meta)
+    }
+
+    /// [`Dirs::enqueue`] under the file name `stem` (plain letters, digits, `-`, `_`).
+    pub fn enqueue_as(&self, stem: &str, bytes: &[u8], meta: &Meta) -> anyhow::Result<PathBuf> {
+        let eml = self.outbox.join(format!("{stem}.{}", self.ext));
         write(&sidecar(&eml), &serde_json::to_vec_pretty(meta)?)?;
         crate::crash_point!("outbox-sidecar-only");
         write(&eml, bytes)?;
@@ -135,7 +177,7 @@ impl Dirs {
         for entry in rd {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(".eml")
+            if let Some(stem) = name.strip_suffix(self.ext).and_then(|n| n.strip_suffix('.'))
                 && stem >= since.as_str()
             {
                 flags.extend(read_meta(&self.sent.join(&*name)).flags);
@@ -146,8 +188,8 @@ impl Dirs {
 
     /// Everything waiting, then everything failed, each oldest first.
     pub fn list(&self) -> anyhow::Result<Vec<Item>> {
-        let mut out = list_dir(&self.outbox, State::Waiting)?;
-        out.extend(list_dir(&self.failed, State::Failed)?);
+        let mut out = list_dir(&self.outbox, State::Waiting, self.ext)?;
+        out.extend(list_dir(&self.failed, State::Failed, self.ext)?);
         Ok(out)
     }
 
@@ -249,7 +291,7 @@ pub fn claim(eml: &Path) -> Option<Claim> {
     eml.exists().then_some(Claim { _file: file })
 }
 
-fn list_dir(dir: &Path, state: State) -> anyhow::Result<Vec<Item>> {
+fn list_dir(dir: &Path, state: State, ext: &str) -> anyhow::Result<Vec<Item>> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -261,7 +303,7 @@ fn list_dir(dir: &Path, state: State) -> anyhow::Result<Vec<Item>> {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || !name.ends_with(".eml") || !path.is_file() {
+        if name.starts_with('.') || path.extension().is_none_or(|x| x != ext) || !path.is_file() {
             continue;
         }
         let meta = read_meta(&path);
@@ -310,6 +352,7 @@ fn read_meta(eml: &Path) -> Meta {
         last_error: Some("sidecar missing or unreadable; envelope from the settings".into()),
         delivered_at: None,
         flags: Vec::new(),
+        webhook: None,
     }
 }
 
@@ -329,6 +372,7 @@ mod tests {
             last_error: None,
             delivered_at: None,
             flags: Vec::new(),
+            webhook: None,
         }
     }
 

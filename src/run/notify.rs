@@ -23,8 +23,23 @@ pub(super) async fn notify(
     let down = flushed
         .unreachable
         .then(|| flushed.errors.last().cloned().unwrap_or_default());
+    let hooks = !ctx.settings.notify.webhook.is_empty() || crate::notify::webhook::queue_size(&ctx.paths) > 0;
+    let hooks_flushed = crate::notify::webhook::flush(&ctx.paths, &ctx.settings, false).await;
+    // The webhook messages are queued before the mail: a mail on disk that records its flags
+    // (what a later run trusts to mark them announced) implies theirs are on disk too. When
+    // one cannot be written, the mail goes out without recording them, and the flags stay new.
+    let (queued, hooks_kept) = match crate::notify::webhook::queue(&ctx.paths, &ctx.settings, report, flags) {
+        Ok(q) => (q, true),
+        Err(e) => {
+            tracing::warn!("{e:#}; the run's new flags stay new for the next run");
+            (Vec::new(), false)
+        }
+    };
+    let mail_flags = if hooks_kept { flags } else { &[] };
     let delivered =
-        crate::notify::deliver_report(&ctx.paths, &ctx.settings, report, flags, down.as_deref()).await;
+        crate::notify::deliver_report(&ctx.paths, &ctx.settings, report, mail_flags, down.as_deref()).await;
+    let hooks_now =
+        crate::notify::webhook::deliver(&ctx.paths, &ctx.settings, queued, &hooks_flushed.down).await;
     let (mail, kept) = match delivered {
         Ok(outcome) => {
             let kept = matches!(
@@ -41,11 +56,20 @@ pub(super) async fn notify(
             (format!("not written: {e:#}"), false)
         }
     };
-    if flushed.is_quiet() {
-        (mail, kept)
-    } else {
-        (format!("{mail}; {flushed}"), kept)
+    let kept = kept && hooks_kept;
+    let mut line = mail;
+    if !flushed.is_quiet() {
+        line = format!("{line}; {flushed}");
     }
+    if hooks {
+        let mut s = hooks_now;
+        s.delivered += hooks_flushed.delivered;
+        if s.errors.is_empty() {
+            s.errors = hooks_flushed.errors;
+        }
+        line = format!("{line}; {s}");
+    }
+    (line, kept)
 }
 
 /// Marks announced, in `index`, the flags not marked so whose message is on disk already (in

@@ -15,6 +15,9 @@ mod validate;
 /// and full file systems (real tmpfs mounts) under `reports/` and `snapshots/`.
 mod notify;
 
+/// `[[notify.webhook]]`: JSON and Slack receivers on loopback, queued and retried like mail.
+mod webhook;
+
 /// `daemon`, `trigger` and the control endpoint as real processes.
 mod daemon;
 

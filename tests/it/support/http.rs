@@ -154,6 +154,8 @@ struct Inner {
     routes: HashMap<String, Vec<Response>>,
     hits: HashMap<String, usize>,
     requests: Vec<(String, HeaderMap)>,
+    /// Path, headers and body of every request that is not a GET or HEAD.
+    posted: Vec<(String, HeaderMap, Vec<u8>)>,
     /// Requests being answered now (until the handler returns, delay included).
     in_flight: usize,
     /// The most requests ever answered at once.
@@ -273,6 +275,16 @@ impl PageServer {
         self.inner.lock().unwrap().max_in_flight
     }
 
+    /// Headers and body of every POST (any method but GET and HEAD) to `path`, in order.
+    pub fn posted(&self, path: &str) -> Vec<(HeaderMap, Vec<u8>)> {
+        let g = self.inner.lock().unwrap();
+        g.posted
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, h, b)| (h.clone(), b.clone()))
+            .collect()
+    }
+
     /// Headers of every request to `path`, in order.
     pub fn request_headers(&self, path: &str) -> Vec<HeaderMap> {
         let g = self.inner.lock().unwrap();
@@ -287,10 +299,19 @@ impl PageServer {
 async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> impl IntoResponse {
     let _in_flight = InFlight::enter(&state);
     let path = req.uri().path().to_owned();
+    let (method, headers) = (req.method().clone(), req.headers().clone());
+    let sent = if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        None
+    } else {
+        axum::body::to_bytes(req.into_body(), 1 << 26).await.ok()
+    };
     let resp = {
         let mut g = state.lock().unwrap();
         *g.hits.entry(path.clone()).or_default() += 1;
-        g.requests.push((path.clone(), req.headers().clone()));
+        g.requests.push((path.clone(), headers.clone()));
+        if let Some(b) = sent {
+            g.posted.push((path.clone(), headers, b.to_vec()));
+        }
         match g.routes.get_mut(&path) {
             Some(q) if q.len() > 1 => Some(q.remove(0)),
             Some(q) => q.first().cloned(),
