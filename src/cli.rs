@@ -156,6 +156,19 @@ pub struct DemoArgs {
     /// Where to create the demo root (default: a new temporary folder, kept).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Then keep going: the sources stay up on 127.0.0.1 (files under DIR/demo-pages/ to
+    /// edit, and a page with "apply the edits" and "restore" buttons), and the daemon runs on
+    /// the demo root with its page at --listen, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// With --serve: the address of the daemon's page.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8787",
+        requires = "serve"
+    )]
+    pub listen: String,
 }
 
 /// `trigger` arguments.

@@ -3,17 +3,21 @@
 //! in a fresh demo root, applies edits like those that happen in the wild, re-checks with the
 //! same pipeline as `check`, and prints the summary and where the report and mail are.
 //!
+//! With `--serve` ([`start_sources`] then the daemon on the demo root) the sources stay up:
+//! they are files under `<root>/demo-pages/` a person may edit, and the sources' own page on
+//! 127.0.0.1 has buttons that apply the demo's edits again or restore the originals.
+//!
 //! The edits: a troop figure revised in [1] (600 → 350), a paragraph deleted from [3], [10] gone 404, a
 //! redesign of [4] that moves paragraphs and changes menus and timestamps only, and new
 //! timestamps on every page. Only the first three must be flagged.
 
-use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Redirect};
 
 use crate::report::{RunReport, Trigger};
 use crate::run::{self, RunRequest};
@@ -42,7 +46,61 @@ const PAGE_4_REDESIGN: &str = include_str!("../demo/pages/4-redesign.html");
 const OLD_STAMP: &str = "2025-11-26 08:00:00 UTC";
 const NEW_STAMP: &str = "2025-12-03 17:42:10 UTC";
 
-type Pages = Arc<Mutex<HashMap<u32, Option<String>>>>;
+/// The folder of the source pages, `<root>/demo-pages/` (`N.html`; a missing file is a 404).
+type Pages = Arc<PathBuf>;
+
+fn page_file(pages: &Path, n: u32) -> PathBuf {
+    pages.join(format!("{n}.html"))
+}
+
+fn read_page(pages: &Path, n: u32) -> Option<String> {
+    std::fs::read_to_string(page_file(pages, n)).ok()
+}
+
+/// Writes the bundled pages as they were before the edits.
+fn restore(pages: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(pages)?;
+    for (n, p) in PAGES {
+        std::fs::write(page_file(pages, n), p)?;
+    }
+    Ok(())
+}
+
+/// Serves the demo's sources from `<root>/demo-pages/` on 127.0.0.1 (a random port) on a
+/// thread of its own, for as long as the process lives; writes the bundled pages there
+/// first. Returns the address.
+pub fn start_sources(root: &Path) -> anyhow::Result<SocketAddr> {
+    let pages: Pages = Arc::new(root.join("demo-pages"));
+    restore(&pages)?;
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("demo-sources".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return tracing::error!("demo sources: cannot start a runtime: {e}"),
+            };
+            rt.block_on(async move {
+                let app = axum::Router::new()
+                    .route("/", axum::routing::get(index))
+                    .route("/edits", axum::routing::post(post_edits))
+                    .route("/restore", axum::routing::post(post_restore))
+                    .route("/source/{n}", axum::routing::get(serve_page))
+                    .with_state(pages);
+                match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => {
+                        if let Err(e) = axum::serve(l, app).await {
+                            tracing::error!("demo sources: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("demo sources: {e}"),
+                }
+            });
+        })?;
+    Ok(addr)
+}
 
 /// What the demo did, for the caller to print or test.
 #[derive(Debug)]
@@ -55,23 +113,11 @@ pub struct DemoOutcome {
     pub recheck: RunReport,
 }
 
-/// Runs the demo in `dir` (created; must be empty or absent).
-pub async fn run_demo(dir: &Path) -> anyhow::Result<DemoOutcome> {
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-        anyhow::bail!("{} is not empty: give a new folder with --dir", dir.display());
-    }
+/// Runs the demo in `dir` (created; must be empty or absent), its sources served from
+/// [`start_sources`] at `addr`.
+pub async fn run_demo(dir: &Path, addr: SocketAddr) -> anyhow::Result<DemoOutcome> {
     std::fs::create_dir_all(dir.join("watchlist"))?;
-
-    let pages: Pages = Arc::new(Mutex::new(
-        PAGES.iter().map(|(n, p)| (*n, Some((*p).to_owned()))).collect(),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = axum::Router::new()
-        .route("/source/{n}", axum::routing::get(serve_page))
-        .with_state(pages.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let pages = dir.join("demo-pages");
     write_root(dir, &format!("http://{addr}"))?;
     let (ctx, _) = crate::workspace::load_context(dir).map_err(|d| {
         anyhow::anyhow!(
@@ -86,9 +132,8 @@ pub async fn run_demo(dir: &Path) -> anyhow::Result<DemoOutcome> {
     };
     let baseline = run::run_check(&ctx, req.clone(), None).await?;
 
-    apply_edits(&pages);
+    apply_edits(&pages)?;
     let recheck = run::run_check(&ctx, req, None).await?;
-    server.abort();
     Ok(DemoOutcome {
         root: dir.to_path_buf(),
         baseline,
@@ -124,35 +169,41 @@ fn write_root(dir: &Path, base: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The edits of the demo, as they happen in the wild.
-fn apply_edits(pages: &Pages) {
-    let mut p = pages.lock().expect("demo pages");
-    for page in p.values_mut().flatten() {
-        *page = page.replace(OLD_STAMP, NEW_STAMP);
-    }
-    // [1] The troop figure is revised.
-    if let Some(Some(page)) = p.get_mut(&1) {
-        *page = page.replace("more than 600 troops", "more than 350 troops");
-    }
-    // [3] A paragraph is deleted.
-    if let Some(Some(page)) = p.get_mut(&3) {
-        let start = page.find("<p>In Kosovo, the exercise").unwrap_or(0);
-        if start > 0
-            && let Some(len) = page[start..].find("</p>")
-        {
-            page.replace_range(start..start + len + 4, "");
+/// The edits of the demo, as they happen in the wild, made to the files of `pages`.
+fn apply_edits(pages: &Path) -> std::io::Result<()> {
+    for (n, _) in PAGES {
+        let Some(mut page) = read_page(pages, n) else {
+            continue;
+        };
+        page = page.replace(OLD_STAMP, NEW_STAMP);
+        match n {
+            // [1] The troop figure is revised.
+            1 => page = page.replace("more than 600 troops", "more than 350 troops"),
+            // [3] A paragraph is deleted.
+            3 => {
+                let start = page.find("<p>In Kosovo, the exercise").unwrap_or(0);
+                if start > 0
+                    && let Some(len) = page[start..].find("</p>")
+                {
+                    page.replace_range(start..start + len + 4, "");
+                }
+            }
+            // [4] A redesign: menus, order and timestamps change; the text does not.
+            4 => page = PAGE_4_REDESIGN.to_owned(),
+            _ => {}
         }
+        std::fs::write(page_file(pages, n), page)?;
     }
-    // [4] A redesign: menus, order and timestamps change; the text does not.
-    p.insert(4, Some(PAGE_4_REDESIGN.to_owned()));
     // [10] The page is gone.
-    p.insert(10, None);
+    match std::fs::remove_file(page_file(pages, 10)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 async fn serve_page(State(pages): State<Pages>, UrlPath(n): UrlPath<String>) -> impl IntoResponse {
     let n: u32 = n.trim_end_matches(".html").parse().unwrap_or(0);
-    let page = pages.lock().expect("demo pages").get(&n).cloned().flatten();
-    match page {
+    match read_page(&pages, n) {
         Some(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -160,5 +211,65 @@ async fn serve_page(State(pages): State<Pages>, UrlPath(n): UrlPath<String>) -> 
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// The sources' own page: the ten pages, where their files are, and the two buttons.
+async fn index(State(pages): State<Pages>) -> impl IntoResponse {
+    let folder = pages.display().to_string();
+    maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "citewatch demo: the sources" }
+                style { "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;line-height:1.5;padding:0 1rem}button{font-size:1rem;padding:.4rem .9rem;margin-right:.5rem}code{background:#f3f3f3;padding:0 .2rem}" }
+            }
+            body {
+                h1 { "The demo's ten sources" }
+                p {
+                    "These pages stand in for the sources of the fact-check "
+                    em { "us-military-kosovo" } ". Each is a file in " code { (folder) }
+                    ": edit one (change a figure, delete a paragraph), then press "
+                    strong { "Re-check now" } " on citewatch's page."
+                }
+                form method="post" action="/edits" style="display:inline" {
+                    button type="submit" { "Apply the demo's edits" }
+                }
+                form method="post" action="/restore" style="display:inline" {
+                    button type="submit" { "Restore the original pages" }
+                }
+                ol {
+                    @for (n, _) in PAGES {
+                        li {
+                            a href={ "/source/" (n) } { "Source [" (n) "]" }
+                            @if read_page(&pages, n).is_none() { " (gone: answers 404)" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn post_edits(State(pages): State<Pages>) -> impl IntoResponse {
+    match apply_edits(&pages) {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot edit the pages: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn post_restore(State(pages): State<Pages>) -> impl IntoResponse {
+    match restore(&pages) {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot restore the pages: {e}"),
+        )
+            .into_response(),
     }
 }

@@ -6,8 +6,41 @@ use crate::cli::DemoArgs;
 use crate::error::{CommandError, Exit};
 use crate::report::RunReport;
 
-/// Runs the offline demonstration and prints what it found.
-pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
+/// Runs the offline demonstration and prints what it found; with `--serve`, then runs the
+/// daemon on the demo root (its sources still served) until SIGTERM or Ctrl-C.
+pub fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
+    let listen: std::net::SocketAddr = args.listen.parse().map_err(|e| {
+        CommandError::Usage(format!(
+            "--listen {}: not an address such as 127.0.0.1:8787 ({e})",
+            args.listen
+        ))
+    })?;
+    if args.serve && !listen.ip().is_loopback() {
+        return Err(CommandError::Usage(format!(
+            "--listen {listen}: the demo's page serves on a loopback address only"
+        )));
+    }
+    let (dir, sources) = super::runtime()?.block_on(show(args))?;
+    if !args.serve {
+        return Ok(Exit::Ok);
+    }
+    let settings = dir.join("citewatch.toml");
+    let mut text = std::fs::read_to_string(&settings)
+        .map_err(|e| CommandError::CannotRun(format!("cannot read {}: {e}", settings.display())))?;
+    text.push_str(&format!("\n[control]\nlisten = \"{listen}\"\n"));
+    std::fs::write(&settings, text)
+        .map_err(|e| CommandError::CannotRun(format!("cannot write {}: {e}", settings.display())))?;
+    println!(
+        "\nServing the demo until Ctrl-C:\n  citewatch's page: http://{listen}/  (\"Re-check now\", ack, the report)\n  \
+         the sources:      http://{sources}/  (edit the files in {}, or press \"Restore the original pages\"\n                    \
+         or \"Apply the demo's edits\", then re-check)",
+        dir.join("demo-pages").display()
+    );
+    super::daemon::daemon(&dir)
+}
+
+/// The demo itself: its root and the address of its sources.
+async fn show(args: &DemoArgs) -> Result<(PathBuf, std::net::SocketAddr), CommandError> {
     let dir: PathBuf = match &args.dir {
         Some(d) => d.clone(),
         None => tempfile::Builder::new()
@@ -24,7 +57,8 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
     }
     println!("citewatch demo in {}", dir.display());
     println!("Serving bundled copies of the ten sources of `us-military-kosovo` on 127.0.0.1.\n");
-    let out = crate::demo::run_demo(&dir)
+    let addr = crate::demo::start_sources(&dir).map_err(|e| CommandError::CannotRun(format!("{e:#}")))?;
+    let out = crate::demo::run_demo(&dir, addr)
         .await
         .map_err(|e| CommandError::CannotRun(format!("{e:#}")))?;
     let b = &out.baseline.summary;
@@ -58,14 +92,17 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit, CommandError> {
     if let Some(mail) = mail_of(&reports, &out.recheck) {
         println!("mail:   {}", mail.display());
     }
-    println!(
-        "\nThe demo root stays in {}: `citewatch --root {} validate` lists the statements;\n\
-         `citewatch --root {} ack --all` accepts the new wording.",
-        dir.display(),
-        dir.display(),
-        dir.display()
-    );
-    Ok(Exit::Ok)
+    if !args.serve {
+        println!(
+            "\nThe demo root stays in {}: `citewatch --root {} validate` lists the statements;\n\
+             `citewatch --root {} ack --all` accepts the new wording. `citewatch demo --serve`\n\
+             keeps the sources and citewatch's page up, to edit a page and re-check.",
+            dir.display(),
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok((dir, addr))
 }
 
 /// The message written for a run, when there is one.

@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Check(args) => runtime()?.block_on(check::check(&root, &args)),
         Command::Validate => validate::validate(&root),
         Command::Ack(args) => ack::ack(&root, &args),
-        Command::Demo(args) => runtime()?.block_on(demo::demo(&args)),
+        Command::Demo(args) => demo::demo(&args),
         Command::Outbox(args) => runtime()?.block_on(outbox::outbox(&root, &args)),
         Command::Add(args) => runtime()?.block_on(add::add(&root, &args)),
         Command::Archive(args) => runtime()?.block_on(archive::archive(&root, &args)),

@@ -144,7 +144,7 @@ impl Drop for Daemon {
 const TOKEN_VAR: &str = "CITEWATCH_IT_CONTROL_TOKEN";
 
 /// One HTTP/1.1 request over a plain socket: (status, head, body). `None` if no connection.
-fn try_http(
+pub(crate) fn try_http(
     port: u16,
     method: &str,
     path: &str,

@@ -105,3 +105,100 @@ fn demo_flags_the_edited_evidence_and_stays_quiet_on_noise() {
     let run_id = v["run_id"].as_str().unwrap();
     assert!(reports.join("mail").join(format!("{run_id}.eml")).exists());
 }
+
+#[test]
+fn demo_serve_keeps_the_sources_and_the_page_up_to_edit_and_recheck() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    let port = crate::daemon::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_citewatch"))
+        .args([
+            "demo",
+            "--serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--dir",
+        ])
+        .arg(&root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let mut sources = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("the sources:") {
+            sources = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let sources = sources.expect("the sources' address is printed");
+    let sport: u16 = sources
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let up = |port: u16| crate::daemon::try_http(port, "GET", "/health", &[], "").is_some_and(|r| r.0 == 200);
+    let t = std::time::Instant::now();
+    while !up(port) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "the daemon's page never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, _, page) = crate::daemon::http(port, "GET", "/", &[], "");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Statements flagged now (") && page.contains("Re-check now"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<del style=\"\">600</del><ins style=\"\">350</ins>"),
+        "{page}"
+    );
+    let (_, _, index) = crate::daemon::http(sport, "GET", "/", &[], "");
+    assert!(
+        index.contains("Source [10]") && index.contains("(gone: answers 404)"),
+        "{index}"
+    );
+    assert!(
+        index.contains(&root.join("demo-pages").display().to_string()),
+        "{index}"
+    );
+    // Restore the pages, re-check from the page's button: the gone page is back.
+    let (status, _, _) = crate::daemon::http(sport, "POST", "/restore", &[], "");
+    assert_eq!(status, 303);
+    let (_, _, index) = crate::daemon::http(sport, "GET", "/", &[], "");
+    assert!(!index.contains("(gone"), "{index}");
+    let (status, _, body) =
+        crate::daemon::http(port, "POST", "/recheck", &[("Sec-Fetch-Site", "same-origin")], "");
+    assert!(status == 200 || status == 202, "{status} {body}");
+    let t = std::time::Instant::now();
+    let last = loop {
+        let mut runs = crate::daemon::reports(&root);
+        if runs.len() == 3 {
+            runs.sort_by_key(|r| r["run_id"].as_str().unwrap().to_owned());
+            break runs.pop().unwrap();
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "no third run");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let ten = last["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["url"].as_str().unwrap().ends_with("/source/10"))
+        .unwrap();
+    assert_ne!(ten["outcome"], "error", "{ten:#}");
+}
