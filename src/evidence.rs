@@ -753,12 +753,33 @@ fn quoted_phrases(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The longest sentence kept whole, bytes: a longer one (a page that is one 2.5 MB
+/// paragraph without a full stop) is cut at white space into pieces of at most this, so no
+/// passage of a report or mail is larger.
+const MAX_SENTENCE_BYTES: usize = 3000;
+
 fn split_sentences(block: &str) -> Vec<&str> {
-    sentencex::segment("en", block)
-        .into_iter()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
+    let mut out = Vec::new();
+    for s in sentencex::segment("en", block).into_iter().map(str::trim) {
+        let mut rest = s;
+        while rest.len() > MAX_SENTENCE_BYTES {
+            let mut cut = MAX_SENTENCE_BYTES;
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let at = rest[..cut]
+                .rfind(char::is_whitespace)
+                .filter(|&i| i > MAX_SENTENCE_BYTES / 2)
+                .unwrap_or(cut);
+            let (piece, tail) = rest.split_at(at);
+            out.push(piece.trim_end());
+            rest = tail.trim_start();
+        }
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2608,6 +2629,26 @@ mod tests {
     fn verdict(base: &[&str], now: &[&str]) -> Judgement {
         let loc = locate(&troops(), &text(base));
         judge(&loc.anchors, &text(base), &text(now))
+    }
+
+    #[test]
+    fn a_huge_paragraph_is_cut_into_bounded_passages() {
+        let block = "the depot keeps ninety buses and ".repeat(80_000);
+        let parts = split_sentences(&block);
+        assert!(parts.len() > 800, "{}", parts.len());
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.len() <= MAX_SENTENCE_BYTES && !p.is_empty())
+        );
+        assert_eq!(parts.join(" "), block.trim());
+        let wide = "é".repeat(5000);
+        assert!(
+            split_sentences(&wide)
+                .iter()
+                .all(|p| p.len() <= MAX_SENTENCE_BYTES)
+        );
+        assert_eq!(split_sentences(&wide).concat(), wide);
     }
 
     #[test]

@@ -617,3 +617,44 @@ evidence = [{{cite = 1, quote = "more than 600 troops"}}, {{cite = 2, quote = "b
     assert_eq!(st["evidence"][0]["facts"][0]["after"], "350", "{v:#}");
     assert_eq!(st["evidence"][1]["status"], "unchanged", "{v:#}");
 }
+
+#[test]
+fn a_page_that_is_one_huge_paragraph_gives_bounded_passages() {
+    let srv = PageServer::start();
+    // 2.5 MB of prose without a full stop, the statement's figure in the middle.
+    let filler = "the depot keeps its buses on the routes of the town and ".repeat(22_000);
+    let huge = |n: &str| {
+        page(&format!(
+            "<p>{filler} about {n} U.S. soldiers serve in KFOR {filler}</p>"
+        ))
+    };
+    srv.set("/a", Response::html(&huge("600")));
+    let ws = Workspace::new();
+    ws.watchlist(
+        "k.toml",
+        &format!(
+            "title = \"K\"\narticle = \"\"\"About 600 U.S. soldiers serve in KFOR [1].\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n",
+            srv.url("/a")
+        ),
+    );
+    let (out, _) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    srv.set("/a", Response::html(&huge("350")));
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    let ev = &v["statements"][0]["evidence"][0];
+    assert_eq!(ev["status"], "evidence_changed", "{ev:#}");
+    for side in ["before", "after"] {
+        let p = ev[side].as_str().unwrap();
+        assert!(p.len() <= 3000, "{side}: a passage of {} bytes", p.len());
+    }
+    assert!(ev["before"].as_str().unwrap().contains("600") && ev["after"].as_str().unwrap().contains("350"));
+    let report = std::fs::read(
+        ws.root()
+            .join("reports")
+            .join(v["run_id"].as_str().unwrap())
+            .join("report.json"),
+    )
+    .unwrap();
+    assert!(report.len() < 100_000, "report.json {} bytes", report.len());
+}
