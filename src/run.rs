@@ -37,6 +37,11 @@ pub use crate::ids::{RunId, new_run_id, rules_fingerprint, source_key_of};
 pub use crate::workspace::{Context, Paths, load_context};
 pub use archive::{Rebaselined, archive_again};
 
+/// A local run's batch: about this many sources (and at most `[store] claim_batch` articles)
+/// are loaded, fetched, judged and committed at a time, so a desk's archive of 20,000
+/// articles is never held in memory at once.
+pub const LOCAL_BATCH_SOURCES: usize = 1000;
+
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
@@ -124,15 +129,40 @@ pub async fn run_check(
     // Flags whose message is not queued yet: new in this run's report, announced once it is.
     let mut unannounced: Vec<(BaselineKey, RunId)> = Vec::new();
     let mut seq = None;
+    // A local run takes the lock once and goes batch by batch under it (see
+    // `plan::local_batches`); the progress counts over the whole run.
+    let mut local: Option<std::collections::VecDeque<Vec<&Article>>> = (!store.is_shared())
+        .then(|| plan::local_batches(&selected, LOCAL_BATCH_SOURCES, ctx.settings.store.claim_batch).into());
+    let total: u64 = local
+        .as_ref()
+        .map_or(0, |q| q.iter().map(|b| plan::distinct_urls(b)).sum());
+    let mut offset = 0;
     loop {
+        let next_local = local.as_mut().map(|q| q.pop_front().unwrap_or_default());
+        let batch_progress = match (&progress, &next_local) {
+            (Some(p), Some(b)) => {
+                let (p, off) = (p.clone(), offset);
+                offset += plan::distinct_urls(b);
+                Some(Arc::new(move |d: u64, _: u64| p(off + d, total)) as Progress)
+            }
+            _ => progress.clone(),
+        };
+        // (A shared claim stays held, as before, until the next one replaces it.)
+        let previous = if store.is_shared() { None } else { held.take() };
         let done = async {
-            let claim = claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?;
-            let batch: Vec<&Article> = selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect();
+            let claim = match previous {
+                Some(c) => c,
+                None => claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?,
+            };
+            let batch: Vec<&Article> = match next_local {
+                Some(b) => b,
+                None => selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect(),
+            };
             if batch.is_empty() && store.is_shared() {
                 return Ok(None);
             }
             let (st, src) =
-                run_batch(ctx, &req, &store, &batch, (&run_id, started_at), progress.clone()).await?;
+                run_batch(ctx, &req, &store, &batch, (&run_id, started_at), batch_progress).await?;
             let flags = unannounced_flags(&st.index);
             let runs = st.index.runs;
             let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
@@ -157,8 +187,13 @@ pub async fn run_check(
         unannounced.extend(flags);
         seq.get_or_insert(runs + 1);
         articles.extend(batch);
+        let more = match &local {
+            Some(q) => !q.is_empty(),
+            None => batched && !groups.is_empty(),
+        };
+        // A local run keeps its lock for the next batch; a shared one claims again.
         held = Some(claim);
-        if !batched || groups.is_empty() {
+        if !more {
             break;
         }
     }

@@ -313,8 +313,10 @@ pub struct StoreSettings {
     /// With PostgreSQL: how long a worker's claim on an article lasts without a heartbeat,
     /// seconds (a worker that died hands its articles on after this).
     pub lease_secs: u64,
-    /// With PostgreSQL: how many articles (groups sharing sources) a scheduled run claims
-    /// at a time; workers firing together share a due time's articles batch by batch.
+    /// How many articles (groups sharing sources) a run takes at a time: with PostgreSQL
+    /// what a scheduled run claims, so workers firing together share a due time's articles;
+    /// on the local store the most articles of one batch (also at most
+    /// `run::LOCAL_BATCH_SOURCES` sources), loaded, checked and committed on its own.
     pub claim_batch: usize,
 }
 

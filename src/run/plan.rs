@@ -127,6 +127,44 @@ pub(super) fn sharing_groups(articles: &[&Article]) -> Vec<Vec<String>> {
     out
 }
 
+/// A local run's articles in batches of about `max_sources` sources each (articles that
+/// share a source always in one batch, so each source is fetched once per run), in watchlist
+/// order; at least one batch, maybe empty. Each batch is loaded, fetched, judged and committed
+/// on its own, so a run's memory follows the batch, not the archive.
+pub(super) fn local_batches<'a>(
+    articles: &[&'a Article],
+    max_sources: usize,
+    max_articles: usize,
+) -> Vec<Vec<&'a Article>> {
+    let by_id: HashMap<&str, &'a Article> = articles.iter().map(|a| (a.id.0.as_str(), *a)).collect();
+    let mut out: Vec<Vec<&'a Article>> = vec![Vec::new()];
+    let mut count = 0;
+    for group in sharing_groups(articles) {
+        let members: Vec<&'a Article> = group
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied())
+            .collect();
+        let n: usize = members.iter().map(|a| a.sources.len()).sum();
+        let len = out.last().map_or(0, Vec::len);
+        if len > 0 && (count + n > max_sources || len + members.len() > max_articles) {
+            out.push(Vec::new());
+            count = 0;
+        }
+        count += n;
+        out.last_mut().expect("one batch at least").extend(members);
+    }
+    out
+}
+
+/// Distinct URLs of `articles`: what the progress of their batch counts.
+pub(super) fn distinct_urls(articles: &[&Article]) -> u64 {
+    let urls: std::collections::HashSet<&str> = articles
+        .iter()
+        .flat_map(|a| a.sources.iter().map(|s| s.url.as_str()))
+        .collect();
+    urls.len() as u64
+}
+
 /// Plans the run of `articles` over the loaded records.
 pub(super) fn plan(articles: &[&Article], index: &snapshot::Index) -> Result<Plan, RunError> {
     let (mut jobs, job_of) = distinct_sources(articles, index)?;

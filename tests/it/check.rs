@@ -658,3 +658,86 @@ fn a_page_that_is_one_huge_paragraph_gives_bounded_passages() {
     .unwrap();
     assert!(report.len() < 100_000, "report.json {} bytes", report.len());
 }
+
+#[test]
+fn a_local_run_goes_batch_by_batch_and_reports_as_one_run() {
+    let srv = PageServer::start();
+    let ws = Workspace::new();
+    // Five articles; `a1` and `a2` share the page /shared, so they are in one batch.
+    for i in 0..5 {
+        let own = format!("/own{i}");
+        srv.set(
+            &own,
+            Response::html(&page(&format!(
+                "<p>The depot of town{i} keeps {} buses.</p>",
+                40 + i
+            ))),
+        );
+        let shared = if i == 1 || i == 2 {
+            format!("[[source]]\ncite = 2\nurl = \"{}\"\n", srv.url("/shared"))
+        } else {
+            String::new()
+        };
+        let cite2 = if shared.is_empty() {
+            ""
+        } else {
+            " Camp Bondsteel has 600 soldiers [2]."
+        };
+        ws.watchlist(
+            &format!("a{i}.toml"),
+            &format!(
+                "title = \"A{i}\"\narticle = \"\"\"The depot of town{i} keeps {} buses [1].{cite2}\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n{shared}",
+                40 + i,
+                srv.url(&own)
+            ),
+        );
+    }
+    srv.set(
+        "/shared",
+        Response::html(&page("<p>Camp Bondsteel has 600 soldiers.</p>")),
+    );
+    ws.write("citewatch.toml", "[store]\nclaim_batch = 2\n");
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["summary"]["statements"], 7, "{v:#}");
+    assert_eq!(v["articles"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        srv.hits("/shared"),
+        1,
+        "a source shared by two articles is fetched once"
+    );
+    srv.set(
+        "/shared",
+        Response::html(&page("<p>Camp Bondsteel has 350 soldiers.</p>")),
+    );
+    srv.set(
+        "/own4",
+        Response::html(&page("<p>The depot of town4 keeps 9 buses.</p>")),
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(srv.hits("/shared"), 2);
+    assert_eq!(v["summary"]["flagged"], 3, "{v:#}");
+    assert_eq!(v["summary"]["sources"], 6, "{v:#}");
+    let flagged: Vec<&str> = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["flagged"] == true)
+        .map(|s| s["article"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged.len(), 3);
+    for a in ["a1", "a2", "a4"] {
+        assert!(flagged.contains(&a), "{flagged:?}");
+    }
+    let idx = crate::support::store::index(ws.root());
+    assert_eq!(
+        idx["baselines"].as_object().unwrap().len(),
+        7,
+        "no baseline lost between batches"
+    );
+    let (out, v) = ws.check_json();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(v["summary"]["flagged"], 3);
+    assert_eq!(v["summary"]["new_flags"], 0, "announced once, across batches");
+}
