@@ -112,7 +112,8 @@ fn mail_of(reports: &std::path::Path, report: &RunReport) -> Option<PathBuf> {
             continue;
         };
         for e in rd.flatten() {
-            if e.file_name().to_string_lossy().contains(&report.run_id) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(&report.run_id) && name.ends_with(".eml") {
                 return Some(e.path());
             }
         }

@@ -176,14 +176,6 @@ pub async fn deliver_report(
     let (from, to) = envelope(email)?;
     let message = compose::build(report, &from, &to)?;
     let bytes = message.formatted();
-    let Some(email) = email else {
-        let name = outbox_name(&report.run_id);
-        let path = paths.reports().join("mail").join(format!("{name}.eml"));
-        crate::durable::atomic_write(&path, &bytes)?;
-        tracing::info!("report message written to {}", path.display());
-        return Ok(MailOutcome::Written(path));
-    };
-    let dirs = dirs(paths);
     let meta = outbox::Meta {
         run_id: report.run_id.clone(),
         subject: compose::subject(report),
@@ -197,6 +189,19 @@ pub async fn deliver_report(
         flags: flags.to_vec(),
         webhook: None,
     };
+    let Some(email) = email else {
+        let name = outbox_name(&report.run_id);
+        let path = paths.reports().join("mail").join(format!("{name}.eml"));
+        // The sidecar first (it counts only with its message), so a run killed after the
+        // message is written does not write it again (see `outbox::announced_in`).
+        if !flags.is_empty() {
+            crate::durable::atomic_write(&path.with_extension("json"), &serde_json::to_vec_pretty(&meta)?)?;
+        }
+        crate::durable::atomic_write(&path, &bytes)?;
+        tracing::info!("report message written to {}", path.display());
+        return Ok(MailOutcome::Written(path));
+    };
+    let dirs = dirs(paths);
     let eml = dirs.enqueue(&bytes, &meta)?;
     crate::crash_point!("outbox-queued");
     let mut item = outbox::Item {

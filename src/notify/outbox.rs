@@ -169,20 +169,7 @@ impl Dirs {
     /// whose `.eml` is missing (killed between its sidecar and itself) announces nothing.
     pub fn announcing(&self, since: &RunId) -> anyhow::Result<Vec<(BaselineKey, RunId)>> {
         let mut flags: Vec<_> = self.list()?.into_iter().flat_map(|i| i.meta.flags).collect();
-        let rd = match fs::read_dir(&self.sent) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(flags),
-            Err(e) => anyhow::bail!("cannot read {}: {e}", self.sent.display()),
-        };
-        for entry in rd {
-            let name = entry?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(self.ext).and_then(|n| n.strip_suffix('.'))
-                && stem >= since.as_str()
-            {
-                flags.extend(read_meta(&self.sent.join(&*name)).flags);
-            }
-        }
+        flags.extend(announced_in(&self.sent, self.ext, since)?);
         Ok(flags)
     }
 
@@ -267,6 +254,28 @@ impl Dirs {
         item.eml = to.clone();
         Ok(to)
     }
+}
+
+/// The flags announced by the messages `<name>.<ext>` in `dir` (their sidecars) of runs from
+/// `since` on: `reports/sent/`, and `reports/mail/` for the `.eml` files written without
+/// `[email]`. A sidecar without its message announces nothing.
+pub fn announced_in(dir: &Path, ext: &str, since: &RunId) -> anyhow::Result<Vec<(BaselineKey, RunId)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", dir.display()),
+    };
+    let mut flags = Vec::new();
+    for entry in rd {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(ext).and_then(|n| n.strip_suffix('.'))
+            && stem >= since.as_str()
+        {
+            flags.extend(read_meta(&dir.join(&*name)).flags);
+        }
+    }
+    Ok(flags)
 }
 
 /// An exclusive claim on one queued message, released on drop.

@@ -86,7 +86,18 @@ pub(super) fn settle_announced(ctx: &Context, index: &mut Index) {
     else {
         return;
     };
-    let queued = match crate::notify::outbox::Dirs::new(&ctx.paths.reports()).announcing(&since) {
+    let reports = ctx.paths.reports();
+    let queued = crate::notify::outbox::Dirs::new(&reports)
+        .announcing(&since)
+        .and_then(|mut q| {
+            q.extend(crate::notify::outbox::announced_in(
+                &reports.join("mail"),
+                "eml",
+                &since,
+            )?);
+            Ok(q)
+        });
+    let queued = match queued {
         Ok(q) => q,
         Err(e) => {
             tracing::warn!("cannot read the outbox for messages already queued: {e:#}");

@@ -308,3 +308,34 @@ fn a_cold_run_on_a_read_only_or_full_store_fails_cleanly_and_the_next_takes_ever
     assert!(smtp.received().is_empty());
     assert_eq!(temp_files(ws.root()), Vec::<String>::new());
 }
+
+#[test]
+fn without_email_a_run_killed_after_writing_its_eml_does_not_write_it_again() {
+    let srv = PageServer::start();
+    let smtp = SmtpServer::start();
+    let ws = workspace(&srv, &smtp);
+    // No [email]: messages are .eml files under reports/mail/.
+    ws.write("citewatch.toml", "");
+    for point in ["run-before-announce", "durable-temp-written"] {
+        let _ = std::fs::remove_dir_all(ws.root().join("snapshots"));
+        let _ = std::fs::remove_dir_all(ws.root().join("reports"));
+        srv.set("/alpha/1", page("600"));
+        check(&ws, "baseline");
+        srv.set("/alpha/1", page("350"));
+        crash(&ws, point, &["check"]);
+        age_temp_files(ws.root());
+        let v = check(&ws, &format!("the run after a kill at {point}"));
+        assert_eq!(v["summary"]["flagged"], 1, "{v:#}");
+        check(&ws, "the next run");
+        let emls: Vec<_> = std::fs::read_dir(ws.root().join("reports/mail"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| e.file_name())
+            .collect();
+        // Killed after the message: that one stands. Killed writing its sidecar (the first
+        // write): the next run writes it.
+        assert_eq!(emls.len(), 1, "kill at {point}: {emls:?}");
+        assert_eq!(temp_files(ws.root()), Vec::<String>::new());
+    }
+}
