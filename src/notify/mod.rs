@@ -412,10 +412,7 @@ async fn flush(paths: &Paths, settings: &Settings, include_failed: bool) -> Outb
             },
         }
     }
-    if let Ok(left) = dirs.list() {
-        summary.waiting = left.iter().filter(|i| i.state == outbox::State::Waiting).count();
-        summary.failed = left.iter().filter(|i| i.state == outbox::State::Failed).count();
-    }
+    (summary.waiting, summary.failed) = dirs.counts();
     if summary.delivered > 0 || !summary.errors.is_empty() {
         tracing::info!("{summary}");
     }

@@ -173,6 +173,15 @@ impl Dirs {
         Ok(flags)
     }
 
+    /// How many messages wait, and how many were refused for good (0, 0 when the folders
+    /// cannot be read).
+    pub fn counts(&self) -> (usize, usize) {
+        self.list().map_or((0, 0), |l| {
+            let waiting = l.iter().filter(|i| i.state == State::Waiting).count();
+            (waiting, l.len() - waiting)
+        })
+    }
+
     /// Everything waiting, then everything failed, each oldest first.
     pub fn list(&self) -> anyhow::Result<Vec<Item>> {
         let mut out = list_dir(&self.outbox, State::Waiting, self.ext)?;

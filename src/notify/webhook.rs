@@ -97,11 +97,7 @@ pub fn queue(
     flags: &[(BaselineKey, RunId)],
 ) -> anyhow::Result<Vec<Item>> {
     let dirs = dirs(paths);
-    let run: String = report
-        .run_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let run = super::outbox_name(&report.run_id);
     let mut out = Vec::new();
     for (n, hook) in settings.notify.webhook.iter().enumerate() {
         if !super::compose::wants_message(report, hook.send) {
@@ -186,10 +182,7 @@ pub async fn deliver(
             }
         }
     }
-    if let Ok(left) = dirs.list() {
-        summary.waiting = left.iter().filter(|i| i.state == outbox::State::Waiting).count();
-        summary.failed = left.iter().filter(|i| i.state == outbox::State::Failed).count();
-    }
+    (summary.waiting, summary.failed) = dirs.counts();
     if summary.delivered > 0 || !summary.errors.is_empty() {
         tracing::info!("{summary}");
     }
@@ -359,10 +352,7 @@ async fn post(client: &reqwest::Client, target: &Target, bytes: Vec<u8>) -> Answ
 
 /// Messages waiting in the webhook queue.
 pub fn queue_size(paths: &Paths) -> usize {
-    dirs(paths)
-        .list()
-        .map(|l| l.iter().filter(|i| i.state == outbox::State::Waiting).count())
-        .unwrap_or(0)
+    dirs(paths).counts().0
 }
 
 /// Slack's mrkdwn escapes: `&`, `<`, `>` (so no source text can mention `@channel` or make
