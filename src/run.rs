@@ -139,14 +139,7 @@ pub async fn run_check(
     let mut offset = 0;
     loop {
         let next_local = local.as_mut().map(|q| q.pop_front().unwrap_or_default());
-        let batch_progress = match (&progress, &next_local) {
-            (Some(p), Some(b)) => {
-                let (p, off) = (p.clone(), offset);
-                offset += plan::distinct_urls(b);
-                Some(Arc::new(move |d: u64, _: u64| p(off + d, total)) as Progress)
-            }
-            _ => progress.clone(),
-        };
+        let batch_progress = batch_progress(progress.as_ref(), next_local.as_deref(), &mut offset, total);
         // (A shared claim stays held, as before, until the next one replaces it.)
         let previous = if store.is_shared() { None } else { held.take() };
         let done = async {
@@ -226,6 +219,23 @@ pub async fn run_check(
     debug_since(t0, "report message handled");
     report::write(&report, &ctx.paths.reports())?;
     Ok(report)
+}
+
+/// The progress of one local batch, counted over the whole run: its sources come after the
+/// `offset` already done, of `total` (a shared run's batches report their own counts).
+fn batch_progress(
+    progress: Option<&Progress>,
+    batch: Option<&[&Article]>,
+    offset: &mut u64,
+    total: u64,
+) -> Option<Progress> {
+    let (p, batch) = match (progress, batch) {
+        (Some(p), Some(b)) => (p.clone(), b),
+        _ => return progress.cloned(),
+    };
+    let off = *offset;
+    *offset += plan::distinct_urls(batch);
+    Some(Arc::new(move |d: u64, _: u64| p(off + d, total)))
 }
 
 /// What one batch of a run leaves to commit and report.
