@@ -42,7 +42,8 @@ use subtle::ConstantTimeEq;
 
 use crate::daemon::{DaemonHandle, FailureKind, RunFailure, RunResult};
 use crate::error::CommandError;
-use crate::report::{RunReport, statement_html, unanchored_items_html};
+use crate::report::RunReport;
+use crate::report::html::{UNANCHORED_HELP, card as statement_card, unanchored_items};
 use crate::settings::ControlSettings;
 
 /// How many runs the page lists.
@@ -589,8 +590,10 @@ const ACKS_ON_PAGE: usize = 10;
 
 /// A statement flagged now, as the page shows it.
 struct FlaggedCard {
-    /// The statement as escaped HTML ([`statement_html`]).
-    html: String,
+    /// The report that judged it last (shared by the cards of one run).
+    report: std::sync::Arc<RunReport>,
+    /// Its place in `report.statements`.
+    index: usize,
     /// The run that judged it last.
     run_id: String,
     /// Its id, for the ack form.
@@ -610,21 +613,25 @@ struct AckedLine {
 
 /// What the page shows, read from disk off the async threads.
 struct PageData {
-    runs: Vec<(String, Option<RunReport>)>,
+    runs: Vec<(String, Option<std::sync::Arc<RunReport>>)>,
     /// Statements flagged now: flagged by their latest run and not acked since.
     flagged: Vec<FlaggedCard>,
     /// Flagged statements of those runs past what their page summaries keep.
     more_flagged: usize,
     /// The latest acknowledgements, newest first.
     acked: Vec<AckedLine>,
-    /// Statement × source pairs without a passage, as escaped `<li>` items, and the pairs
-    /// with a baseline.
-    unanchored: (String, usize, usize),
+    /// Statement × source pairs without a passage, as `<li>` items, and the pairs with a
+    /// baseline.
+    unanchored: (Markup, usize, usize),
     articles: Vec<(String, String)>,
 }
 
 fn page_data(ctx: &crate::workspace::Context) -> PageData {
-    let reports = crate::report::recent_reports(&ctx.paths.reports(), REPORTS_SCANNED);
+    let reports: Vec<(String, Option<std::sync::Arc<RunReport>>)> =
+        crate::report::recent_reports(&ctx.paths.reports(), REPORTS_SCANNED)
+            .into_iter()
+            .map(|(id, r)| (id, r.map(std::sync::Arc::new)))
+            .collect();
     // The store says what is flagged now: an ack since the last run cleared the flag.
     // Read without the run's lock (SQLite keeps a reader consistent); a store not yet
     // upgraded from format 1 is left to the next run to import.
@@ -672,6 +679,7 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
     let mut unanchored = (String::new(), 0, 0);
     for (id, report) in &reports {
         let Some(r) = report else { continue };
+
         for a in &r.articles {
             if ctx.watchlist.article(&a.id).is_none() || !seen.insert(a.id.clone()) {
                 continue;
@@ -687,7 +695,12 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
                     continue;
                 }
                 flagged.push(FlaggedCard {
-                    html: statement_html(r, st),
+                    report: r.clone(),
+                    index: r
+                        .statements
+                        .iter()
+                        .position(|s| std::ptr::eq(s, st))
+                        .unwrap_or_default(),
                     run_id: id.clone(),
                     statement: st.id.clone(),
                     since: bs
@@ -706,7 +719,7 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
                 .into_iter()
                 .filter(|(s, _)| s.article == a.id)
                 .collect();
-            unanchored.0.push_str(&unanchored_items_html(&list));
+            unanchored.0.push_str(&unanchored_items(&list).into_string());
             match counts {
                 Some(c) => {
                     unanchored.1 += c.unanchored.get(&a.id).copied().unwrap_or(0);
@@ -756,7 +769,7 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
         flagged,
         more_flagged,
         acked,
-        unanchored,
+        unanchored: (PreEscaped(unanchored.0), unanchored.1, unanchored.2),
         articles: ctx
             .watchlist
             .articles
@@ -767,13 +780,8 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
 }
 
 const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
-.st{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}\
-.new{border-left:6px solid #c0392b}.old{border-left:6px solid #e67e22}\
-del{background:#fdd;text-decoration:line-through}ins{background:#dfd;text-decoration:none}\
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
 code{background:#f4f4f4}.err{color:#c0392b}.ok{color:#1e7e34}\
-.card{border:1px solid #ddd;border-left:6px solid #c0392b;border-radius:6px;padding:.2rem 1rem .8rem;margin:1rem 0}\
-.card:has(.old){border-left-color:#e67e22}.card .st{border:none;padding:0;margin:.6rem 0}\
 .hist{color:#555;font-size:.9em;margin:.2rem 0}form.ack{margin:.4rem 0 0}form.ack input[type=text]{width:10rem}\
 button{font:inherit;padding:.25rem .8rem;cursor:pointer}";
 
@@ -877,9 +885,7 @@ async fn index(State(st): State<ControlState>) -> Response {
             p { "The first " (data.flagged.len()) " are shown here; the other " (data.more_flagged) " are in each run's full report (linked below)." }
         }
         @for card in &data.flagged {
-            div.card id={ "st-" (card.statement) } {
-                // `statement_html` escapes every piece of source text it renders.
-                (PreEscaped(&card.html))
+            (statement_card(&card.report, &card.report.statements[card.index], html! {
                 p.hist {
                     @if let Some((at, run)) = &card.since {
                         "Flagged since " (when(*at)) " (run " a href={ "/reports/" (run) } { (run) } "). "
@@ -890,7 +896,7 @@ async fn index(State(st): State<ControlState>) -> Response {
                     "As of run " a href={ "/reports/" (card.run_id) } { (card.run_id) } "."
                 }
                 (ack_form(&st, &card.statement))
-            }
+            }))
         }
         @if !data.acked.is_empty() {
             h2 { "Recently acknowledged" }
@@ -902,9 +908,8 @@ async fn index(State(st): State<ControlState>) -> Response {
         }
         @if data.unanchored.1 > 0 {
             h2 { "Not anchored to a passage (" (data.unanchored.1) " of " (data.unanchored.2) " statement × source pairs)" }
-            p { "A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file." }
-            // `unanchored_items_html` escapes every piece of source text it renders.
-            ul.unanchored { (PreEscaped(&data.unanchored.0)) }
+            p { (UNANCHORED_HELP) }
+            ul.unanchored { (data.unanchored.0) }
         }
         h2 { "Last runs" }
         @if data.runs.is_empty() {
@@ -946,7 +951,7 @@ fn result_page(result: &RunResult) -> Response {
                     (s.sources) " sources, " (s.sources_changed) " changed, " (s.sources_failed) " failed."
                 }
                 @for stmt in r.flagged() {
-                    (PreEscaped(statement_html(r, stmt)))
+                    (statement_card(r, stmt, html! {}))
                 }
                 p { a href="/" { "Back" } }
             };

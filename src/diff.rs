@@ -60,23 +60,6 @@ pub fn marked_text(before: &str, after: &str) -> String {
     s
 }
 
-/// The diff as escaped HTML with `<del>` / `<ins>` around changed words.
-pub fn marked_html(before: &str, after: &str, del_style: &str, ins_style: &str) -> String {
-    let mut s = String::new();
-    for seg in word_diff(before, after) {
-        match seg {
-            Segment::Equal(t) => s.push_str(&escape_html(&t)),
-            Segment::Removed(t) => {
-                s.push_str(&format!("<del style=\"{del_style}\">{}</del>", escape_html(&t)))
-            }
-            Segment::Inserted(t) => {
-                s.push_str(&format!("<ins style=\"{ins_style}\">{}</ins>", escape_html(&t)))
-            }
-        }
-    }
-    s
-}
-
 fn split_ws(t: &str) -> (&str, &str, &str) {
     let core_start = t.len() - t.trim_start().len();
     let core_end = t.trim_end().len();
@@ -84,26 +67,6 @@ fn split_ws(t: &str) -> (&str, &str, &str) {
         return (t, "", "");
     }
     (&t[..core_start], &t[core_start..core_end], &t[core_end..])
-}
-
-/// Escapes `& < > " '` for HTML text and attribute values.
-///
-/// ```
-/// assert_eq!(citewatch::diff::escape_html("<a href=\"x\">"), "&lt;a href=&quot;x&quot;&gt;");
-/// ```
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -129,12 +92,5 @@ mod tests {
             marked_text("It was founded in June 1999.", "It was founded in July 1999."),
             "It was founded in [-June-]{+July+} 1999."
         );
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        let h = marked_html("a <b>", "a <script>", "", "");
-        assert!(!h.contains("<script") && !h.contains("<b>"));
-        assert!(h.contains("&lt;") && h.contains("script"));
     }
 }

@@ -158,11 +158,6 @@ impl Verdict {
         }
     }
 
-    /// [`Verdict::label`] in HTML, with the code name (`evidence_changed`) as its tooltip.
-    pub fn label_html(self) -> String {
-        format!("<span title=\"{}\">{}</span>", self.as_str(), self.label())
-    }
-
     /// The verdict named `s` (as [`Verdict::as_str`] spells it).
     pub fn parse(s: &str) -> Option<Verdict> {
         [

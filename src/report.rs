@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{escape_html, marked_html, marked_text};
+use crate::diff::marked_text;
 use crate::evidence::{FactChange, Verdict};
+
+pub mod html;
 
 /// How many unanchored pairs the text summary and the email list in full.
 pub const TEXT_LISTED: usize = 20;
@@ -710,203 +712,14 @@ impl RunReport {
         let _ = writeln!(out);
     }
 
-    /// `report.html`: self-contained, no scripts, everything from sources escaped.
+    /// `report.html`: self-contained, no scripts, everything from sources escaped
+    /// ([`html::report_page`]).
     pub fn to_html(&self) -> String {
-        let s = &self.summary;
-        let mut out = String::new();
-        out.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-        let _ = write!(
-            out,
-            "<title>citewatch report {}</title>",
-            escape_html(&self.run_id)
-        );
-        out.push_str(
-            "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
-             .st{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}\
-             .new{border-left:6px solid #c0392b}.old{border-left:6px solid #e67e22}\
-             del{background:#fdd;text-decoration:line-through}ins{background:#dfd;text-decoration:none}\
-             table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
-             code{background:#f4f4f4}</style></head><body>",
-        );
-        let _ = write!(
-            out,
-            "<h1>citewatch re-check report</h1><p>Run <code>{}</code>, ",
-            escape_html(&self.run_id)
-        );
-        let _ = write!(
-            out,
-            "{}, {} → {}.</p>",
-            self.trigger,
-            escape_html(&self.view.time(self.started_at)),
-            escape_html(&self.view.time(self.finished_at))
-        );
-        let _ = write!(
-            out,
-            "<p>{} statements, <strong>{} flagged</strong> ({} new); {} sources, {} changed, {} failed.</p>",
-            s.statements, s.flagged, s.new_flags, s.sources, s.sources_changed, s.sources_failed
-        );
-        for st in self.flagged() {
-            out.push_str(&statement_html(self, st));
-        }
-        out.push_str(&unanchored_html(self));
-        out.push_str(
-            "<h2>All statements</h2><table><tr><th>verdict</th><th>article</th><th>cites</th><th>statement</th></tr>",
-        );
-        for st in &self.statements {
-            let cites: Vec<String> = st.cites.iter().map(|c| format!("[{c}]")).collect();
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                st.status.label_html(),
-                escape_html(&st.article),
-                cites.join(""),
-                escape_html(&st.text)
-            );
-        }
-        out.push_str("</table>");
-        out.push_str(
-            "<h2>Sources</h2><table><tr><th>URL</th><th>HTTP</th><th>outcome</th><th>error</th></tr>",
-        );
-        for src in &self.sources {
-            let _ = write!(
-                out,
-                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                source_link_html(&src.url, src.archived.as_deref()),
-                archived_copy_html(src.archived.as_deref()),
-                src.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                src.outcome_label(),
-                escape_html(src.error.as_deref().unwrap_or(""))
-            );
-        }
-        out.push_str("</table></body></html>\n");
-        out
+        html::report_page(self).into_string()
     }
 }
 
-/// Whether `url` may be made a link (http or https; anything else is shown as text).
-pub fn linkable(url: &str) -> bool {
-    let lower = url.trim_start().to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
-}
-
-/// A source's link (escaped), with Robust Links attributes (`data-originalurl`,
-/// `data-versionurl`, `data-versiondate`) when an archived copy of it is known.
-pub fn source_link_html(url: &str, archived: Option<&str>) -> String {
-    if !linkable(url) {
-        return escape_html(url);
-    }
-    let mut attrs = format!(" data-originalurl=\"{}\"", escape_html(url));
-    if let Some(a) = archived.filter(|a| linkable(a)) {
-        let _ = write!(attrs, " data-versionurl=\"{}\"", escape_html(a));
-        if let Some(d) = crate::archive::capture_date(a) {
-            let _ = write!(attrs, " data-versiondate=\"{d}\"");
-        }
-    }
-    format!("<a href=\"{0}\"{attrs}>{0}</a>", escape_html(url))
-}
-
-/// ` — <a href=…>archived copy</a>` for an archived copy, else nothing.
-pub fn archived_copy_html(archived: Option<&str>) -> String {
-    match archived.filter(|a| linkable(a)) {
-        Some(a) => format!(
-            " — <a href=\"{}\" rel=\"nofollow\">archived copy</a>",
-            escape_html(a)
-        ),
-        None => String::new(),
-    }
-}
-
-/// One flagged statement as an HTML fragment (escaped), shared by the report, the email and
-/// the daemon's page.
-pub fn statement_html(report: &RunReport, st: &StatementReport) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<div class=\"st {}\"><p><strong>{}</strong> · {} — {}</p><blockquote>{}</blockquote><p><small>id <code>{}</code></small></p><ul>",
-        if st.new { "new" } else { "old" },
-        if st.new { "NEW" } else { "Still flagged" },
-        st.status.label_html(),
-        escape_html(report.title_of(&st.article)),
-        escape_html(&st.text),
-        escape_html(&st.id)
-    );
-    for e in &st.evidence {
-        let _ = write!(
-            out,
-            "<li>[{}] {} — <strong>{}</strong>{}",
-            e.cite,
-            source_link_html(&e.url, e.archived.as_deref()),
-            e.status.label_html(),
-            archived_copy_html(e.archived.as_deref())
-        );
-        if let (Some(b), Some(a)) = (&e.before, &e.after) {
-            let _ = write!(out, "<br>{}", marked_html(b, a, "", ""));
-        } else if let Some(b) = &e.before {
-            match passage_label(e.status) {
-                "removed" => {
-                    let _ = write!(out, "<br>removed: <del>{}</del>", escape_html(b));
-                }
-                label => {
-                    let _ = write!(out, "<br>{label}: {}", escape_html(b));
-                }
-            }
-        }
-        if !e.facts.is_empty() {
-            let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
-            let _ = write!(out, "<br>facts: {}", escape_html(&f.join("; ")));
-        }
-        if let Some(n) = &e.note {
-            let _ = write!(out, "<br><small>{}</small>", escape_html(n));
-        }
-        out.push_str("</li>");
-    }
-    out.push_str("</ul></div>");
-    out
-}
-
-/// The unanchored pairs as an HTML section (escaped; empty when every pair is anchored),
-/// shared by the report and the daemon's page.
-pub fn unanchored_html(report: &RunReport) -> String {
-    let list = report.unanchored();
-    if list.is_empty() {
-        return String::new();
-    }
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<h2>Not anchored to a passage ({} of {} statement × source pairs)</h2>\
-         <p>A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.</p><ul class=\"unanchored\">",
-        list.len(),
-        report.anchor_counts().pairs
-    );
-    out.push_str(&unanchored_items_html(&list));
-    out.push_str("</ul>");
-    out
-}
-
-/// One `<li>` per unanchored pair (escaped).
-pub fn unanchored_items_html(list: &[(&StatementReport, &EvidenceReport)]) -> String {
-    let mut out = String::new();
-    for (st, e) in list {
-        let _ = write!(
-            out,
-            "<li><code>{}</code> [{}] {}<br><q>{}</q><br><strong>{}</strong>",
-            escape_html(&st.id),
-            e.cite,
-            escape_html(&e.url),
-            escape_html(&st.text),
-            escape_html(&e.unanchored_reason())
-        );
-        if let Some(c) = &e.candidate {
-            let _ = write!(out, "<br>closest: {}", escape_html(c));
-        }
-        if let Some(h) = e.quote_hint() {
-            let _ = write!(out, "<br>paste: <code>{}</code>", escape_html(&h));
-        }
-        out.push_str("</li>");
-    }
-    out
-}
+pub use html::linkable;
 
 /// How a passage shown without an "after" is labelled: what was last seen of an unreachable
 /// source, what was removed for a flag, and otherwise the passage as it stands (a source
@@ -1145,23 +958,29 @@ mod tests {
 
     #[test]
     fn source_links_carry_robust_links_attributes_escaped() {
-        let l = source_link_html(
+        use super::html::{archived_copy, source_link};
+        let l = source_link(
             "https://a.test/p?x=1&y=2",
             Some("https://web.archive.org/web/20251120101010/https://a.test/p\"onmouseover=\"x"),
-        );
+        )
+        .into_string();
         assert_eq!(
             l,
-            "<a href=\"https://a.test/p?x=1&amp;y=2\" data-originalurl=\"https://a.test/p?x=1&amp;y=2\" \
+            "<a href=\"https://a.test/p?x=1&amp;y=2\" style=\"color:#1a5fb4\" data-originalurl=\"https://a.test/p?x=1&amp;y=2\" \
              data-versionurl=\"https://web.archive.org/web/20251120101010/https://a.test/p&quot;onmouseover=&quot;x\" \
              data-versiondate=\"2025-11-20\">https://a.test/p?x=1&amp;y=2</a>"
         );
         // Only http(s) URLs become links.
-        assert_eq!(archived_copy_html(Some("javascript:alert(1)")), "");
+        assert_eq!(archived_copy(Some("javascript:alert(1)")).into_string(), "");
         assert_eq!(
-            source_link_html("javascript:alert(1)", None),
+            source_link("javascript:alert(1)", None).into_string(),
             "javascript:alert(1)"
         );
-        assert!(!source_link_html("https://a.test/", Some("data:text/html,x")).contains("data-versionurl"));
+        assert!(
+            !source_link("https://a.test/", Some("data:text/html,x"))
+                .into_string()
+                .contains("data-versionurl")
+        );
     }
 
     #[test]
@@ -1172,9 +991,10 @@ mod tests {
         gone.before = Some("About 600 soldiers serve.".into());
         let mut r = report(vec![gone, kept]);
         r.statements[0].flagged = true;
-        let h = statement_html(&r, &r.statements[0]);
-        assert!(h.contains("removed: <del>About 600 soldiers serve.</del>"), "{h}");
-        assert!(h.contains("passage: Camp Bondsteel is the base."), "{h}");
+        let h = super::html::card(&r, &r.statements[0], maud::html! {}).into_string();
+        assert!(h.contains("removed: </span><del style="), "{h}");
+        assert!(h.contains(">About 600 soldiers serve.</del>"), "{h}");
+        assert!(h.contains("passage: </span>Camp Bondsteel is the base."), "{h}");
         let md = r.to_markdown();
         assert!(
             md.contains("  - removed: About 600") && md.contains("  - passage: Camp"),

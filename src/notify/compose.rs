@@ -7,10 +7,11 @@ use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::diff::{escape_html, marked_html, marked_text};
+use crate::diff::marked_text;
 use crate::evidence::Verdict;
 use crate::report::{RunReport, SourceOutcome, StatementReport, TEXT_LISTED};
 use crate::settings::SendWhen;
+use maud::html;
 
 /// The `X-Citewatch-Run` header: the run id, so a desk can find the report of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,220 +226,51 @@ fn statement_text(out: &mut String, report: &RunReport, st: &StatementReport) {
     }
 }
 
-const FONT: &str = "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif";
-const DEL: &str = "background:#fdd;color:#8b0000;text-decoration:line-through";
-const INS: &str = "background:#dfd;color:#05570b;text-decoration:none";
-
-/// The HTML part: inline styles only, no scripts, no images, every value escaped.
+/// The HTML part ([`crate::report::html`]): inline styles only, no scripts, no images,
+/// every value escaped by maud.
 pub fn html_body(report: &RunReport) -> String {
+    use crate::report::html::{document, flagged_sections, link, unanchored_section};
     let s = &report.summary;
-    let mut out = String::new();
-    out.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width\">");
-    let _ = write!(out, "<title>{}</title></head>", escape_html(&subject(report)));
-    let _ = write!(
-        out,
-        "<body style=\"margin:0;padding:0;background:#f6f6f6\"><div style=\"{FONT};font-size:15px;line-height:1.5;color:#222;max-width:680px;margin:0 auto;padding:16px;background:#fff\">"
-    );
-    let _ = write!(
-        out,
-        "<h1 style=\"font-size:20px;margin:0 0 8px\">citewatch re-check report</h1>\
-         <p style=\"margin:0 0 4px\"><strong>{}</strong>: {} new, {} still outstanding.</p>\
-         <p style=\"margin:0 0 12px;color:#666;font-size:13px\">Run {} · {} statements, {} sources ({} changed, {} failed) · {}</p>",
-        need_line(s.flagged),
-        s.new_flags,
-        s.flagged - s.new_flags.min(s.flagged),
-        escape_html(&report.run_id),
-        s.statements,
-        s.sources,
-        s.sources_changed,
-        s.sources_failed,
-        escape_html(&report.view.time(report.started_at))
-    );
-    let mut section = None;
-    for st in report.flagged() {
-        if section != Some(st.new) {
-            section = Some(st.new);
-            let _ = write!(
-                out,
-                "<h2 style=\"font-size:17px;margin:20px 0 8px\">{}</h2>",
-                if st.new {
-                    "New: statements to re-check"
-                } else {
-                    "Still outstanding from earlier runs"
-                }
-            );
-        }
-        statement_html(&mut out, report, st);
-    }
     let failed: Vec<_> = report
         .sources
         .iter()
         .filter(|s| s.outcome == SourceOutcome::Error)
         .collect();
-    if !failed.is_empty() {
-        out.push_str("<h2 style=\"font-size:17px;margin:20px 0 8px\">Sources that could not be fetched</h2><ul style=\"padding-left:20px\">");
-        for src in failed {
-            let _ = write!(
-                out,
-                "<li style=\"word-break:break-all\">{} <span style=\"color:#666\">({})</span></li>",
-                link(&src.url),
-                escape_html(src.error.as_deref().unwrap_or("error"))
-            );
+    let body = html! {
+        h1 style="font-size:20px;margin:0 0 8px" { "citewatch re-check report" }
+        p style="margin:0 0 4px" {
+            strong { (need_line(s.flagged)) } ": " (s.new_flags) " new, "
+            (s.flagged - s.new_flags.min(s.flagged)) " still outstanding."
         }
-        out.push_str("</ul>");
-    }
-    unanchored_html(&mut out, report);
-    let full = match report.view.report_url(&report.run_id) {
-        Some(u) => link(&u),
-        None => format!("<code>reports/{}/report.html</code>", escape_html(&report.run_id)),
+        p style="margin:0 0 12px;color:#666;font-size:13px" {
+            "Run " (report.run_id) " · " (s.statements) " statements, " (s.sources) " sources ("
+            (s.sources_changed) " changed, " (s.sources_failed) " failed) · "
+            (report.view.time(report.started_at))
+        }
+        (flagged_sections(report))
+        @if !failed.is_empty() {
+            h2 style="font-size:17px;margin:20px 0 8px" { "Sources that could not be fetched" }
+            ul style="padding-left:20px" {
+                @for src in failed {
+                    li style="word-break:break-all" {
+                        (link(&src.url)) " "
+                        span style="color:#666" { "(" (src.error.as_deref().unwrap_or("error")) ")" }
+                    }
+                }
+            }
+        }
+        (unanchored_section(report, TEXT_LISTED))
+        p style="margin:20px 0 0;color:#666;font-size:13px" {
+            "Accept a new wording with " code { "citewatch ack STATEMENT_ID" } " or on the page. Full report: "
+            @match report.view.report_url(&report.run_id) {
+                Some(u) => (link(&u)),
+                None => code { "reports/" (report.run_id) "/report.html" },
+            }
+        }
     };
-    let _ = writeln!(
-        out,
-        "<p style=\"margin:20px 0 0;color:#666;font-size:13px\">Accept a new wording with <code>citewatch ack STATEMENT_ID</code> or on the page. Full report: {full}</p></div></body></html>"
-    );
+    let mut out = document(&subject(report), 680, body).into_string();
+    out.push('\n');
     out
-}
-
-/// The pairs without a passage, listed (at most [`TEXT_LISTED`]) after everything else: a
-/// person fixes them by pasting a quote, so every message carries them until then.
-fn unanchored_html(out: &mut String, report: &RunReport) {
-    let list = report.unanchored();
-    if list.is_empty() {
-        return;
-    }
-    let c = report.anchor_counts();
-    let _ = write!(
-        out,
-        "<h2 style=\"font-size:17px;margin:20px 0 8px\">Not anchored to a passage ({} of {} pairs)</h2>\
-         <p style=\"margin:0 0 8px;font-size:14px\">A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.</p>\
-         <ul style=\"padding-left:20px;font-size:14px\">",
-        list.len(),
-        c.pairs
-    );
-    for (st, e) in list.iter().take(TEXT_LISTED) {
-        let _ = write!(
-            out,
-            "<li style=\"margin:0 0 8px\"><code>{}</code> [{}] {}<br><span style=\"color:#555\">{}</span><br>{}",
-            escape_html(&st.id),
-            e.cite,
-            link(&e.url),
-            escape_html(&st.text),
-            escape_html(&e.unanchored_reason())
-        );
-        if let Some(c) = &e.candidate {
-            let _ = write!(out, "<br>closest: <em>{}</em>", escape_html(c));
-        }
-        if let Some(h) = e.quote_hint() {
-            let _ = write!(
-                out,
-                "<br><code style=\"font-size:12px;word-break:break-all\">{}</code>",
-                escape_html(&h)
-            );
-        }
-        out.push_str("</li>");
-    }
-    if list.len() > TEXT_LISTED {
-        let _ = write!(
-            out,
-            "<li>… and {} more in the full report</li>",
-            list.len() - TEXT_LISTED
-        );
-    }
-    out.push_str("</ul>");
-}
-
-fn statement_html(out: &mut String, report: &RunReport, st: &StatementReport) {
-    let color = if st.new { "#c0392b" } else { "#e67e22" };
-    let _ = write!(
-        out,
-        "<div style=\"border:1px solid #ddd;border-left:6px solid {color};border-radius:4px;padding:10px 14px;margin:12px 0\">\
-         <p style=\"margin:0;font-size:13px;color:#555\"><strong style=\"color:{color}\">{}</strong> · {} · {}</p>\
-         <p style=\"margin:6px 0;font-weight:bold\">{}</p>\
-         <blockquote style=\"margin:6px 0;padding:2px 0 2px 10px;border-left:3px solid #ccc;color:#333\">{}</blockquote>\
-         <p style=\"margin:0 0 6px;font-size:12px;color:#777\">id <code>{}</code></p>\
-         <ul style=\"margin:0;padding-left:20px\">",
-        if st.new { "NEW" } else { "STILL FLAGGED" },
-        st.status.label_html(),
-        escape_html(&st.article),
-        escape_html(report.title_of(&st.article)),
-        escape_html(&st.text),
-        escape_html(&st.id)
-    );
-    for e in &st.evidence {
-        let _ = write!(
-            out,
-            "<li style=\"margin:4px 0\"><span style=\"word-break:break-all\">[{}] {}</span> · <strong>{}</strong>",
-            e.cite,
-            link(&e.url),
-            e.status.label_html()
-        );
-        match (&e.before, &e.after) {
-            (Some(b), Some(a)) if b != a => {
-                let _ = write!(
-                    out,
-                    "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">before:</span> {}</div>\
-                     <div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">after:</span> {}</div>\
-                     <div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">change:</span> {}</div>",
-                    escape_html(b),
-                    escape_html(a),
-                    marked_html(b, a, DEL, INS)
-                );
-            }
-            (Some(b), None) if e.status == Verdict::SourceUnreachable => {
-                let _ = write!(
-                    out,
-                    "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">last seen:</span> {}</div>",
-                    escape_html(b)
-                );
-            }
-            (Some(b), None) if e.status.flagged() => {
-                let _ = write!(
-                    out,
-                    "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">removed:</span> <del style=\"{DEL}\">{}</del></div>",
-                    escape_html(b)
-                );
-            }
-            _ => {}
-        }
-        if !e.facts.is_empty() {
-            let f: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
-            let _ = write!(
-                out,
-                "<div style=\"margin:4px 0;font-size:14px\"><span style=\"color:#777\">facts:</span> <strong>{}</strong></div>",
-                escape_html(&f.join("; "))
-            );
-        }
-        if let Some(n) = &e.note {
-            let _ = write!(
-                out,
-                "<div style=\"margin:4px 0;font-size:13px;color:#666\">{}</div>",
-                escape_html(n)
-            );
-        }
-        if let Some(a) = e.archived.as_deref().filter(|a| crate::report::linkable(a)) {
-            let _ = write!(
-                out,
-                "<div style=\"margin:4px 0;font-size:13px\"><a href=\"{}\" style=\"color:#1a5fb4\">archived copy</a></div>",
-                escape_html(a)
-            );
-        }
-        out.push_str("</li>");
-    }
-    out.push_str("</ul></div>");
-}
-
-/// An escaped link for http(s) URLs; anything else is shown as escaped text only.
-fn link(url: &str) -> String {
-    let lower = url.trim_start().to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        format!(
-            "<a href=\"{0}\" style=\"color:#1a5fb4\">{0}</a>",
-            escape_html(url)
-        )
-    } else {
-        escape_html(url)
-    }
 }
 
 /// The whole message. `Date` is set by lettre; `Message-ID` is
@@ -577,7 +409,9 @@ mod tests {
         assert!(h.contains("<del style=") && h.contains("<ins style="));
         // The archived copy is linked, its URL escaped too.
         assert!(
-            h.contains("&quot;&gt;&lt;script&gt;\" style=\"color:#1a5fb4\">archived copy</a>"),
+            h.contains(
+                "&quot;&gt;&lt;script&gt;\" rel=\"nofollow\" style=\"color:#1a5fb4\">archived copy</a>"
+            ),
             "{h}"
         );
         assert!(text_body(&r).contains("archived copy: https://web.archive.org/web/20251120000000/"));
@@ -602,7 +436,10 @@ mod tests {
             "{t}"
         );
         let h = html_body(&r);
-        assert!(h.contains("Not anchored to a passage (1 of 2 pairs)"), "{h}");
+        assert!(
+            h.contains("Not anchored to a passage (1 of 2 statement × source pairs)"),
+            "{h}"
+        );
         assert!(h.contains("Some &lt;i&gt;600") && !h.contains("<i>600"), "{h}");
     }
 

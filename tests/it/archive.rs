@@ -567,7 +567,7 @@ fn the_daemons_page_links_the_archived_copy_of_a_flagged_statement() {
     let capture = arch.replay("20251120101010", &url);
     assert!(
         page.contains(&format!(
-            "<a href=\"{capture}\" rel=\"nofollow\">archived copy</a>"
+            "<a href=\"{capture}\" rel=\"nofollow\" style=\"color:#1a5fb4\">archived copy</a>"
         )),
         "{page}"
     );

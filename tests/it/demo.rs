@@ -164,7 +164,7 @@ fn demo_serve_keeps_the_sources_and_the_page_up_to_edit_and_recheck() {
         "{page}"
     );
     assert!(
-        page.contains("<del style=\"\">600</del><ins style=\"\">350</ins>"),
+        page.contains(">600</del><ins style=") && page.contains(">350</ins>"),
         "{page}"
     );
     let (_, _, index) = crate::daemon::http(sport, "GET", "/", &[], "");

@@ -1,0 +1,271 @@
+//! The one HTML renderer: `report.html`, the mail's HTML part and the daemon's page are all
+//! built from these [maud] components, so source text reaches HTML through one escaping path
+//! (maud's) and a statement reads the same wherever a person meets it.
+//!
+//! Styles are inline: a mail client drops `<style>`, and the same markup then looks the same
+//! in the mail, the saved report and the page. Nothing here emits a script.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::{EvidenceReport, RunReport, StatementReport, passage_label};
+use crate::diff::{Segment, word_diff};
+use crate::evidence::Verdict;
+
+/// The body font of every view.
+pub const FONT: &str = "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif";
+const DEL: &str = "background:#fdd;color:#8b0000;text-decoration:line-through";
+const INS: &str = "background:#dfd;color:#05570b;text-decoration:none";
+const LINK: &str = "color:#1a5fb4";
+const H2: &str = "font-size:17px;margin:20px 0 8px";
+const ROW: &str = "margin:4px 0;font-size:14px";
+const LABEL: &str = "color:#777";
+const TABLE: &str = "border-collapse:collapse;font-size:14px";
+const CELL: &str = "border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top";
+
+/// A verdict in plain words, its code name (`evidence_changed`) as the tooltip.
+pub fn verdict(v: Verdict) -> Markup {
+    html! { span title=(v.as_str()) { (v.label()) } }
+}
+
+/// Whether `url` may be made a link (http or https; anything else is shown as text).
+pub fn linkable(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// A source's link, with Robust Links attributes (`data-originalurl`, `data-versionurl`,
+/// `data-versiondate`) when an archived copy of it is known; a URL that is not http(s) is
+/// text only.
+pub fn source_link(url: &str, archived: Option<&str>) -> Markup {
+    if !linkable(url) {
+        return html! { (url) };
+    }
+    let archived = archived.filter(|a| linkable(a));
+    let date = archived.and_then(crate::archive::capture_date);
+    html! {
+        a href=(url) style=(LINK) data-originalurl=(url)
+            data-versionurl=[archived] data-versiondate=[date] { (url) }
+    }
+}
+
+/// A plain link for an http(s) URL, else the URL as text.
+pub fn link(url: &str) -> Markup {
+    if linkable(url) {
+        html! { a href=(url) style=(LINK) { (url) } }
+    } else {
+        html! { (url) }
+    }
+}
+
+/// ` — archived copy` linked, for an archived copy; else nothing.
+pub fn archived_copy(archived: Option<&str>) -> Markup {
+    html! {
+        @if let Some(a) = archived.filter(|a| linkable(a)) {
+            " — " a href=(a) rel="nofollow" style=(LINK) { "archived copy" }
+        }
+    }
+}
+
+/// The word diff of `before` → `after`, removed words in `<del>`, inserted in `<ins>`.
+///
+/// ```
+/// let m = citewatch::report::html::marked("a <b> 600", "a <script> 350").into_string();
+/// assert!(!m.contains("<script") && !m.contains("<b>"), "{m}");
+/// assert!(m.contains(">600</del>") && m.contains(">350</ins>"), "{m}");
+/// ```
+pub fn marked(before: &str, after: &str) -> Markup {
+    html! {
+        @for seg in word_diff(before, after) {
+            @match seg {
+                Segment::Equal(t) => (t),
+                Segment::Removed(t) => del style=(DEL) { (t) },
+                Segment::Inserted(t) => ins style=(INS) { (t) },
+            }
+        }
+    }
+}
+
+/// What one cited source says of a flagged statement: its passage before and after, the
+/// changed figures, the note.
+fn evidence_item(e: &EvidenceReport) -> Markup {
+    html! {
+        li style="margin:6px 0" {
+            span style="word-break:break-all" {
+                "[" (e.cite) "] " (source_link(&e.url, e.archived.as_deref()))
+            }
+            " · " strong { (verdict(e.status)) }
+            (archived_copy(e.archived.as_deref()))
+            @match (&e.before, &e.after) {
+                (Some(b), Some(a)) if b != a => {
+                    div style=(ROW) { span style=(LABEL) { "before: " } (b) }
+                    div style=(ROW) { span style=(LABEL) { "after: " } (a) }
+                    div style=(ROW) { span style=(LABEL) { "change: " } (marked(b, a)) }
+                }
+                (Some(b), _) => {
+                    @let label = passage_label(e.status);
+                    div style=(ROW) {
+                        span style=(LABEL) { (label) ": " }
+                        @if label == "removed" { del style=(DEL) { (b) } } @else { (b) }
+                    }
+                }
+                _ => {}
+            }
+            @if !e.facts.is_empty() {
+                @let facts: Vec<String> = e.facts.iter().map(ToString::to_string).collect();
+                div style=(ROW) { span style=(LABEL) { "facts: " } strong { (facts.join("; ")) } }
+            }
+            @if let Some(n) = &e.note {
+                div style="margin:4px 0;font-size:13px;color:#666" { (n) }
+            }
+        }
+    }
+}
+
+/// One flagged statement with all its sources, as a card; `extra` goes at its foot (the
+/// page puts the statement's history and its ack form there). The card's id is
+/// `st-<statement id>`, so a link can point at it.
+pub fn card(report: &RunReport, st: &StatementReport, extra: Markup) -> Markup {
+    let color = if st.new { "#c0392b" } else { "#e67e22" };
+    html! {
+        div id={ "st-" (st.id) } class={ "st " (if st.new { "new" } else { "old" }) }
+            style={ "border:1px solid #ddd;border-left:6px solid " (color) ";border-radius:4px;padding:10px 14px;margin:12px 0" } {
+            p style="margin:0;font-size:13px;color:#555" {
+                strong style={ "color:" (color) } { (if st.new { "NEW" } else { "STILL FLAGGED" }) }
+                " · " (verdict(st.status)) " · " (st.article)
+            }
+            p style="margin:6px 0;font-weight:bold" { (report.title_of(&st.article)) }
+            blockquote style="margin:6px 0;padding:2px 0 2px 10px;border-left:3px solid #ccc;color:#333" { (st.text) }
+            p style="margin:0 0 6px;font-size:12px;color:#777" { "id " code { (st.id) } }
+            ul style="margin:0;padding-left:20px" {
+                @for e in &st.evidence { (evidence_item(e)) }
+            }
+            (extra)
+        }
+    }
+}
+
+/// The flagged statements in the order a person acts on them ([`RunReport::flagged`]),
+/// under "New" and "Still outstanding" headings.
+pub fn flagged_sections(report: &RunReport) -> Markup {
+    let flagged = report.flagged();
+    let (new, old): (Vec<_>, Vec<_>) = flagged.into_iter().partition(|s| s.new);
+    html! {
+        @if !new.is_empty() {
+            h2 style=(H2) { "New: statements to re-check" }
+            @for st in new { (card(report, st, html! {})) }
+        }
+        @if !old.is_empty() {
+            h2 style=(H2) { "Still outstanding from earlier runs" }
+            @for st in old { (card(report, st, html! {})) }
+        }
+    }
+}
+
+/// One `<li>` per statement × source pair without a passage: the statement, why, the
+/// closest sentence and the line to paste.
+pub fn unanchored_items(list: &[(&StatementReport, &EvidenceReport)]) -> Markup {
+    html! {
+        @for (st, e) in list {
+            li style="margin:0 0 8px" {
+                code { (st.id) } " [" (e.cite) "] " (link(&e.url))
+                br; q style="color:#555" { (st.text) }
+                br; strong { (e.unanchored_reason()) }
+                @if let Some(c) = &e.candidate { br; "closest: " em { (c) } }
+                @if let Some(h) = e.quote_hint() {
+                    br; "paste: " code style="font-size:12px;word-break:break-all" { (h) }
+                }
+            }
+        }
+    }
+}
+
+/// The explanation above every list of unanchored pairs.
+pub const UNANCHORED_HELP: &str = "A later edit of these sources is judged only on the statement's words. Where the closest sentence backs the statement, paste the line shown into the article's watchlist file.";
+
+/// The unanchored pairs as a section (nothing when every pair is anchored), at most `limit`
+/// listed.
+pub fn unanchored_section(report: &RunReport, limit: usize) -> Markup {
+    let list = report.unanchored();
+    html! {
+        @if !list.is_empty() {
+            h2 style=(H2) {
+                "Not anchored to a passage (" (list.len()) " of " (report.anchor_counts().pairs)
+                " statement × source pairs)"
+            }
+            p style="margin:0 0 8px;font-size:14px" { (UNANCHORED_HELP) }
+            ul.unanchored style="padding-left:20px;font-size:14px" {
+                (unanchored_items(&list[..list.len().min(limit)]))
+                @if list.len() > limit {
+                    li { "… and " (list.len() - limit) " more in the full report" }
+                }
+            }
+        }
+    }
+}
+
+/// A whole HTML document around `body`, in the views' common frame, at most `width` pixels
+/// wide (the mail is narrower than the report).
+pub fn document(title: &str, width: u32, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width";
+                title { (title) }
+            }
+            body style="margin:0;padding:0;background:#f6f6f6" {
+                div style={ (FONT) ";font-size:15px;line-height:1.5;color:#222;max-width:" (width) "px;margin:0 auto;padding:16px;background:#fff" } {
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// `report.html`: self-contained, no scripts.
+pub fn report_page(report: &RunReport) -> Markup {
+    let s = &report.summary;
+    let body = html! {
+        h1 style="font-size:22px;margin:0 0 8px" { "citewatch re-check report" }
+        p style="margin:0 0 4px" {
+            strong { (s.flagged) " flagged" } " (" (s.new_flags) " new) of " (s.statements)
+            " statements; " (s.sources) " sources, " (s.sources_changed) " changed, "
+            (s.sources_failed) " failed."
+        }
+        p style="margin:0 0 12px;color:#666;font-size:13px" {
+            "Run " code { (report.run_id) } ", " (report.trigger) ", "
+            (report.view.time(report.started_at)) " → " (report.view.time(report.finished_at))
+        }
+        (flagged_sections(report))
+        (unanchored_section(report, usize::MAX))
+        h2 style=(H2) { "All statements" }
+        table style=(TABLE) {
+            tr { th style=(CELL) { "verdict" } th style=(CELL) { "article" } th style=(CELL) { "cites" } th style=(CELL) { "statement" } }
+            @for st in &report.statements {
+                tr {
+                    td style=(CELL) { (verdict(st.status)) }
+                    td style=(CELL) { (st.article) }
+                    td style=(CELL) { @for c in &st.cites { "[" (c) "]" } }
+                    td style=(CELL) { (st.text) }
+                }
+            }
+        }
+        h2 style=(H2) { "Sources" }
+        table style=(TABLE) {
+            tr { th style=(CELL) { "URL" } th style=(CELL) { "HTTP" } th style=(CELL) { "outcome" } th style=(CELL) { "error" } }
+            @for src in &report.sources {
+                tr {
+                    td style={ (CELL) ";word-break:break-all" } {
+                        (source_link(&src.url, src.archived.as_deref()))
+                        (archived_copy(src.archived.as_deref()))
+                    }
+                    td style=(CELL) { @if let Some(h) = src.http_status { (h) } }
+                    td style=(CELL) { (src.outcome_label()) }
+                    td style=(CELL) { (src.error.as_deref().unwrap_or("")) }
+                }
+            }
+        }
+    };
+    document(&format!("citewatch report {}", report.run_id), 960, body)
+}
