@@ -163,6 +163,20 @@ impl Watchlist {
         load::load_dir(dir, &load::Bounds::new(root, dir, allow_outside))
     }
 
+    /// Only the articles `ids`, each from its own file `dir/<id>.toml`, when every one is
+    /// there and declares that id (or none): what `check --only` reads, so a run of one
+    /// article does not parse the whole archive. `None` when any is missing or elsewhere;
+    /// the caller then loads the whole folder ([`Watchlist::load_dir_in`]). A second file
+    /// declaring the same id is not seen here; `validate` and every full run report it.
+    pub fn load_named_in(
+        root: &Path,
+        dir: &Path,
+        ids: &[String],
+        allow_outside: bool,
+    ) -> Option<(Watchlist, Vec<Diagnostic>)> {
+        load::load_named(dir, ids, &load::Bounds::new(root, dir, allow_outside))
+    }
+
     /// The article with id `id`.
     pub fn article(&self, id: &str) -> Option<&Article> {
         self.articles.iter().find(|a| a.id.0 == id)

@@ -52,10 +52,24 @@ pub struct Context {
 pub fn load_context(
     root: &Path,
 ) -> Result<(Context, Vec<crate::error::Diagnostic>), Vec<crate::error::Diagnostic>> {
+    load_context_for(root, &[])
+}
+
+/// [`load_context`] for a run of the articles `only` (all when empty): their own files
+/// only when each is `watchlist/<id>.toml` ([`Watchlist::load_named_in`]), else the whole
+/// folder.
+pub fn load_context_for(
+    root: &Path,
+    only: &[String],
+) -> Result<(Context, Vec<crate::error::Diagnostic>), Vec<crate::error::Diagnostic>> {
     let paths = Paths::new(root);
     let settings = Settings::load(&paths.settings())?;
+    let allow = settings.watchlist.allow_outside;
+    let named = (!only.is_empty())
+        .then(|| Watchlist::load_named_in(&paths.root, &paths.watchlist(), only, allow))
+        .flatten();
     let (watchlist, diags) =
-        Watchlist::load_dir_in(&paths.root, &paths.watchlist(), settings.watchlist.allow_outside);
+        named.unwrap_or_else(|| Watchlist::load_dir_in(&paths.root, &paths.watchlist(), allow));
     if diags.iter().any(crate::error::Diagnostic::is_error) {
         return Err(diags);
     }

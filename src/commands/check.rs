@@ -12,7 +12,8 @@ use crate::run::{self, RunError, RunRequest};
 /// Runs the pipeline once and prints the summary or the JSON report.
 pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> {
     let t0 = std::time::Instant::now();
-    let (ctx, warnings) = crate::workspace::load_context(root).map_err(CommandError::Invalid)?;
+    let (ctx, warnings) =
+        crate::workspace::load_context_for(root, &args.only).map_err(CommandError::Invalid)?;
     tracing::debug!(
         elapsed_ms = t0.elapsed().as_millis() as u64,
         "settings and watchlist loaded"

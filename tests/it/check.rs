@@ -741,3 +741,45 @@ fn a_local_run_goes_batch_by_batch_and_reports_as_one_run() {
     assert_eq!(v["summary"]["flagged"], 3);
     assert_eq!(v["summary"]["new_flags"], 0, "announced once, across batches");
 }
+
+/// `check --only A` reads `watchlist/A.toml` alone (a run costs what it checks): a broken
+/// file elsewhere does not stop it, while a full run and an id declared in another file
+/// still go through the whole folder.
+#[test]
+fn only_reads_the_articles_own_file() {
+    let srv = PageServer::start();
+    srv.set(
+        "/a",
+        Response::html(&page("<p>About 600 U.S. soldiers serve in KFOR.</p>")),
+    );
+    let ws = Workspace::new();
+    let toml = |t: &str| {
+        format!(
+            "title = \"{t}\"\narticle = \"\"\"About 600 U.S. soldiers serve in KFOR [1].\"\"\"\n[[source]]\ncite = 1\nurl = \"{}\"\n",
+            srv.url("/a")
+        )
+    };
+    ws.watchlist("a.toml", &toml("A"));
+    ws.watchlist("elsewhere.toml", &format!("id = \"b\"\n{}", toml("B")));
+    ws.watchlist("broken.toml", "title = \"x\"\n[[source]\n");
+    let out = ws.run(&["check", "--only", "a", "--format", "json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["statements"].as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v["statements"][0]["article"], "a", "{v:#}");
+    // `b` lives in another file: the whole folder is read, and its broken file named.
+    let out = ws.run(&["check", "--only", "b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("broken.toml"),
+        "{}",
+        show(&out)
+    );
+    let out = ws.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("broken.toml"),
+        "{}",
+        show(&out)
+    );
+}
