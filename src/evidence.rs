@@ -22,7 +22,10 @@
 //!   folded. A sentence needs two shared words (a distinctive figure counts as two). The best
 //!   sentences over [`ANCHOR_MIN_SCORE`] and within [`ANCHOR_MARGIN`] of the best are kept,
 //!   plus any sentence stating one of the statement's distinctive figures (an infobox row, a
-//!   summary bullet). Nothing over the threshold: no anchors ("no evidence located").
+//!   summary bullet). A compound statement's clauses are scored the same way on their own,
+//!   and a sentence with a clause whose words the statement nearly all states
+//!   ([`CONTAINED_MIN_SHARE`]) backs it too. Nothing over the thresholds: no anchors ("no
+//!   evidence located").
 //! - **Judging** ([`judge`]): an anchor whose canonical words still occur anywhere in the
 //!   latest text is fine (moved or not). Otherwise it is aligned, word by word (figures align
 //!   with figures), against the latest sentences that are *new* (not in the baseline), alone
@@ -1560,11 +1563,24 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
     let mut parts_found: Vec<(f32, usize, u16)> = Vec::new();
     let found = |q: &str| !text.lean && text.find_words(&canon_words(q)).is_some();
+    // Sentences worth looking into for a contained clause (see [`contained_clauses`]): each
+    // shares enough of the statement or of one of its parts to be in an indexed unit.
+    let mut candidates: Vec<usize> = scored_hits
+        .iter()
+        .filter(|&&(score, _, hits)| score >= LOCATE_FLOOR && hits >= PART_MIN_HITS)
+        .map(|&(_, id, _)| id)
+        .collect();
     for (pi, part) in statement_parts(&statement.text, &terms_at, &found)
         .iter()
         .enumerate()
     {
         let scored = text.score_sentences_hits(part);
+        candidates.extend(
+            scored
+                .iter()
+                .filter(|&&(score, _, hits)| score >= LOCATE_FLOOR && hits >= PART_MIN_HITS)
+                .map(|&(_, id, _)| id),
+        );
         for &(score, id, _) in &scored {
             if score >= LOCATE_FLOOR && closest.is_none_or(|c| score * PART_CANDIDATE_RANK > c.0) {
                 closest = Some((score * PART_CANDIDATE_RANK, id));
@@ -1607,6 +1623,17 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     for (k, w) in windows.into_iter().take(MAX_PART_ANCHORS).enumerate() {
         parts_found.push((w.0, w.1, (MAX_CLAUSE_PARTS + 1 + k) as u16));
     }
+    // A clause of a source sentence whose words the statement nearly all states backs that
+    // part of it, whatever else the statement adds ("three workers were treated in
+    // hospital" in "Three workers went to hospital with breathing problems after inhaling
+    // smoke …").
+    let mut contained: Vec<(f32, usize, u16)> = contained_clauses(&terms, &candidates, text)
+        .into_iter()
+        .filter(|&(_, id)| !parts_found.iter().any(|p| p.1 == id))
+        .map(|(share, id)| (rank(text, share, id), id, CONTAINED_PART))
+        .collect();
+    contained.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    parts_found.extend(contained.into_iter().take(MAX_PART_ANCHORS));
     parts_found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut n_parts = 0;
     for (score, id, part) in parts_found {
@@ -1645,6 +1672,68 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
 
 /// Part numbers up to this one belong to clauses; dense windows number theirs after it.
 const MAX_CLAUSE_PARTS: usize = 64;
+/// The part number of an anchor found by [`contained_clauses`].
+const CONTAINED_PART: u16 = (MAX_CLAUSE_PARTS + 1 + MAX_PART_ANCHORS) as u16;
+
+/// A clause of a source sentence is contained in a statement when it has at least this many
+/// content words…
+pub const CONTAINED_MIN_WORDS: usize = 3;
+/// …and the statement states at least this share of them (and at least
+/// [`CONTAINED_MIN_WORDS`]), one of them rare on the page or a name or figure.
+pub const CONTAINED_MIN_SHARE: f32 = 0.75;
+
+/// The `candidates` sentences with a clause whose content words the statement (`terms`)
+/// nearly all states, with the share stated: the statement paraphrases that clause and adds
+/// to it. Counted in distinct stems, unweighted: a clause's other words need not be indexed.
+fn contained_clauses(terms: &[(String, Kind)], candidates: &[usize], text: &Prepared) -> Vec<(f32, usize)> {
+    let rare_df = ((text.blocks.len() as f32 * RARE_SHARE) as u32).max(2);
+    let mut ids = candidates.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::new();
+    for id in ids {
+        // A heading or table row names the topic, which any statement about it states.
+        if !text.sentences[id].prose {
+            continue;
+        }
+        let sentence = text.sentence(id);
+        let mut best: Option<f32> = None;
+        for (a, b) in clause_ranges(sentence) {
+            let mut words: Vec<String> = Vec::new();
+            for w in canon_words(&sentence[a..b]) {
+                if is_stop(&w) || w.chars().count() < 2 || matches!(w.as_str(), "%" | "$" | "€" | "£") {
+                    continue;
+                }
+                let s = stem(&w);
+                if !words.contains(&s) {
+                    words.push(s);
+                }
+            }
+            if words.len() < CONTAINED_MIN_WORDS {
+                continue;
+            }
+            let stated: Vec<&(String, Kind)> = words
+                .iter()
+                .filter_map(|w| terms.iter().find(|(t, _)| t == w))
+                .collect();
+            let share = stated.len() as f32 / words.len() as f32;
+            let telling = stated.iter().any(|(t, k)| {
+                matches!(k, Kind::Name | Kind::Number)
+                    || text
+                        .stems
+                        .get(t.as_str())
+                        .is_some_and(|&s| text.df[s as usize] <= rare_df)
+            });
+            if stated.len() >= CONTAINED_MIN_WORDS && share >= CONTAINED_MIN_SHARE && telling {
+                best = Some(best.map_or(share, |b: f32| b.max(share)));
+            }
+        }
+        if let Some(share) = best {
+            out.push((share, id));
+        }
+    }
+    out
+}
 
 /// A dense run of the statement's words in one sentence: at least this many shared (a
 /// distinctive figure counts as two) …
