@@ -55,6 +55,11 @@ use crate::watchlist::{CiteNo, Statement};
 /// the lowest best score of a statement with real evidence is 0.40; statements the source
 /// does not address score 0 (no sentence shares two of their words).
 pub const ANCHOR_MIN_SCORE: f32 = 0.35;
+/// A sentence sharing at least this many of the statement's words (a distinctive figure
+/// counts as two) anchors it as a whole from [`MANY_HITS_MIN_SCORE`] on.
+pub const MANY_HITS: u16 = 6;
+/// See [`MANY_HITS`].
+pub const MANY_HITS_MIN_SCORE: f32 = 0.32;
 /// Other sentences are kept as anchors when they score at least this share of the best.
 pub const ANCHOR_MARGIN: f32 = 0.85;
 /// A sentence holding one of the statement's distinctive numbers is kept as an extra anchor
@@ -1546,10 +1551,10 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     } else {
         0
     };
-    let whole_scored: Vec<(f32, usize)> = scored_hits
+    let whole_scored: Vec<(f32, usize, u16)> = scored_hits
         .iter()
-        .filter(|&&(_, _, hits)| hits >= whole_min_hits)
-        .map(|&(s, id, _)| (s, id))
+        .copied()
+        .filter(|&(_, _, hits)| hits >= whole_min_hits)
         .collect();
     let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &whole_scored, text)
         .into_iter()
@@ -1642,6 +1647,33 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
             n_parts += 1;
         }
     }
+    // Each distinctive figure of the statement is backed where the source states it: a
+    // sentence holding one that no anchor holds, with one more of the statement's words,
+    // backs that figure too ("the £14.6 million-a-year scheme" besides the sentence on the
+    // tax rise). Its own part: no alternative to the other anchors.
+    if !chosen.is_empty() {
+        let mut k = 0;
+        for (t, _) in terms.iter().filter(|(t, kind)| {
+            // Not a bare two-digit number: those recur (a day, a percentage, "2022/23").
+            *kind == Kind::Number && (t.contains('.') || t.chars().filter(char::is_ascii_digit).count() >= 3)
+        }) {
+            let ids = text.postings(t);
+            if ids.is_empty() || ids.len() > 2 || chosen.iter().any(|c| ids.contains(&(c.1 as u32))) {
+                continue;
+            }
+            let best = ids
+                .iter()
+                .filter_map(|&id| scored_hits.iter().find(|s| s.1 == id as usize))
+                .filter(|s| s.2 >= PART_MIN_HITS)
+                .max_by_key(|s| (s.2, text.sentences[s.1].prose, usize::MAX - s.1));
+            if let Some(&(score, id, _)) = best
+                && k < MAX_PART_ANCHORS
+            {
+                chosen.push((score, id, FIGURE_PART + k as u16));
+                k += 1;
+            }
+        }
+    }
     for (score, id, part) in chosen {
         let passage = text.sentence(id).to_owned();
         if located.anchors.iter().any(|a| a.passage == passage) {
@@ -1674,6 +1706,8 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
 const MAX_CLAUSE_PARTS: usize = 64;
 /// The part number of an anchor found by [`contained_clauses`].
 const CONTAINED_PART: u16 = (MAX_CLAUSE_PARTS + 1 + MAX_PART_ANCHORS) as u16;
+/// The part numbers of anchors stating a figure no other anchor states.
+const FIGURE_PART: u16 = CONTAINED_PART + 1;
 
 /// A clause of a source sentence is contained in a statement when it has at least this many
 /// content words…
@@ -1833,11 +1867,21 @@ const PART_CANDIDATE_RANK: f32 = 0.6;
 /// The sentences anchoring the statement as a whole (`terms` scored as `scored`): the best
 /// over [`ANCHOR_MIN_SCORE`] and those within [`ANCHOR_MARGIN`] of it, plus sentences
 /// stating a distinctive figure of the statement.
-fn whole_anchors(terms: &[(String, Kind)], scored: &[(f32, usize)], text: &Prepared) -> Vec<(f32, usize)> {
-    let best = scored.iter().map(|s| s.0).fold(0.0f32, f32::max);
-    if best < ANCHOR_MIN_SCORE {
+fn whole_anchors(
+    terms: &[(String, Kind)],
+    scored: &[(f32, usize, u16)],
+    text: &Prepared,
+) -> Vec<(f32, usize)> {
+    // A long statement shares a smaller part of its words with any one sentence: many
+    // shared words are evidence at a slightly lower share.
+    let enough = |&&(score, _, hits): &&(f32, usize, u16)| {
+        score >= ANCHOR_MIN_SCORE || (hits >= MANY_HITS && score >= MANY_HITS_MIN_SCORE)
+    };
+    if !scored.iter().any(|s| enough(&s)) {
         return Vec::new();
     }
+    let scored: Vec<(f32, usize)> = scored.iter().map(|&(s, id, _)| (s, id)).collect();
+    let scored = &scored[..];
     // Ranking prefers prose: a headline or link teaser repeating the statement's words is
     // weaker evidence than the sentence that states it (and comes and goes with the layout).
     let ranked: Vec<(f32, f32, usize)> = scored
@@ -2357,6 +2401,14 @@ fn facts_of(text: &str) -> Vec<(&'static str, String)> {
                 None => continue,
             }
         }
+        // "The Northern Waters Authority" at a sentence start is "the Northern Waters
+        // Authority" elsewhere.
+        if let Some(rest) = name.strip_prefix("The ").or_else(|| name.strip_prefix("A "))
+            && rest.starts_with(char::is_uppercase)
+        {
+            s += name.len() - rest.len();
+            name = rest;
+        }
         let first = name.split_whitespace().next().unwrap_or("");
         if name.is_empty()
             || taken.iter().any(|&(a, b)| s < b && a < s + name.len())
@@ -2401,8 +2453,15 @@ pub fn fact_changes(before: &str, after: &str) -> Vec<FactChange> {
     for kind in ["number", "date", "name"] {
         let b: Vec<&String> = fb.iter().filter(|f| f.0 == kind).map(|f| &f.1).collect();
         let a: Vec<&String> = fa.iter().filter(|f| f.0 == kind).map(|f| &f.1).collect();
-        let gone = multiset_minus(&b, &a);
-        let added = multiset_minus(&a, &b);
+        let mut gone = multiset_minus(&b, &a);
+        let mut added = multiset_minus(&a, &b);
+        if kind == "name" {
+            // A name still written in the other text is no change: it only moved to or from
+            // the start of a sentence ("Trade minister Ruth Okafor said" → "…, Trade minister
+            // Ruth Okafor said").
+            gone.retain(|g| !after.contains(g.as_str()));
+            added.retain(|a| !before.contains(a.as_str()));
+        }
         for (i, g) in gone.iter().enumerate() {
             out.push(FactChange {
                 kind: kind.into(),

@@ -62,12 +62,17 @@ fn corpus_precision_recall_and_exact_verdicts() {
 #[test]
 fn compound_splits_hold_their_documented_figures() {
     let cases = harness::load(&harness::corpus_dir()).expect("corpus loads");
-    let compound = ["compound", "heldout-compound", "heldout2-compound"];
+    let compound = [
+        "compound",
+        "heldout-compound",
+        "heldout2-compound",
+        "heldout3-compound",
+    ];
     let cases: Vec<_> = cases
         .into_iter()
         .filter(|c| compound.contains(&c.split.as_str()))
         .collect();
-    assert_eq!(cases.len(), 9, "three cases per compound split");
+    assert_eq!(cases.len(), 12, "three cases per compound split");
     let r = harness::run(&cases).expect("corpus runs");
     let drift: Vec<String> = r
         .outcomes
@@ -95,6 +100,7 @@ fn compound_splits_hold_their_documented_figures() {
         ("compound", 7),
         ("heldout-compound", 15),
         ("heldout2-compound", 11),
+        ("heldout3-compound", 5),
     ] {
         let unanchored: usize = r.pairs.iter().filter(|p| p.1 == split).map(|p| p.4).sum();
         assert!(
