@@ -1632,6 +1632,10 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     // part of it, whatever else the statement adds ("three workers were treated in
     // hospital" in "Three workers went to hospital with breathing problems after inhaling
     // smoke …").
+    // (Not needed when a sentence states the statement nearly word for word.)
+    if chosen.iter().any(|c| c.0 >= STATED_SCORE) {
+        candidates.clear();
+    }
     let mut contained: Vec<(f32, usize, u16)> = contained_clauses(&terms, &candidates, text)
         .into_iter()
         .filter(|&(_, id)| !parts_found.iter().any(|p| p.1 == id))
@@ -1704,6 +1708,9 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
 
 /// Part numbers up to this one belong to clauses; dense windows number theirs after it.
 const MAX_CLAUSE_PARTS: usize = 64;
+/// A whole-statement anchor scoring this much states it nearly word for word: no clause of
+/// another sentence is looked for.
+const STATED_SCORE: f32 = 0.9;
 /// The part number of an anchor found by [`contained_clauses`].
 const CONTAINED_PART: u16 = (MAX_CLAUSE_PARTS + 1 + MAX_PART_ANCHORS) as u16;
 /// The part numbers of anchors stating a figure no other anchor states.
