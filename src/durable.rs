@@ -42,6 +42,32 @@ pub fn atomic_write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), Wri
     sync_dir(dir)
 }
 
+/// What writes one file's content (see [`atomic_write_streamed`]).
+pub type Content<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>;
+
+/// [`atomic_write_files`] with each file's content written by a function into a buffered
+/// temp file, so a large file (a run's `report.json` at 20,000 sources) is never held whole
+/// in memory, and the next file's content is made only once the previous one is on disk.
+pub fn atomic_write_streamed(dir: &Path, files: Vec<(&str, Content<'_>)>) -> Result<(), WriteError> {
+    fs::create_dir_all(dir).map_err(at(dir))?;
+    for (name, content) in files {
+        let path = dir.join(name);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)
+            .map_err(at(dir))?;
+        {
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
+            content(&mut w).map_err(at(&path))?;
+            w.flush().map_err(at(&path))?;
+        }
+        tmp.as_file().sync_all().map_err(at(&path))?;
+        crate::crash_point!("durable-temp-written");
+        tmp.persist(&path).map_err(|e| at(&path)(e.error))?;
+    }
+    sync_dir(dir)
+}
+
 /// The name every temp file of [`atomic_write`] starts with.
 pub const TEMP_PREFIX: &str = ".tmp-";
 

@@ -418,17 +418,21 @@ impl RunReport {
 
     /// Writes `report.json`, `report.md` and `report.html`; returns the folder.
     pub fn write(&self, reports_dir: &Path) -> anyhow::Result<PathBuf> {
+        use crate::durable::Content;
         let dir = self.dir(reports_dir);
-        let json = serde_json::to_vec_pretty(self)?;
-        let page = serde_json::to_vec(&self.page_summary())?;
-        let (md, html) = (self.to_markdown(), self.to_html());
-        crate::durable::atomic_write_files(
+        // Each file is made while it is written: a run's report is the largest thing it holds
+        // at the end, and its renderings need not sit in memory beside it.
+        let json: Content<'_> = Box::new(|w| Ok(serde_json::to_writer_pretty(w, self)?));
+        let page: Content<'_> = Box::new(|w| Ok(serde_json::to_writer(w, &self.page_summary())?));
+        let md: Content<'_> = Box::new(|w| w.write_all(self.to_markdown().as_bytes()));
+        let html: Content<'_> = Box::new(|w| html::write_report_page(self, w));
+        crate::durable::atomic_write_streamed(
             &dir,
-            &[
-                ("report.json", &json),
-                ("page.json", &page),
-                ("report.md", md.as_bytes()),
-                ("report.html", html.as_bytes()),
+            vec![
+                ("report.json", json),
+                ("page.json", page),
+                ("report.md", md),
+                ("report.html", html),
             ],
         )?;
         Ok(dir)
@@ -713,9 +717,11 @@ impl RunReport {
     }
 
     /// `report.html`: self-contained, no scripts, everything from sources escaped
-    /// ([`html::report_page`]).
+    /// ([`html::write_report_page`]).
     pub fn to_html(&self) -> String {
-        html::report_page(self).into_string()
+        let mut out = Vec::new();
+        html::write_report_page(self, &mut out).expect("writing to memory");
+        String::from_utf8(out).expect("maud renders UTF-8")
     }
 }
 

@@ -1,6 +1,7 @@
 //! `citewatch check`.
 
 use std::io::IsTerminal;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -70,10 +71,12 @@ pub async fn check(root: &Path, args: &CheckArgs) -> Result<Exit, CommandError> 
             );
         }
         Format::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
-            );
+            // Written as it is serialised: at 20,000 sources the JSON is over 20 MB.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &report).map_err(anyhow::Error::from)?;
+            writeln!(out)
+                .and_then(|()| out.flush())
+                .map_err(anyhow::Error::from)?;
         }
     }
     if args.fail_on_flagged && report.summary.flagged > 0 {
