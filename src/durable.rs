@@ -51,19 +51,7 @@ pub type Content<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + '
 pub fn atomic_write_streamed(dir: &Path, files: Vec<(&str, Content<'_>)>) -> Result<(), WriteError> {
     fs::create_dir_all(dir).map_err(at(dir))?;
     for (name, content) in files {
-        let path = dir.join(name);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)
-            .map_err(at(dir))?;
-        {
-            let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
-            content(&mut w).map_err(at(&path))?;
-            w.flush().map_err(at(&path))?;
-        }
-        tmp.as_file().sync_all().map_err(at(&path))?;
-        crate::crash_point!("durable-temp-written");
-        tmp.persist(&path).map_err(|e| at(&path)(e.error))?;
+        replace_file_with(dir, &dir.join(name), content)?;
     }
     sync_dir(dir)
 }
@@ -73,11 +61,24 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// Writes `bytes` to a temporary file in `dir`, syncs it and renames it to `path`.
 fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    replace_file_with(dir, path, |w: &mut dyn Write| w.write_all(bytes))
+}
+
+/// [`replace_file`] with the content written by `content` through a buffer.
+fn replace_file_with(
+    dir: &Path,
+    path: &Path,
+    content: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(at(dir))?;
-    tmp.write_all(bytes).map_err(at(path))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
+        content(&mut w).map_err(at(path))?;
+        w.flush().map_err(at(path))?;
+    }
     tmp.as_file().sync_all().map_err(at(path))?;
     crate::crash_point!("durable-temp-written");
     tmp.persist(path).map_err(|e| at(path)(e.error))?;

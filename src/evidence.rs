@@ -1570,22 +1570,14 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     let found = |q: &str| !text.lean && text.find_words(&canon_words(q)).is_some();
     // Sentences worth looking into for a contained clause (see [`contained_clauses`]): each
     // shares enough of the statement or of one of its parts to be in an indexed unit.
-    let mut candidates: Vec<usize> = scored_hits
-        .iter()
-        .filter(|&&(score, _, hits)| score >= LOCATE_FLOOR && hits >= PART_MIN_HITS)
-        .map(|&(_, id, _)| id)
-        .collect();
+    let worth = |&&(score, _, hits): &&(f32, usize, u16)| score >= LOCATE_FLOOR && hits >= PART_MIN_HITS;
+    let mut candidates: Vec<usize> = scored_hits.iter().filter(worth).map(|s| s.1).collect();
     for (pi, part) in statement_parts(&statement.text, &terms_at, &found)
         .iter()
         .enumerate()
     {
         let scored = text.score_sentences_hits(part);
-        candidates.extend(
-            scored
-                .iter()
-                .filter(|&&(score, _, hits)| score >= LOCATE_FLOOR && hits >= PART_MIN_HITS)
-                .map(|&(_, id, _)| id),
-        );
+        candidates.extend(scored.iter().filter(worth).map(|s| s.1));
         for &(score, id, _) in &scored {
             if score >= LOCATE_FLOOR && closest.is_none_or(|c| score * PART_CANDIDATE_RANK > c.0) {
                 closest = Some((score * PART_CANDIDATE_RANK, id));
@@ -1740,22 +1732,14 @@ fn contained_clauses(terms: &[(String, Kind)], candidates: &[usize], text: &Prep
         let sentence = text.sentence(id);
         let mut best: Option<f32> = None;
         for (a, b) in clause_ranges(sentence) {
-            let mut words: Vec<String> = Vec::new();
-            for w in canon_words(&sentence[a..b]) {
-                if is_stop(&w) || w.chars().count() < 2 || matches!(w.as_str(), "%" | "$" | "€" | "£") {
-                    continue;
-                }
-                let s = stem(&w);
-                if !words.contains(&s) {
-                    words.push(s);
-                }
-            }
+            // The clause's content words, as a statement's are counted.
+            let words = statement_terms(&sentence[a..b]);
             if words.len() < CONTAINED_MIN_WORDS {
                 continue;
             }
             let stated: Vec<&(String, Kind)> = words
                 .iter()
-                .filter_map(|w| terms.iter().find(|(t, _)| t == w))
+                .filter_map(|(w, _)| terms.iter().find(|(t, _)| t == w))
                 .collect();
             let share = stated.len() as f32 / words.len() as f32;
             let telling = stated.iter().any(|(t, k)| {
@@ -1887,13 +1871,11 @@ fn whole_anchors(
     if !scored.iter().any(|s| enough(&s)) {
         return Vec::new();
     }
-    let scored: Vec<(f32, usize)> = scored.iter().map(|&(s, id, _)| (s, id)).collect();
-    let scored = &scored[..];
     // Ranking prefers prose: a headline or link teaser repeating the statement's words is
     // weaker evidence than the sentence that states it (and comes and goes with the layout).
     let ranked: Vec<(f32, f32, usize)> = scored
         .iter()
-        .map(|&(score, id)| (rank(text, score, id), score, id))
+        .map(|&(score, id, _)| (rank(text, score, id), score, id))
         .collect();
     let best_rank = ranked.iter().map(|r| r.0).fold(0.0f32, f32::max);
     let mut top: Vec<(f32, f32, usize)> = ranked
@@ -1916,7 +1898,7 @@ fn whole_anchors(
         if top.len() < MAX_ANCHORS
             && !top.iter().any(|s| s.1 == id)
             && (!text.sentences[id].prose || !have_prose)
-            && let Some(&(score, _)) = scored.iter().find(|s| s.1 == id)
+            && let Some(&(score, ..)) = scored.iter().find(|s| s.1 == id)
             && score >= ANCHOR_MIN_SCORE * FACT_ANCHOR_SHARE
         {
             top.push((score, id));

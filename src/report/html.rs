@@ -243,6 +243,29 @@ const REPORT_CSS: &str = "table.all{border-collapse:collapse;font-size:14px}\
     table.all td,table.all th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
     table.all td.url{word-break:break-all}";
 
+/// A heading and a table of one `row` per item, written [`ROWS_AT_ONCE`] rows at a time.
+fn write_long_table<T>(
+    w: &mut dyn std::io::Write,
+    heading: &str,
+    columns: [&str; 4],
+    items: &[T],
+    row: impl Fn(&T) -> Markup,
+) -> std::io::Result<()> {
+    let (open, close) = around(html! {
+        h2 style=(H2) { (heading) }
+        table.all {
+            tr { @for c in columns { th { (c) } } }
+            (PreEscaped(CUT))
+        }
+    });
+    w.write_all(open.as_bytes())?;
+    for chunk in items.chunks(ROWS_AT_ONCE) {
+        let rows = html! { @for item in chunk { (row(item)) } };
+        w.write_all(rows.into_string().as_bytes())?;
+    }
+    w.write_all(close.as_bytes())
+}
+
 /// `report.html` (self-contained, no scripts), written to `w` as it is rendered: the header,
 /// flagged and unanchored sections at once, the tables of every statement and source a few
 /// hundred rows at a time, so the page is never held whole in memory.
@@ -270,17 +293,13 @@ pub fn write_report_page(report: &RunReport, w: &mut dyn std::io::Write) -> std:
         (unanchored_section(report, usize::MAX))
     };
     w.write_all(head.into_string().as_bytes())?;
-    let (t_open, t_close) = around(html! {
-        h2 style=(H2) { "All statements" }
-        table.all {
-            tr { th { "verdict" } th { "article" } th { "cites" } th { "statement" } }
-            (PreEscaped(CUT))
-        }
-    });
-    w.write_all(t_open.as_bytes())?;
-    for chunk in report.statements.chunks(ROWS_AT_ONCE) {
-        let rows = html! {
-            @for st in chunk {
+    write_long_table(
+        w,
+        "All statements",
+        ["verdict", "article", "cites", "statement"],
+        &report.statements,
+        |st| {
+            html! {
                 tr {
                     td { (verdict(st.status)) }
                     td { (st.article) }
@@ -288,21 +307,15 @@ pub fn write_report_page(report: &RunReport, w: &mut dyn std::io::Write) -> std:
                     td { (st.text) }
                 }
             }
-        };
-        w.write_all(rows.into_string().as_bytes())?;
-    }
-    w.write_all(t_close.as_bytes())?;
-    let (t_open, t_close) = around(html! {
-        h2 style=(H2) { "Sources" }
-        table.all {
-            tr { th { "URL" } th { "HTTP" } th { "outcome" } th { "error" } }
-            (PreEscaped(CUT))
-        }
-    });
-    w.write_all(t_open.as_bytes())?;
-    for chunk in report.sources.chunks(ROWS_AT_ONCE) {
-        let rows = html! {
-            @for src in chunk {
+        },
+    )?;
+    write_long_table(
+        w,
+        "Sources",
+        ["URL", "HTTP", "outcome", "error"],
+        &report.sources,
+        |src| {
+            html! {
                 tr {
                     td.url {
                         (source_link(&src.url, src.archived.as_deref()))
@@ -313,9 +326,7 @@ pub fn write_report_page(report: &RunReport, w: &mut dyn std::io::Write) -> std:
                     td { (src.error.as_deref().unwrap_or("")) }
                 }
             }
-        };
-        w.write_all(rows.into_string().as_bytes())?;
-    }
-    w.write_all(t_close.as_bytes())?;
+        },
+    )?;
     w.write_all(close.as_bytes())
 }
