@@ -1495,8 +1495,91 @@ pub fn locate(statement: &Statement, cite: CiteNo, text: &ExtractedText) -> Loca
     locate_in(statement, cite, &Prepared::new(text))
 }
 
-/// [`locate`] against a [`Prepared`] text (build it once per source version).
+/// [`locate`] against a [`Prepared`] text (build it once per source version): the quotes
+/// the statement gives for this source where the source has them; else the sentences
+/// backing the statement as a whole, its clauses and its figures; else, for a person to
+/// paste as a quote, the closest sentence.
 pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Located {
+    let mut located = given_quotes(statement, cite, text);
+    if !located.anchors.is_empty() {
+        return located;
+    }
+    // A phrase the statement quotes is a quote of its own where the source has it.
+    for phrase in quoted_phrases(&statement.text) {
+        if let Some(passage) = text.find_words(&canon_words(phrase))
+            && !located.anchors.iter().any(|a| a.passage == passage)
+        {
+            located.anchors.push(Anchor {
+                passage,
+                quote: true,
+                score: 1.0,
+                part: 0,
+            });
+        }
+    }
+    let terms_at = statement_terms_at(&statement.text);
+    let terms: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
+    let scored_hits = text.score_sentences_hits(&terms);
+    // Two shared words of a longer statement are not evidence, however rare they are on
+    // the page ("short-term health guideline" for "no long-term risk to health").
+    let whole_min_hits = if terms.len() >= WHOLE_FEW_TERMS {
+        PART_MIN_HITS
+    } else {
+        0
+    };
+    let whole_scored: Vec<(f32, usize, u16)> = scored_hits
+        .iter()
+        .copied()
+        .filter(|&(_, _, hits)| hits >= whole_min_hits)
+        .collect();
+    let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &whole_scored, text)
+        .into_iter()
+        .map(|(score, id)| (score, id, 0))
+        .collect();
+    let clauses = clause_anchors(statement, &terms_at, &terms, &scored_hits, &chosen, text);
+    let mut n_parts = 0;
+    for (score, id, part) in clauses.found {
+        if n_parts < MAX_PART_ANCHORS && !chosen.iter().any(|c| c.1 == id) {
+            chosen.push((score, id, part));
+            n_parts += 1;
+        }
+    }
+    if !chosen.is_empty() {
+        let figures = figure_anchors(&terms, &scored_hits, &chosen, text);
+        chosen.extend(figures);
+    }
+    for (score, id, part) in chosen {
+        let passage = text.sentence(id).to_owned();
+        if located.anchors.iter().any(|a| a.passage == passage) {
+            continue;
+        }
+        located.anchors.push(Anchor {
+            passage,
+            quote: false,
+            score,
+            part,
+        });
+    }
+    if located.anchors.is_empty()
+        && let Some(id) = figure_in_context(&terms, text)
+    {
+        located.anchors.push(Anchor {
+            passage: text.sentence(id).to_owned(),
+            quote: false,
+            score: scored_hits.iter().find(|s| s.1 == id).map_or(0.0, |s| s.0),
+            part: 0,
+        });
+    }
+    if located.anchors.is_empty() {
+        located.candidate = clauses.closest.map(|(_, id)| text.sentence(id).to_owned());
+    }
+    located
+}
+
+/// The quotes `statement` gives for source `cite` (or for every source), anchored where
+/// `text` has them word for word (an elided quote by each of its parts); the others listed
+/// as missing (given for this source) or unfound.
+fn given_quotes(statement: &Statement, cite: CiteNo, text: &Prepared) -> Located {
     let mut located = Located::default();
     for q in &statement.quotes {
         if q.cite.is_some_and(|c| c != cite) {
@@ -1524,46 +1607,32 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
             _ => located.unfound_quotes.push(q.text.clone()),
         }
     }
-    if !located.anchors.is_empty() {
-        return located;
-    }
-    // A phrase the statement quotes is a quote of its own where the source has it.
-    for phrase in quoted_phrases(&statement.text) {
-        if let Some(passage) = text.find_words(&canon_words(phrase))
-            && !located.anchors.iter().any(|a| a.passage == passage)
-        {
-            located.anchors.push(Anchor {
-                passage,
-                quote: true,
-                score: 1.0,
-                part: 0,
-            });
-        }
-    }
-    let terms_at = statement_terms_at(&statement.text);
-    let terms: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
-    let scored_hits = text.score_sentences_hits(&terms);
-    let scored: Vec<(f32, usize)> = scored_hits.iter().map(|&(s, id, _)| (s, id)).collect();
-    // Two shared words of a longer statement are not evidence, however rare they are on
-    // the page ("short-term health guideline" for "no long-term risk to health").
-    let whole_min_hits = if terms.len() >= WHOLE_FEW_TERMS {
-        PART_MIN_HITS
-    } else {
-        0
-    };
-    let whole_scored: Vec<(f32, usize, u16)> = scored_hits
+    located
+}
+
+/// What the clauses of a statement find in a text: part anchors, best first, and the
+/// closest sentence to offer a person when nothing anchors.
+struct Clauses {
+    /// (rank, sentence, part number): clause parts, dense windows, contained clauses.
+    found: Vec<(f32, usize, u16)>,
+    /// (score, sentence) of the closest match, a part's counted at [`PART_CANDIDATE_RANK`].
+    closest: Option<(f32, usize)>,
+}
+
+/// Each clause of a compound statement on its own (its sources usually back one each),
+/// dense runs of the statement's words, and source clauses the statement nearly all
+/// states; `chosen` are the whole-statement anchors already found.
+fn clause_anchors(
+    statement: &Statement,
+    terms_at: &[(String, Kind, Vec<usize>)],
+    terms: &[(String, Kind)],
+    scored_hits: &[(f32, usize, u16)],
+    chosen: &[(f32, usize, u16)],
+    text: &Prepared,
+) -> Clauses {
+    let mut closest: Option<(f32, usize)> = scored_hits
         .iter()
-        .copied()
-        .filter(|&(_, _, hits)| hits >= whole_min_hits)
-        .collect();
-    let mut chosen: Vec<(f32, usize, u16)> = whole_anchors(&terms, &whole_scored, text)
-        .into_iter()
-        .map(|(score, id)| (score, id, 0))
-        .collect();
-    // Each clause of a compound statement on its own: its sources usually back one each.
-    let mut closest: Option<(f32, usize)> = scored
-        .iter()
-        .copied()
+        .map(|&(s, id, _)| (s, id))
         .filter(|s| s.0 >= LOCATE_FLOOR)
         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
     let mut parts_found: Vec<(f32, usize, u16)> = Vec::new();
@@ -1572,7 +1641,7 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     // shares enough of the statement or of one of its parts to be in an indexed unit.
     let worth = |&&(score, _, hits): &&(f32, usize, u16)| score >= LOCATE_FLOOR && hits >= PART_MIN_HITS;
     let mut candidates: Vec<usize> = scored_hits.iter().filter(worth).map(|s| s.1).collect();
-    for (pi, part) in statement_parts(&statement.text, &terms_at, &found)
+    for (pi, part) in statement_parts(&statement.text, terms_at, &found)
         .iter()
         .enumerate()
     {
@@ -1583,27 +1652,7 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
                 closest = Some((score * PART_CANDIDATE_RANK, id));
             }
         }
-        // A clause stating a figure is backed by a passage stating it.
-        let figures: Vec<&str> = part
-            .iter()
-            .filter(|(t, k)| *k == Kind::Number && is_distinctive_number(t))
-            .map(|(t, _)| t.as_str())
-            .collect();
-        let states_figure = |id: usize| {
-            figures.is_empty()
-                || figures
-                    .iter()
-                    .any(|t| text.postings(t).binary_search(&(id as u32)).is_ok())
-        };
-        let best = scored
-            .iter()
-            .copied()
-            .filter(|&(score, id, hits)| {
-                score >= PART_MIN_SCORE && hits >= PART_MIN_HITS && states_figure(id)
-            })
-            .map(|(score, id, _)| (rank(text, score, id), score, id))
-            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)));
-        if let Some((rank, _, id)) = best {
+        if let Some((rank, _, id)) = best_part_sentence(part, &scored, text) {
             parts_found.push((rank, id, pi as u16 + 1));
         }
     }
@@ -1613,7 +1662,7 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     let mut windows: Vec<(f32, usize, u16)> = scored_hits
         .iter()
         .filter(|&&(_, id, hits)| hits >= WINDOW_MIN_HITS && !parts_found.iter().any(|p| p.1 == id))
-        .filter_map(|&(score, id, _)| dense_window(&terms_at, text, id).map(|w| (w, score, id)))
+        .filter_map(|&(score, id, _)| dense_window(terms_at, text, id).map(|w| (w, score, id)))
         .map(|(w, score, id)| (rank(text, score.max(w), id), id, 0))
         .collect();
     windows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -1628,7 +1677,7 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     if chosen.iter().any(|c| c.0 >= STATED_SCORE) {
         candidates.clear();
     }
-    let mut contained: Vec<(f32, usize, u16)> = contained_clauses(&terms, &candidates, text)
+    let mut contained: Vec<(f32, usize, u16)> = contained_clauses(terms, &candidates, text)
         .into_iter()
         .filter(|&(_, id)| !parts_found.iter().any(|p| p.1 == id))
         .map(|(share, id)| (rank(text, share, id), id, CONTAINED_PART))
@@ -1636,66 +1685,72 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
     contained.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     parts_found.extend(contained.into_iter().take(MAX_PART_ANCHORS));
     parts_found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut n_parts = 0;
-    for (score, id, part) in parts_found {
-        if n_parts < MAX_PART_ANCHORS && !chosen.iter().any(|c| c.1 == id) {
-            chosen.push((score, id, part));
-            n_parts += 1;
-        }
+    Clauses {
+        found: parts_found,
+        closest,
     }
-    // Each distinctive figure of the statement is backed where the source states it: a
-    // sentence holding one that no anchor holds, with one more of the statement's words,
-    // backs that figure too ("the £14.6 million-a-year scheme" besides the sentence on the
-    // tax rise). Its own part: no alternative to the other anchors.
-    if !chosen.is_empty() {
-        let mut k = 0;
-        for (t, _) in terms.iter().filter(|(t, kind)| {
-            // Not a bare two-digit number: those recur (a day, a percentage, "2022/23").
-            *kind == Kind::Number && (t.contains('.') || t.chars().filter(char::is_ascii_digit).count() >= 3)
-        }) {
-            let ids = text.postings(t);
-            if ids.is_empty() || ids.len() > 2 || chosen.iter().any(|c| ids.contains(&(c.1 as u32))) {
-                continue;
-            }
-            let best = ids
+}
+
+/// The sentence best backing one clause (`part`'s terms, scored as `scored`): over
+/// [`PART_MIN_SCORE`] with [`PART_MIN_HITS`] shared terms, stating the clause's figure if
+/// it has one (a clause stating a figure is backed by a passage stating it), ranked as
+/// [`rank`]: (rank, score, sentence).
+fn best_part_sentence(
+    part: &[(String, Kind)],
+    scored: &[(f32, usize, u16)],
+    text: &Prepared,
+) -> Option<(f32, f32, usize)> {
+    let figures: Vec<&str> = part
+        .iter()
+        .filter(|(t, k)| *k == Kind::Number && is_distinctive_number(t))
+        .map(|(t, _)| t.as_str())
+        .collect();
+    let states_figure = |id: usize| {
+        figures.is_empty()
+            || figures
                 .iter()
-                .filter_map(|&id| scored_hits.iter().find(|s| s.1 == id as usize))
-                .filter(|s| s.2 >= PART_MIN_HITS)
-                .max_by_key(|s| (s.2, text.sentences[s.1].prose, usize::MAX - s.1));
-            if let Some(&(score, id, _)) = best
-                && k < MAX_PART_ANCHORS
-            {
-                chosen.push((score, id, FIGURE_PART + k as u16));
-                k += 1;
-            }
-        }
-    }
-    for (score, id, part) in chosen {
-        let passage = text.sentence(id).to_owned();
-        if located.anchors.iter().any(|a| a.passage == passage) {
+                .any(|t| text.postings(t).binary_search(&(id as u32)).is_ok())
+    };
+    scored
+        .iter()
+        .copied()
+        .filter(|&(score, id, hits)| score >= PART_MIN_SCORE && hits >= PART_MIN_HITS && states_figure(id))
+        .map(|(score, id, _)| (rank(text, score, id), score, id))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.2.cmp(&a.2)))
+}
+
+/// Each distinctive figure of the statement is backed where the source states it: a
+/// sentence holding one that no anchor of `chosen` holds, with one more of the statement's
+/// words, backs that figure too ("the £14.6 million-a-year scheme" besides the sentence on
+/// the tax rise). Its own part: no alternative to the other anchors.
+fn figure_anchors(
+    terms: &[(String, Kind)],
+    scored_hits: &[(f32, usize, u16)],
+    chosen: &[(f32, usize, u16)],
+    text: &Prepared,
+) -> Vec<(f32, usize, u16)> {
+    let mut out: Vec<(f32, usize, u16)> = Vec::new();
+    // Not a bare two-digit number: those recur (a day, a percentage, "2022/23").
+    let figures = terms.iter().filter(|(t, kind)| {
+        *kind == Kind::Number && (t.contains('.') || t.chars().filter(char::is_ascii_digit).count() >= 3)
+    });
+    for (t, _) in figures {
+        let ids = text.postings(t);
+        if ids.is_empty() || ids.len() > 2 || chosen.iter().chain(&out).any(|c| ids.contains(&(c.1 as u32))) {
             continue;
         }
-        located.anchors.push(Anchor {
-            passage,
-            quote: false,
-            score,
-            part,
-        });
+        let best = ids
+            .iter()
+            .filter_map(|&id| scored_hits.iter().find(|s| s.1 == id as usize))
+            .filter(|s| s.2 >= PART_MIN_HITS)
+            .max_by_key(|s| (s.2, text.sentences[s.1].prose, usize::MAX - s.1));
+        if let Some(&(score, id, _)) = best
+            && out.len() < MAX_PART_ANCHORS
+        {
+            out.push((score, id, FIGURE_PART + out.len() as u16));
+        }
     }
-    if located.anchors.is_empty()
-        && let Some(id) = figure_in_context(&terms, text)
-    {
-        located.anchors.push(Anchor {
-            passage: text.sentence(id).to_owned(),
-            quote: false,
-            score: scored.iter().find(|s| s.1 == id).map_or(0.0, |s| s.0),
-            part: 0,
-        });
-    }
-    if located.anchors.is_empty() {
-        located.candidate = closest.map(|(_, id)| text.sentence(id).to_owned());
-    }
-    located
+    out
 }
 
 /// Part numbers up to this one belong to clauses; dense windows number theirs after it.

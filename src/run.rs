@@ -97,19 +97,61 @@ pub enum RunError {
 /// Called once per source fetched, for progress bars.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
-/// Runs the pipeline once.
+/// Runs the pipeline once: plan, per-source work and record batch by batch (each batch
+/// committed), then the report and the mail.
 pub async fn run_check(
     ctx: &Context,
     req: RunRequest,
     progress: Option<Progress>,
 ) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
-    let t_start = Instant::now();
     let selected: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
     let store = Arc::new(open_store(ctx).await?);
     let run_id = store.new_run_id(started_at)?;
-    // A scheduled run on a shared store claims its due articles a batch at a time, so that
-    // workers firing together share them out; each batch commits on its own (one report).
+    let ran = run_batches(ctx, &req, &store, &selected, (&run_id, started_at), progress).await?;
+    if ran.articles.is_empty() && store.is_shared() {
+        return Err(RunError::ClaimedElsewhere);
+    }
+    let mut report = report::build(
+        (run_id, req.trigger, started_at),
+        &ran.articles,
+        ran.statements,
+        ran.sources.into_values().collect(),
+    );
+    report.seq = ran.seq;
+    report.view = crate::report::View::of(&ctx.settings);
+    // The store is done with; do not hold its lock through a slow SMTP server.
+    drop(ran.held);
+    report.mail = Some(mail_report(ctx, &req, &report, store, ran.unannounced).await);
+    report::write(&report, &ctx.paths.reports())?;
+    Ok(report)
+}
+
+/// What the batches of a run leave to report.
+struct Ran<'a> {
+    articles: Vec<&'a Article>,
+    statements: Vec<crate::report::StatementReport>,
+    sources: std::collections::BTreeMap<String, crate::report::SourceReport>,
+    /// Flags whose message is not queued yet: new in this run's report, announced once it is.
+    unannounced: Vec<(BaselineKey, RunId)>,
+    seq: Option<u64>,
+    /// The last claim (a local run's lock), held until the report is built.
+    held: Option<Claim>,
+}
+
+/// Runs `selected` batch by batch, each committed on its own. A local run takes the lock
+/// once and goes batch by batch under it (see `plan::local_batches`), the progress counted
+/// over the whole run; a scheduled run on a shared store claims its due articles a batch at
+/// a time, so that workers firing together share them out.
+async fn run_batches<'a>(
+    ctx: &Context,
+    req: &RunRequest,
+    store: &Arc<Store>,
+    selected: &[&'a Article],
+    run: (&RunId, chrono::DateTime<Utc>),
+    progress: Option<Progress>,
+) -> Result<Ran<'a>, RunError> {
+    let t_start = Instant::now();
     let batched = store.is_shared() && req.due.is_some();
     let limit = if batched {
         ctx.settings.store.claim_batch
@@ -117,108 +159,136 @@ pub async fn run_check(
         0
     };
     let mut groups = if store.is_shared() {
-        plan::sharing_groups(&selected)
+        plan::sharing_groups(selected)
     } else {
         // The lock covers every article: no grouping to work out.
         vec![selected.iter().map(|a| a.id.0.clone()).collect()]
     };
-    let mut articles: Vec<&Article> = Vec::new();
-    let mut statements = Vec::new();
-    let mut sources = std::collections::BTreeMap::new();
-    let mut held = None;
-    // Flags whose message is not queued yet: new in this run's report, announced once it is.
-    let mut unannounced: Vec<(BaselineKey, RunId)> = Vec::new();
-    let mut seq = None;
-    // A local run takes the lock once and goes batch by batch under it (see
-    // `plan::local_batches`); the progress counts over the whole run.
     let mut local: Option<std::collections::VecDeque<Vec<&Article>>> = (!store.is_shared())
-        .then(|| plan::local_batches(&selected, LOCAL_BATCH_SOURCES, ctx.settings.store.claim_batch).into());
+        .then(|| plan::local_batches(selected, LOCAL_BATCH_SOURCES, ctx.settings.store.claim_batch).into());
     let total: u64 = local
         .as_ref()
         .map_or(0, |q| q.iter().map(|b| plan::distinct_urls(b)).sum());
     let mut offset = 0;
+    let mut ran = Ran {
+        articles: Vec::new(),
+        statements: Vec::new(),
+        sources: std::collections::BTreeMap::new(),
+        unannounced: Vec::new(),
+        seq: None,
+        held: None,
+    };
     loop {
         let next_local = local.as_mut().map(|q| q.pop_front().unwrap_or_default());
         let batch_progress = batch_progress(progress.as_ref(), next_local.as_deref(), &mut offset, total);
         // (A shared claim stays held, as before, until the next one replaces it.)
-        let previous = if store.is_shared() { None } else { held.take() };
-        let done = async {
-            let claim = match previous {
-                Some(c) => c,
-                None => claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await?,
-            };
-            let batch: Vec<&Article> = match next_local {
-                Some(b) => b,
-                None => selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect(),
-            };
-            if batch.is_empty() && store.is_shared() {
-                return Ok(None);
+        let previous = if store.is_shared() { None } else { ran.held.take() };
+        let claim = match previous {
+            Some(c) => Ok(c),
+            None => claim_store(store.clone(), groups.clone(), req.due, req.lock_wait, limit).await,
+        };
+        let done = match claim {
+            Ok(claim) => {
+                let batch: Vec<&Article> = match next_local {
+                    Some(b) => b,
+                    None => selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect(),
+                };
+                one_batch(ctx, req, store, batch, claim, run, batch_progress).await
             }
-            let (st, src) =
-                run_batch(ctx, &req, &store, &batch, (&run_id, started_at), batch_progress).await?;
-            let flags = unannounced_flags(&st.index);
-            let runs = st.index.runs;
-            let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
-            Ok::<_, RunError>(Some((claim, batch, st.statements, src, flags, runs)))
-        }
-        .await;
-        let (claim, batch, batch_statements, src, flags, runs) = match done {
+            Err(e) => Err(e),
+        };
+        let (claim, done) = match done {
             Ok(Some(d)) => d,
             Ok(None) => break,
             // Batches already committed are reported; the failed one's articles are left to
             // the next due time (or another worker, once its lease has passed).
-            Err(e) if !articles.is_empty() => {
-                tracing::warn!("a batch of run {run_id} failed, reporting the batches committed: {e:#}");
+            Err(e) if !ran.articles.is_empty() => {
+                tracing::warn!(
+                    "a batch of run {} failed, reporting the batches committed: {e:#}",
+                    run.0
+                );
                 break;
             }
             Err(e) => return Err(e),
         };
         groups.retain(|g| !g.iter().any(|a| claim.has(a)));
         debug_since(t_start, "store committed");
-        statements.extend(batch_statements);
-        sources.extend(src);
-        unannounced.extend(flags);
-        seq.get_or_insert(runs + 1);
-        articles.extend(batch);
+        ran.statements.extend(done.statements);
+        ran.sources.extend(done.sources);
+        ran.unannounced.extend(done.flags);
+        ran.seq.get_or_insert(done.runs + 1);
+        ran.articles.extend(done.articles);
         let more = match &local {
             Some(q) => !q.is_empty(),
             None => batched && !groups.is_empty(),
         };
         // A local run keeps its lock for the next batch; a shared one claims again.
-        held = Some(claim);
+        ran.held = Some(claim);
         if !more {
             break;
         }
     }
-    if articles.is_empty() && store.is_shared() {
-        return Err(RunError::ClaimedElsewhere);
+    Ok(ran)
+}
+
+/// One committed batch, for the report.
+struct Done<'a> {
+    articles: Vec<&'a Article>,
+    statements: Vec<crate::report::StatementReport>,
+    sources: std::collections::BTreeMap<String, crate::report::SourceReport>,
+    flags: Vec<(BaselineKey, RunId)>,
+    runs: u64,
+}
+
+/// Runs and commits one batch under `claim`; `None` when a shared claim got no article.
+async fn one_batch<'a>(
+    ctx: &Context,
+    req: &RunRequest,
+    store: &Arc<Store>,
+    batch: Vec<&'a Article>,
+    claim: Claim,
+    run: (&RunId, chrono::DateTime<Utc>),
+    progress: Option<Progress>,
+) -> Result<Option<(Claim, Done<'a>)>, RunError> {
+    if batch.is_empty() && store.is_shared() {
+        return Ok(None);
     }
-    let mut report = report::build(
-        (run_id, req.trigger, started_at),
-        &articles,
-        statements,
-        sources.into_values().collect(),
-    );
-    report.seq = seq;
-    report.view = crate::report::View::of(&ctx.settings);
-    // The store is done with; do not hold its lock through a slow SMTP server.
-    drop(held);
+    let (st, sources) = run_batch(ctx, req, store, &batch, run, progress).await?;
+    let flags = unannounced_flags(&st.index);
+    let runs = st.index.runs;
+    let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
+    let done = Done {
+        articles: batch,
+        statements: st.statements,
+        sources,
+        flags,
+        runs,
+    };
+    Ok(Some((claim, done)))
+}
+
+/// The notify stage: the outbox flushed and this run's message delivered (unless
+/// `--no-email`, which leaves the outbox alone and its new flags new); what became of the
+/// mail, for the report. Flags are marked announced once their message is queued.
+async fn mail_report(
+    ctx: &Context,
+    req: &RunRequest,
+    report: &RunReport,
+    store: Arc<Store>,
+    unannounced: Vec<(BaselineKey, RunId)>,
+) -> String {
+    if !req.email {
+        return "none (--no-email)".to_owned();
+    }
     let t0 = Instant::now();
-    // `--no-email`: no message, and the outbox is left alone (its new flags stay new).
-    report.mail = Some(if req.email {
-        let (mail, kept) = notify::notify(ctx, &report, &unannounced).await;
-        if kept {
-            crate::crash_point!("run-before-announce");
-            announce(store, unannounced).await;
-            crate::crash_point!("run-after-announce");
-        }
-        mail
-    } else {
-        "none (--no-email)".to_owned()
-    });
+    let (mail, kept) = notify::notify(ctx, report, &unannounced).await;
+    if kept {
+        crate::crash_point!("run-before-announce");
+        announce(store, unannounced).await;
+        crate::crash_point!("run-after-announce");
+    }
     debug_since(t0, "report message handled");
-    report::write(&report, &ctx.paths.reports())?;
-    Ok(report)
+    mail
 }
 
 /// The progress of one local batch, counted over the whole run: its sources come after the
