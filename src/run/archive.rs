@@ -272,49 +272,8 @@ pub(super) async fn save_captures(
     // Polls of Save Page Now jobs included; jobs not finished by then are stored as pending,
     // requests not sent as queued.
     let deadline = Instant::now() + Duration::from_secs(settings.archive.save_wait_secs);
-    let mode = settings.archive.save;
-    // The sources fetched this run whose latest version wants a capture, by URL.
-    let mut wanted: BTreeMap<String, Vec<SourceKey>> = BTreeMap::new();
-    for job in jobs {
-        let Some(rec) = index.sources.get(&job.key) else {
-            continue;
-        };
-        if rec.versions.is_empty() {
-            continue;
-        }
-        // The URL's line: its text new or changed this run (not merely read again by a new
-        // extractor), or fetched at all.
-        let outcome = books.sources.get(job.url.as_str()).map(|l| l.outcome);
-        let fetched = !books.failures.contains_key(&job.key) && outcome != Some(SourceOutcome::Error);
-        let new_or_changed = matches!(outcome, Some(SourceOutcome::New | SourceOutcome::Changed));
-        let want = fetched
-            && match mode {
-                ArchiveSave::Never => false,
-                ArchiveSave::Changes => new_or_changed,
-                ArchiveSave::Always => true,
-            };
-        if want {
-            wanted
-                .entry(job.url.to_string())
-                .or_default()
-                .push(job.key.clone());
-        }
-    }
-    // Earlier runs' pending jobs (and queued requests) of the sources loaded, not wanted again.
-    let mut pending: BTreeMap<String, (String, Vec<(SourceKey, usize)>)> = BTreeMap::new();
-    for (key, rec) in &index.sources {
-        for (i, v) in rec.versions.iter().enumerate() {
-            if let Some(job) = &v.archive_job
-                && !wanted.contains_key(&rec.url)
-            {
-                pending
-                    .entry(job.clone())
-                    .or_insert_with(|| (rec.url.clone(), Vec::new()))
-                    .1
-                    .push((key.clone(), i));
-            }
-        }
-    }
+    let wanted = wanted_captures(settings.archive.save, jobs, index, books);
+    let pending = pending_captures(index, &wanted);
     if wanted.is_empty() && pending.is_empty() {
         return;
     }
@@ -362,6 +321,65 @@ pub(super) async fn save_captures(
             }
         }
     }
+}
+
+/// The sources fetched this run whose latest version wants a capture (by `mode`), by URL.
+fn wanted_captures(
+    mode: ArchiveSave,
+    jobs: &[Job],
+    index: &snapshot::Index,
+    books: &Books,
+) -> BTreeMap<String, Vec<SourceKey>> {
+    let mut wanted: BTreeMap<String, Vec<SourceKey>> = BTreeMap::new();
+    for job in jobs {
+        let Some(rec) = index.sources.get(&job.key) else {
+            continue;
+        };
+        if rec.versions.is_empty() {
+            continue;
+        }
+        // The URL's line: its text new or changed this run (not merely read again by a new
+        // extractor), or fetched at all.
+        let outcome = books.sources.get(job.url.as_str()).map(|l| l.outcome);
+        let fetched = !books.failures.contains_key(&job.key) && outcome != Some(SourceOutcome::Error);
+        let new_or_changed = matches!(outcome, Some(SourceOutcome::New | SourceOutcome::Changed));
+        let want = fetched
+            && match mode {
+                ArchiveSave::Never => false,
+                ArchiveSave::Changes => new_or_changed,
+                ArchiveSave::Always => true,
+            };
+        if want {
+            wanted
+                .entry(job.url.to_string())
+                .or_default()
+                .push(job.key.clone());
+        }
+    }
+    wanted
+}
+
+/// Earlier runs' pending capture jobs (and queued requests) of the sources loaded whose URL
+/// is not `wanted` again: job → (URL, the versions waiting for it).
+fn pending_captures(
+    index: &snapshot::Index,
+    wanted: &BTreeMap<String, Vec<SourceKey>>,
+) -> BTreeMap<String, (String, Vec<(SourceKey, usize)>)> {
+    let mut pending: BTreeMap<String, (String, Vec<(SourceKey, usize)>)> = BTreeMap::new();
+    for (key, rec) in &index.sources {
+        for (i, v) in rec.versions.iter().enumerate() {
+            if let Some(job) = &v.archive_job
+                && !wanted.contains_key(&rec.url)
+            {
+                pending
+                    .entry(job.clone())
+                    .or_insert_with(|| (rec.url.clone(), Vec::new()))
+                    .1
+                    .push((key.clone(), i));
+            }
+        }
+    }
+    pending
 }
 
 /// `save` unless `deadline` passes first (then pending as `job`: asked about, or sent, by a
