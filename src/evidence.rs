@@ -349,9 +349,33 @@ fn token_spans(s: &str, out: &mut Vec<(usize, usize)>) {
         {
             j += 7;
         }
-        out.push((start, j));
+        // `£1.1bn`, `£38m`: the figure and its magnitude apart, as `£1.1 billion` is written
+        // (`bn` is `billion`, see [`synonym`]; a lone `m` is no term, the figure still is).
+        match magnitude_at(s, start, j) {
+            Some(cut) => out.extend([(start, cut), (cut, j)]),
+            None => out.push((start, j)),
+        }
         i = j;
     }
+}
+
+/// Where the magnitude of a figure written as one word starts: `1.1bn`, `3tn`, and after a
+/// currency sign `38m`, `40k` (`100m` alone may be metres).
+fn magnitude_at(s: &str, start: usize, end: usize) -> Option<usize> {
+    let w = &s.as_bytes()[start..end];
+    if !w.first()?.is_ascii_digit() {
+        return None;
+    }
+    let k = w
+        .iter()
+        .position(|c| !(c.is_ascii_digit() || matches!(c, b'.' | b',')))?;
+    let money = s[..start].ends_with(['£', '$', '€']);
+    let ok = match &s[start + k..end] {
+        "bn" | "tn" => true,
+        "m" | "k" => money,
+        _ => false,
+    };
+    (ok && w[k - 1].is_ascii_digit()).then_some(start + k)
 }
 
 static ELLIPSIS: LazyLock<Regex> =
@@ -540,6 +564,13 @@ fn synonym(s: &str) -> Option<&'static str> {
         "build" | "built" | "construct" | "construction" => "build",
         "buy" | "bought" | "purchas" | "acquir" => "buy",
         "hire" | "hir" | "recruit" => "hire",
+        // A figure's magnitude and unit as written out (`£1.1bn`, `120 MW`).
+        "bn" => "billion",
+        "tn" => "trillion",
+        "megawatt" => "mw",
+        "gigawatt" => "gw",
+        "kilowatt" => "kw",
+        "kilometre" | "kilometer" => "km",
         _ => return None,
     })
 }
@@ -2580,6 +2611,33 @@ fn multiset_minus<'a>(x: &[&'a String], y: &[&'a String]) -> Vec<&'a String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_figure_with_its_magnitude_is_the_figure_written_out() {
+        let terms = |s: &str| -> Vec<String> { statement_terms(s).into_iter().map(|t| t.0).collect() };
+        assert_eq!(terms("It cost £1.1bn"), terms("It cost £1.1 billion"));
+        assert!(
+            terms("a £38m grant").contains(&"38".to_owned()),
+            "{:?}",
+            terms("a £38m grant")
+        );
+        // Without a currency sign, `100m` may be metres: one word.
+        assert!(terms("the 100m final").contains(&"100m".to_owned()));
+        assert_eq!(
+            terms("a capacity of 120 MW"),
+            terms("a capacity of 120 megawatts")
+        );
+    }
+
+    #[test]
+    fn newsroom_synonyms_are_one_term() {
+        let terms = |s: &str| -> Vec<String> { statement_terms(s).into_iter().map(|t| t.0).collect() };
+        assert_eq!(terms("the strike scrapped"), terms("the walkout abolished"));
+        assert_eq!(terms("fares rose"), terms("fares increased"));
+        assert_eq!(terms("the blaze"), terms("the fire"));
+        // A word with a common second sense is not folded.
+        assert_ne!(terms("fares dropped"), terms("fares fell"));
+    }
 
     /// The former char-vector implementation, for comparison.
     /// The byte ranges of the words of `s` (see [`tokenize`]) into `out`, without building their

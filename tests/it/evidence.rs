@@ -67,12 +67,13 @@ fn compound_splits_hold_their_documented_figures() {
         "heldout-compound",
         "heldout2-compound",
         "heldout3-compound",
+        "heldout4-compound",
     ];
     let cases: Vec<_> = cases
         .into_iter()
         .filter(|c| compound.contains(&c.split.as_str()))
         .collect();
-    assert_eq!(cases.len(), 12, "three cases per compound split");
+    assert_eq!(cases.len(), 15, "three cases per compound split");
     let r = harness::run(&cases).expect("corpus runs");
     let drift: Vec<String> = r
         .outcomes
@@ -101,6 +102,7 @@ fn compound_splits_hold_their_documented_figures() {
         ("heldout-compound", 15),
         ("heldout2-compound", 10),
         ("heldout3-compound", 6),
+        ("heldout4-compound", 9),
     ] {
         let unanchored: usize = r.pairs.iter().filter(|p| p.1 == split).map(|p| p.4).sum();
         assert!(
