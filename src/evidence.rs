@@ -2700,7 +2700,10 @@ mod tests {
             }
             let sb = chars[start].0;
             let eb = if j < chars.len() { chars[j].0 } else { s.len() };
-            out.push((sb, eb));
+            match magnitude_at(s, sb, eb) {
+                Some(cut) => out.extend([(sb, cut), (cut, eb)]),
+                None => out.push((sb, eb)),
+            }
             i = j;
         }
     }
