@@ -139,6 +139,17 @@ struct Ran<'a> {
     held: Option<Claim>,
 }
 
+impl<'a> Ran<'a> {
+    /// A committed batch's share of the report.
+    fn add(&mut self, done: Done<'a>) {
+        self.statements.extend(done.statements);
+        self.sources.extend(done.sources);
+        self.unannounced.extend(done.flags);
+        self.seq.get_or_insert(done.runs + 1);
+        self.articles.extend(done.articles);
+    }
+}
+
 /// Runs `selected` batch by batch, each committed on its own. A local run takes the lock
 /// once and goes batch by batch under it (see `plan::local_batches`), the progress counted
 /// over the whole run; a scheduled run on a shared store claims its due articles a batch at
@@ -213,11 +224,7 @@ async fn run_batches<'a>(
         };
         groups.retain(|g| !g.iter().any(|a| claim.has(a)));
         debug_since(t_start, "store committed");
-        ran.statements.extend(done.statements);
-        ran.sources.extend(done.sources);
-        ran.unannounced.extend(done.flags);
-        ran.seq.get_or_insert(done.runs + 1);
-        ran.articles.extend(done.articles);
+        ran.add(done);
         let more = match &local {
             Some(q) => !q.is_empty(),
             None => batched && !groups.is_empty(),
