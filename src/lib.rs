@@ -7,7 +7,8 @@
 //! snapshot store → diff → evidence verdicts → report → email.
 //!
 //! - [`ids`], [`workspace`], [`durable`]: leaves every stage may use: typed keys and run ids,
-//!   the root's layout and loaded context, durable file replacement.
+//!   the root's layout and loaded context, durable file replacement; [`cpu`]: the threads
+//!   the CPU-bound work of a run runs on.
 //! - [`settings`]: `citewatch.toml` → [`settings::Settings`] (all value checks, `[email]` too).
 //! - [`watchlist`]: `watchlist/*.toml` → articles with statements and sources.
 //! - [`fetch`]: URL → [`fetch::FetchOutcome`] (network I/O).
@@ -31,6 +32,7 @@ pub mod archive;
 pub mod cli;
 pub mod commands;
 pub mod control;
+pub mod cpu;
 pub mod daemon;
 pub mod demo;
 pub mod diff;

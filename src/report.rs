@@ -1,6 +1,7 @@
 //! [`RunReport`] → `reports/<run-id>/report.{json,md,html}` and the text summary printed by
 //! `check`. Every piece of source text is escaped where it is rendered as HTML.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use crate::diff::marked_text;
 use crate::evidence::{FactChange, Verdict};
 
 pub mod html;
+pub mod rows;
 
 /// How many unanchored pairs the text summary and the email list in full.
 pub const TEXT_LISTED: usize = 20;
@@ -27,7 +29,7 @@ pub enum Trigger {
 }
 
 /// Everything a run found; the JSON form is `report.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct RunReport {
     /// Sortable id: `YYYYMMDDTHHMMSSZ-mmmr` (millisecond and a random digit, in hex).
     pub run_id: String,
@@ -39,9 +41,12 @@ pub struct RunReport {
     pub finished_at: DateTime<Utc>,
     /// Counts.
     pub summary: Summary,
-    /// One entry per statement of the checked articles.
+    /// One entry per statement of the checked articles; when [`RunReport::rows`] is set,
+    /// only those the report shows on their own (flagged, or with a pair without a
+    /// passage): [`RunReport::all_statements`] gives every one.
     pub statements: Vec<StatementReport>,
-    /// One entry per distinct URL.
+    /// One entry per distinct URL; when [`RunReport::rows`] is set, only the failed ones:
+    /// [`RunReport::all_sources`] gives every one.
     pub sources: Vec<SourceReport>,
     /// Article titles by id, for rendering.
     #[serde(default)]
@@ -62,6 +67,71 @@ pub struct RunReport {
     /// How this run is shown to people (time zone, the page's address); not part of the JSON.
     #[serde(skip)]
     pub view: View,
+    /// A run's full lists on disk ([`rows`]), the report of a run as it is written; `None`
+    /// when `statements` and `sources` hold every entry (a report read back, a page summary).
+    /// Serialized in place of `statements` and `sources`.
+    #[serde(skip)]
+    pub rows: Option<rows::Rows>,
+}
+
+impl Serialize for RunReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// `report.json`'s fields, in order, the lists read from the rows where they are.
+        #[derive(Serialize)]
+        struct Json<'a> {
+            run_id: &'a str,
+            trigger: Trigger,
+            started_at: DateTime<Utc>,
+            finished_at: DateTime<Utc>,
+            summary: &'a Summary,
+            statements: List<'a>,
+            sources: List<'a>,
+            articles: &'a [ArticleInfo],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            mail: Option<&'a String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            page: Option<&'a PageCounts>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            seq: Option<u64>,
+        }
+        Json {
+            run_id: &self.run_id,
+            trigger: self.trigger,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            summary: &self.summary,
+            statements: List(self, false),
+            sources: List(self, true),
+            articles: &self.articles,
+            mail: self.mail.as_ref(),
+            page: self.page.as_ref(),
+            seq: self.seq,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Every statement (`false`) or source (`true`) of a report, for its JSON.
+struct List<'a>(&'a RunReport, bool);
+
+impl Serialize for List<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq as _};
+        let mut seq = serializer.serialize_seq(None)?;
+        if self.1 {
+            for s in self.0.all_sources() {
+                seq.serialize_element(&*s)?;
+            }
+        } else {
+            for s in self.0.all_statements() {
+                seq.serialize_element(&*s)?;
+            }
+        }
+        if let Some(e) = self.0.rows_error() {
+            return Err(S::Error::custom(e));
+        }
+        seq.end()
+    }
 }
 
 /// How reports, mail and the page show a run: times in the desk's time zone (`[report]
@@ -355,6 +425,64 @@ pub struct AnchorCounts {
 }
 
 impl RunReport {
+    /// Every statement of the run, in article order: `statements`, or all of the rows.
+    pub fn all_statements(&self) -> Box<dyn Iterator<Item = Cow<'_, StatementReport>> + '_> {
+        match &self.rows {
+            Some(r) => Box::new(r.statements().map(Cow::Owned)),
+            None => Box::new(self.statements.iter().map(Cow::Borrowed)),
+        }
+    }
+
+    /// Every source of the run: `sources`, or all of the rows.
+    pub fn all_sources(&self) -> Box<dyn Iterator<Item = Cow<'_, SourceReport>> + '_> {
+        match &self.rows {
+            Some(r) => Box::new(r.sources().map(Cow::Owned)),
+            None => Box::new(self.sources.iter().map(Cow::Borrowed)),
+        }
+    }
+
+    /// Whether reading the rows back failed (a list was then cut short): writing the report
+    /// fails with this.
+    pub fn rows_error(&self) -> Option<String> {
+        self.rows.as_ref().and_then(rows::Rows::error)
+    }
+
+    /// The pair counts of every statement: the run's and each article's.
+    fn pair_counts(&self) -> (AnchorCounts, PageCounts) {
+        let count = |all: &mut dyn Iterator<Item = Cow<'_, StatementReport>>| {
+            let (mut c, mut page) = (AnchorCounts::default(), PageCounts::default());
+            for st in all {
+                let mut pairs = 0;
+                let mut loose = 0;
+                for e in &st.evidence {
+                    if !e.anchored && e.status == Verdict::SourceUnreachable {
+                        continue;
+                    }
+                    pairs += 1;
+                    if e.needs_quote() {
+                        loose += 1;
+                        c.new_unanchored += usize::from(e.status == Verdict::Baseline);
+                    } else {
+                        c.anchored += 1;
+                    }
+                }
+                c.pairs += pairs;
+                *page.pairs.entry(st.article.clone()).or_default() += pairs;
+                if loose > 0 {
+                    *page.unanchored.entry(st.article.clone()).or_default() += loose;
+                }
+                if st.flagged {
+                    *page.flagged.entry(st.article.clone()).or_default() += 1;
+                }
+            }
+            (c, page)
+        };
+        match &self.rows {
+            Some(r) => r.counts(|_| count(&mut self.all_statements())),
+            None => count(&mut self.all_statements()),
+        }
+    }
+
     /// Statement × source pairs that need a quote ([`EvidenceReport::needs_quote`]), those
     /// whose baseline was set in this run first.
     pub fn unanchored(&self) -> Vec<(&StatementReport, &EvidenceReport)> {
@@ -370,19 +498,7 @@ impl RunReport {
 
     /// How many pairs are anchored.
     pub fn anchor_counts(&self) -> AnchorCounts {
-        let mut c = AnchorCounts::default();
-        for e in self.statements.iter().flat_map(|s| &s.evidence) {
-            if !e.anchored && e.status == Verdict::SourceUnreachable {
-                continue;
-            }
-            c.pairs += 1;
-            if e.needs_quote() {
-                c.new_unanchored += usize::from(e.status == Verdict::Baseline);
-            } else {
-                c.anchored += 1;
-            }
-        }
-        c
+        self.pair_counts().0
     }
 }
 
@@ -424,7 +540,13 @@ impl RunReport {
         // at the end, and its renderings need not sit in memory beside it.
         let json: Content<'_> = Box::new(|w| Ok(serde_json::to_writer_pretty(w, self)?));
         let page: Content<'_> = Box::new(|w| Ok(serde_json::to_writer(w, &self.page_summary())?));
-        let md: Content<'_> = Box::new(|w| w.write_all(self.to_markdown().as_bytes()));
+        let md: Content<'_> = Box::new(|w| {
+            let md = self.to_markdown();
+            match self.rows_error() {
+                Some(e) => Err(std::io::Error::other(e)),
+                None => w.write_all(md.as_bytes()),
+            }
+        });
         let html: Content<'_> = Box::new(|w| html::write_report_page(self, w));
         crate::durable::atomic_write_streamed(
             &dir,
@@ -443,23 +565,12 @@ impl RunReport {
     /// pairs without a passage; no sources. Its size is bounded whatever the run's, so the
     /// page costs what it shows.
     pub fn page_summary(&self) -> RunReport {
-        let mut counts = PageCounts::default();
+        let counts = self.pair_counts().1;
         let mut kept = Vec::new();
         let (mut flagged, mut unanchored) = (0, 0);
+        // (With rows, `statements` holds every statement that is flagged or loose.)
         for st in &self.statements {
-            let pairs = st
-                .evidence
-                .iter()
-                .filter(|e| e.anchored || e.status != Verdict::SourceUnreachable)
-                .count();
-            *counts.pairs.entry(st.article.clone()).or_default() += pairs;
             let loose = st.evidence.iter().filter(|e| e.needs_quote()).count();
-            if loose > 0 {
-                *counts.unanchored.entry(st.article.clone()).or_default() += loose;
-            }
-            if st.flagged {
-                *counts.flagged.entry(st.article.clone()).or_default() += 1;
-            }
             let keep_flagged = st.flagged && flagged < PAGE_FLAGGED;
             let keep_loose = loose > 0 && unanchored < PAGE_UNANCHORED;
             flagged += usize::from(keep_flagged);
@@ -491,6 +602,7 @@ impl RunReport {
             page: self.page.clone(),
             seq: self.seq,
             view: self.view.clone(),
+            rows: None,
         }
     }
 
@@ -632,7 +744,7 @@ impl RunReport {
             out,
             "| url | status | outcome | error |\n| --- | --- | --- | --- |"
         );
-        for src in &self.sources {
+        for src in self.all_sources() {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
@@ -920,6 +1032,7 @@ mod tests {
             page: None,
             seq: None,
             view: Default::default(),
+            rows: None,
         }
     }
 

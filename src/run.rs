@@ -112,12 +112,7 @@ pub async fn run_check(
     if ran.articles.is_empty() && store.is_shared() {
         return Err(RunError::ClaimedElsewhere);
     }
-    let mut report = report::build(
-        (run_id, req.trigger, started_at),
-        &ran.articles,
-        ran.statements,
-        ran.sources.into_values().collect(),
-    );
+    let mut report = report::build((run_id, req.trigger, started_at), &ran.articles, ran.rows)?;
     report.seq = ran.seq;
     report.view = crate::report::View::of(&ctx.settings);
     // The store is done with; do not hold its lock through a slow SMTP server.
@@ -130,8 +125,8 @@ pub async fn run_check(
 /// What the batches of a run leave to report.
 struct Ran<'a> {
     articles: Vec<&'a Article>,
-    statements: Vec<crate::report::StatementReport>,
-    sources: std::collections::BTreeMap<String, crate::report::SourceReport>,
+    /// The statements and sources of the batches, on disk ([`crate::report::rows`]).
+    rows: crate::report::rows::RowsWriter,
     /// Flags whose message is not queued yet: new in this run's report, announced once it is.
     unannounced: Vec<(BaselineKey, RunId)>,
     seq: Option<u64>,
@@ -141,12 +136,12 @@ struct Ran<'a> {
 
 impl<'a> Ran<'a> {
     /// A committed batch's share of the report.
-    fn add(&mut self, done: Done<'a>) {
-        self.statements.extend(done.statements);
-        self.sources.extend(done.sources);
+    fn add(&mut self, done: Done<'a>) -> anyhow::Result<()> {
+        self.rows.add(done.statements, done.sources.into_values())?;
         self.unannounced.extend(done.flags);
         self.seq.get_or_insert(done.runs + 1);
         self.articles.extend(done.articles);
+        Ok(())
     }
 }
 
@@ -183,8 +178,7 @@ async fn run_batches<'a>(
     let mut offset = 0;
     let mut ran = Ran {
         articles: Vec::new(),
-        statements: Vec::new(),
-        sources: std::collections::BTreeMap::new(),
+        rows: crate::report::rows::RowsWriter::new(&ctx.paths.reports())?,
         unannounced: Vec::new(),
         seq: None,
         held: None,
@@ -224,7 +218,7 @@ async fn run_batches<'a>(
         };
         groups.retain(|g| !g.iter().any(|a| claim.has(a)));
         debug_since(t_start, "store committed");
-        ran.add(done);
+        ran.add(done)?;
         let more = match &local {
             Some(q) => !q.is_empty(),
             None => batched && !groups.is_empty(),

@@ -755,6 +755,7 @@ mod tests {
                     page: None,
                     seq: None,
                     view: Default::default(),
+                    rows: None,
                 })
             })
         }

@@ -151,7 +151,7 @@ impl Reader {
             page.final_url.clone(),
         );
         let theirs = (other.body, other.content_type, sibling.clone());
-        let same = tokio::task::spawn_blocking(move || same_page(&ours, &theirs))
+        let same = crate::cpu::run(move || same_page(&ours, &theirs))
             .await
             .unwrap_or(false);
         if !same {
@@ -198,7 +198,7 @@ pub async fn needs_browser(page: &FetchedPage, rules: &Rules) -> bool {
     let body = page.body.clone();
     let ct = page.content_type.clone();
     let rules = rules.clone();
-    tokio::task::spawn_blocking(move || main_words(&body, &ct, &rules) < AUTO_MIN_WORDS)
+    crate::cpu::run(move || main_words(&body, &ct, &rules) < AUTO_MIN_WORDS)
         .await
         .unwrap_or(false)
 }

@@ -366,6 +366,7 @@ mod tests {
             page: None,
             seq: None,
             view: Default::default(),
+            rows: None,
         }
     }
 

@@ -248,7 +248,7 @@ fn write_long_table<T>(
     w: &mut dyn std::io::Write,
     heading: &str,
     columns: [&str; 4],
-    items: &[T],
+    items: impl Iterator<Item = T>,
     row: impl Fn(&T) -> Markup,
 ) -> std::io::Result<()> {
     let (open, close) = around(html! {
@@ -259,8 +259,9 @@ fn write_long_table<T>(
         }
     });
     w.write_all(open.as_bytes())?;
-    for chunk in items.chunks(ROWS_AT_ONCE) {
-        let rows = html! { @for item in chunk { (row(item)) } };
+    let mut items = items.peekable();
+    while items.peek().is_some() {
+        let rows = html! { @for item in items.by_ref().take(ROWS_AT_ONCE) { (row(&item)) } };
         w.write_all(rows.into_string().as_bytes())?;
     }
     w.write_all(close.as_bytes())
@@ -297,7 +298,7 @@ pub fn write_report_page(report: &RunReport, w: &mut dyn std::io::Write) -> std:
         w,
         "All statements",
         ["verdict", "article", "cites", "statement"],
-        &report.statements,
+        report.all_statements(),
         |st| {
             html! {
                 tr {
@@ -313,7 +314,7 @@ pub fn write_report_page(report: &RunReport, w: &mut dyn std::io::Write) -> std:
         w,
         "Sources",
         ["URL", "HTTP", "outcome", "error"],
-        &report.sources,
+        report.all_sources(),
         |src| {
             html! {
                 tr {
@@ -328,5 +329,8 @@ pub fn write_report_page(report: &RunReport, w: &mut dyn std::io::Write) -> std:
             }
         },
     )?;
+    if let Some(e) = report.rows_error() {
+        return Err(std::io::Error::other(e));
+    }
     w.write_all(close.as_bytes())
 }

@@ -200,7 +200,7 @@ async fn baseline_of(
     let rules = w.rules.clone();
     let statements: Vec<(Statement, CiteNo)> = w.tasks.iter().map(|(_, _, s, c)| (s.clone(), *c)).collect();
     let at = capture.at().unwrap_or(w.until);
-    let (text, raw_hash, located) = tokio::task::spawn_blocking(move || {
+    let (text, raw_hash, located) = crate::cpu::run(move || {
         let text = crate::extract::extract(&raw.body, &raw.content_type, &rules)?;
         let hash = store.put_text(&text.to_text())?;
         let raw_hash = store.put_raw(&raw.body)?;
@@ -212,7 +212,8 @@ async fn baseline_of(
             .collect::<Vec<_>>();
         anyhow::Ok((hash, (raw_hash, raw.content_type), located))
     })
-    .await??;
+    .await
+    .map_err(|e| anyhow::anyhow!("processing the capture panicked: {e}"))??;
     Ok(Some((
         ArchivedVersion {
             text,

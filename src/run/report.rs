@@ -7,38 +7,30 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::ids::RunId;
-use crate::report::{ArticleInfo, RunReport, SourceOutcome, SourceReport, StatementReport, Summary, Trigger};
+use crate::report::rows::RowsWriter;
+use crate::report::{ArticleInfo, RunReport, Trigger};
 use crate::watchlist::Article;
 
-/// The run's report, without its mail line (see [`super::notify`]).
+/// The run's report, without its mail line (see [`super::notify`]): its counts and what it
+/// shows on its own in memory, every statement and source in `rows`.
 pub(super) fn build(
     (run_id, trigger, started_at): (RunId, Trigger, DateTime<Utc>),
     articles: &[&Article],
-    statements: Vec<StatementReport>,
-    sources: Vec<SourceReport>,
-) -> RunReport {
-    let summary = Summary {
-        statements: statements.len(),
-        flagged: statements.iter().filter(|s| s.flagged).count(),
-        new_flags: statements.iter().filter(|s| s.new).count(),
-        sources: sources.len(),
-        sources_changed: sources
-            .iter()
-            .filter(|s| s.outcome == SourceOutcome::Changed)
-            .count(),
-        sources_failed: sources
-            .iter()
-            .filter(|s| s.outcome == SourceOutcome::Error)
-            .count(),
-    };
-    RunReport {
+    rows: RowsWriter,
+) -> anyhow::Result<RunReport> {
+    let rows = rows.finish()?;
+    let kept = rows.kept();
+    if let Some(e) = rows.error() {
+        anyhow::bail!(e);
+    }
+    Ok(RunReport {
         run_id: run_id.0,
         trigger,
         started_at,
         finished_at: Utc::now(),
-        summary,
-        statements,
-        sources,
+        summary: kept.summary,
+        statements: kept.statements,
+        sources: kept.sources,
         articles: articles
             .iter()
             .map(|a| ArticleInfo {
@@ -50,7 +42,8 @@ pub(super) fn build(
         page: None,
         seq: None,
         view: Default::default(),
-    }
+        rows: Some(rows),
+    })
 }
 
 /// Writes `reports/<run id>/report.{json,md,html}`, once; then sweeps the temp files runs

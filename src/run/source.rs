@@ -1,4 +1,4 @@
-//! One source's work once its fetch has answered: extract the body (on the blocking pool),
+//! One source's work once its fetch has answered: extract the body (on the CPU threads),
 //! store the text and raw objects, extract again the stored versions an older extractor made,
 //! and judge the statements that cite it ([`super::judge`]). The answer is a [`Processed`];
 //! the records themselves are written later, by the record step ([`super::books`]).
@@ -109,13 +109,8 @@ impl Inputs {
     }
 }
 
-/// Processes one job's fetch outcome; at most `cpu` run on the blocking pool at once.
-pub(super) async fn process(
-    job: &Job,
-    outcome: FetchOutcome,
-    store: Arc<Store>,
-    cpu: &tokio::sync::Semaphore,
-) -> Processed {
+/// Processes one job's fetch outcome on the CPU threads ([`crate::cpu`]).
+pub(super) async fn process(job: &Job, outcome: FetchOutcome, store: Arc<Store>) -> Processed {
     match outcome {
         FetchOutcome::Failed(f) => Processed::Failed(f),
         FetchOutcome::NotModified { final_url } => {
@@ -128,8 +123,7 @@ pub(super) async fn process(
                 };
             };
             let inputs = Inputs::of(job);
-            let _permit = cpu.acquire().await;
-            let r = tokio::task::spawn_blocking(move || inputs.judge_stored(&version, &store)).await;
+            let r = crate::cpu::run(move || inputs.judge_stored(&version, &store)).await;
             match r {
                 Ok(Ok((evidence, rebased))) => Processed::NotModified {
                     final_url,
@@ -137,22 +131,22 @@ pub(super) async fn process(
                     rebased,
                 },
                 Ok(Err(e)) => store_failed(e),
-                Err(e) => panicked(e),
+                Err(e) => panicked_with(&e),
             }
         }
         FetchOutcome::Fetched(page) => {
-            // Parsing is CPU-bound: at most two extractions per core, however many fetches
-            // are in flight, so pages wait as bytes rather than as half-built trees.
+            // Parsing is CPU-bound: as many extractions at once as there are CPU threads,
+            // however many fetches are in flight, so pages wait as bytes rather than as
+            // half-built trees.
             let inputs = Inputs::of(job);
-            let _permit = cpu.acquire().await;
-            let r = tokio::task::spawn_blocking(move || process_page(&inputs, &page, &store)).await;
-            r.unwrap_or_else(panicked)
+            let r = crate::cpu::run(move || process_page(&inputs, &page, &store)).await;
+            r.unwrap_or_else(|e| panicked_with(&e))
         }
     }
 }
 
 /// A fetched body: the same bytes as last time (nothing extracted), or extracted, stored and
-/// judged. Runs on the blocking pool.
+/// judged. Runs on the CPU threads.
 fn process_page(inputs: &Inputs, page: &FetchedPage, store: &Store) -> Processed {
     let meta = PageMeta::of(page);
     let raw_hash = Store::raw_hash(&page.body);
@@ -269,10 +263,6 @@ pub(super) fn reextract_versions(
 }
 
 /// A processing task that panicked: the source fails, the run goes on.
-fn panicked(e: tokio::task::JoinError) -> Processed {
-    panicked_with(&e.to_string())
-}
-
 /// A source whose processing panicked with `e`.
 pub(super) fn panicked_with(e: &str) -> Processed {
     Processed::Failed(FetchFailure {

@@ -1,5 +1,5 @@
 //! The per-source work, run concurrently: each distinct URL is fetched once (however many
-//! articles or rule sets cite it), and its body processed on the blocking pool as it arrives
+//! articles or rule sets cite it), and its body processed on the CPU threads ([`crate::cpu`]) as it arrives
 //! ([`super::source::process`]), so no body outlives its processing. Fetches start
 //! round-robin over the hosts with a free slot; a panic fails its sources, not the run.
 
@@ -25,7 +25,6 @@ struct Shared {
     reader: Reader,
     jobs: Arc<Vec<Job>>,
     store: Arc<Store>,
-    cpu: Arc<tokio::sync::Semaphore>,
     progress: Option<Progress>,
     done: Arc<AtomicU64>,
     total: u64,
@@ -74,16 +73,10 @@ pub(super) async fn fetch_all(
     let settings = &all.fetch;
     let Plan { jobs, groups } = plan;
     let n = jobs.len();
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let shared = Shared {
         reader: Reader::new(Fetcher::new(settings)?, all),
         jobs: Arc::new(jobs),
         store,
-        // Four per core: a processing task also waits on file writes and shares the cores with
-        // the fetches' network work. Measured on the 1000-page bench (2 cores): one per core
-        // left the cores idle a quarter of a cold run; four per core beat two by about 5% of
-        // wall time, for about 6 MiB more peak memory.
-        cpu: Arc::new(tokio::sync::Semaphore::new(cores * 4)),
         progress,
         done: Arc::new(AtomicU64::new(0)),
         total: groups.len() as u64,
@@ -180,7 +173,7 @@ async fn run_group(
             } else {
                 outcome.clone().expect("taken only by the last member")
             };
-            let mut p = process(&shared.jobs[m], o, shared.store.clone(), &shared.cpu).await;
+            let mut p = process(&shared.jobs[m], o, shared.store.clone()).await;
             if let Some(page) = kept.as_ref().filter(|_| removes_evidence(&p))
                 && let Some(f) = shared.reader.same_page_elsewhere(&url, page, want).await
             {
