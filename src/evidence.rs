@@ -50,6 +50,8 @@ use similar::{Algorithm, DiffOp};
 use crate::extract::ExtractedText;
 use crate::watchlist::{CiteNo, Statement};
 
+mod approx;
+
 /// Minimum anchoring score (weighted share of the statement's words found in a sentence).
 /// Measured on the labelled corpus (`cargo run --release --example accuracy -- --scores`):
 /// the lowest best score of a statement with real evidence is 0.40; statements the source
@@ -965,7 +967,7 @@ const UNINDEXED: u32 = u32::MAX;
 impl Prepared {
     /// Splits and indexes `text`.
     pub fn new(text: &ExtractedText) -> Self {
-        Self::build(text, None, true)
+        Self::build(text, None, true, &[])
     }
 
     /// Indexes `text` only as far as locating `statements` needs: every word, but only the
@@ -985,12 +987,23 @@ impl Prepared {
         let words = statements
             .iter()
             .any(|st| !st.quotes.is_empty() || !quoted_phrases(&st.text).is_empty());
-        Self::build(text, Some(&interest), words)
+        // The page's figures inside a statement's approximate ones are indexed too.
+        let approx: Vec<approx::Approx> = statements
+            .iter()
+            .flat_map(|st| approx::approximate_figures(&st.text))
+            .collect();
+        Self::build(text, Some(&interest), words, &approx)
     }
 
-    /// Indexes `text`; with `interest`, only as far as locating those terms needs, and word
-    /// positions (`word_at`, `joined`) only if `words`.
-    fn build(text: &ExtractedText, interest: Option<&[Vec<(String, Kind)>]>, words: bool) -> Self {
+    /// Indexes `text`; with `interest`, only as far as locating those terms needs (and the
+    /// figures inside the ranges of `approx`), and word positions (`word_at`, `joined`) only
+    /// if `words`.
+    fn build(
+        text: &ExtractedText,
+        interest: Option<&[Vec<(String, Kind)>]>,
+        words: bool,
+        approx: &[approx::Approx],
+    ) -> Self {
         let lean = interest.is_some() && !words;
         // Sized from the text (about one word per 6 bytes, one distinct word per 16) so the
         // buffers and maps rarely grow.
@@ -1029,6 +1042,8 @@ impl Prepared {
         // Per word of the current unit: its stem and stop-word flag.
         let mut unit_words: Vec<WordInfo> = Vec::new();
         let mut spans = Vec::new();
+        // Lean locating: the stems that are figures inside an approximate one.
+        let mut approx_stems: rustc_hash::FxHashSet<u32> = Default::default();
         // Lean locating: only the statements' terms are looked up (their rarity, the
         // sentences holding them), so only their stems are counted.
         let only: Option<rustc_hash::FxHashSet<&str>> = match interest {
@@ -1076,11 +1091,15 @@ impl Prepared {
                     None => {
                         let w: Box<str> = p.joined[at..].into();
                         let s = stem_cow(&w);
+                        let unwanted = only.as_ref().is_some_and(|o| !o.contains(s.as_ref()));
                         let stem = match p.stems.get(s.as_ref()) {
                             Some(&id) => id,
-                            None if only.as_ref().is_some_and(|o| !o.contains(s.as_ref())) => UNINDEXED,
+                            None if unwanted && !approx::in_any(approx, s.as_ref()) => UNINDEXED,
                             None => {
                                 let id = p.df.len() as u32;
+                                if approx::in_any(approx, s.as_ref()) {
+                                    approx_stems.insert(id);
+                                }
                                 p.stems.insert(s.into_owned().into_boxed_str(), id);
                                 p.df.push(0);
                                 df_block.push(usize::MAX);
@@ -1137,7 +1156,7 @@ impl Prepared {
             );
         }
         if let Some(interest) = interest {
-            let wanted = p.anchor_units(interest, &deferred, &all_words);
+            let wanted = p.anchor_units(interest, &deferred, &all_words, &approx_stems);
             for (d, wanted) in deferred.iter().zip(wanted) {
                 if !wanted {
                     continue;
@@ -1234,12 +1253,14 @@ impl Prepared {
     /// under [`LOCATE_FLOOR`], the lowest score any anchor is kept at, has no anchor. Nor
     /// has one with fewer shared terms than a sentence needs. A unit holding one of the
     /// statement's distinctive figures is always kept: the fact-anchor rule counts the
-    /// sentences that hold such a figure.
+    /// sentences that hold such a figure; so is one holding a figure inside an approximate
+    /// one of a statement (`approx_stems`), which the statement is located as if it stated.
     fn anchor_units(
         &self,
         interest: &[Vec<(String, Kind)>],
         deferred: &[Deferred],
         words: &[WordInfo],
+        approx_stems: &rustc_hash::FxHashSet<u32>,
     ) -> Vec<bool> {
         let max_idf = self.idf("\u{0}");
         // Per statement: (stem id, weight, hits, distinctive) of each term, the weight total
@@ -1271,6 +1292,12 @@ impl Prepared {
                     if !w.stop && w.stem != UNINDEXED {
                         seen[w.stem as usize] = u;
                     }
+                }
+                if words[d.words.0..d.words.1]
+                    .iter()
+                    .any(|w| approx_stems.contains(&w.stem))
+                {
+                    return true;
                 }
                 weighed.iter().any(|(terms, total, min_hits)| {
                     let (mut covered, mut hits) = (0.0f32, 0u32);
@@ -1311,6 +1338,32 @@ impl Prepared {
     }
 
     /// Sentences containing the stem `s` as a content word.
+    /// The figures of the text (canonical: `1187`, `1.46`), as far as it is indexed.
+    fn figures(&self) -> Vec<&str> {
+        self.stems
+            .keys()
+            .filter(|k| k.starts_with(|c: char| c.is_ascii_digit()))
+            .map(|k| &**k)
+            .collect()
+    }
+
+    /// Whether the text writes the figure `f` (canonical) somewhere as `context` wants it:
+    /// with its currency sign and unit (`£842 million`, `64 per cent`).
+    fn states_figure(&self, f: &str, context: &approx::Context) -> bool {
+        if *context == approx::Context::default() {
+            return true;
+        }
+        self.postings(f).iter().any(|&id| {
+            approx::FIGURE.captures_iter(self.sentence(id as usize)).any(|c| {
+                c[2].replace(',', "") == f
+                    && context.admits(
+                        c.get(1).and_then(|m| m.as_str().chars().next()),
+                        c.get(3).and_then(|m| approx::Context::unit_of(m.as_str())),
+                    )
+            })
+        })
+    }
+
     fn postings(&self, s: &str) -> &[u32] {
         match self.stems.get(s) {
             Some(&id) => {
@@ -1555,6 +1608,29 @@ pub fn locate(statement: &Statement, cite: CiteNo, text: &ExtractedText) -> Loca
 /// backing the statement as a whole, its clauses and its figures; else, for a person to
 /// paste as a quote, the closest sentence.
 pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Located {
+    // A figure given approximately ("close to 1,200") that the page does not state as
+    // written is looked for as the page's figure inside its range ("1,187").
+    let ranges = approx::approximate_figures(&statement.text);
+    if !ranges.is_empty()
+        && let Some(t) = approx::rewrite(
+            &statement.text,
+            &ranges,
+            || text.figures(),
+            |c| text.stems.contains_key(c),
+            |f, context| text.states_figure(f, context),
+        )
+    {
+        let as_on_page = Statement {
+            text: t,
+            ..statement.clone()
+        };
+        return locate_as_written(&as_on_page, cite, text);
+    }
+    locate_as_written(statement, cite, text)
+}
+
+/// [`locate_in`] for the statement as it is written.
+fn locate_as_written(statement: &Statement, cite: CiteNo, text: &Prepared) -> Located {
     let mut located = given_quotes(statement, cite, text);
     if !located.anchors.is_empty() {
         return located;
