@@ -2577,12 +2577,18 @@ fn facts_of(text: &str) -> Vec<(&'static str, String)> {
             }
         }
         // "The Northern Waters Authority" at a sentence start is "the Northern Waters
-        // Authority" elsewhere.
-        if let Some(rest) = name.strip_prefix("The ").or_else(|| name.strip_prefix("A "))
-            && rest.starts_with(char::is_uppercase)
+        // Authority" elsewhere; a capitalised function word where a sentence starts after a
+        // dash or a marker ("2025 – By setting", "[3] In 1983") is none of a name.
+        while let Some((word, rest)) = name.split_once(char::is_whitespace).or(Some((name, "")))
+            && is_stop(&word.to_lowercase())
+            && (word.len() == 1 || word.chars().skip(1).any(char::is_lowercase))
         {
+            let rest = rest.trim_start();
             s += name.len() - rest.len();
             name = rest;
+            if name.is_empty() {
+                break;
+            }
         }
         let first = name.split_whitespace().next().unwrap_or("");
         if name.is_empty()
@@ -3131,6 +3137,20 @@ mod tests {
             "$2 million → $3 million"
         );
         assert!(fact_changes("The army left.", "The army soon left.").is_empty());
+        // A function word starting a sentence after a dash or a marker is no name; an
+        // acronym is one.
+        assert!(
+            fact_changes(
+                "KELSBY, 11 December – Blue Seas Trust said the quota was set too high.",
+                "KELSBY, 11 December – By setting the quota too high, Blue Seas Trust said, ministers gamble."
+            )
+            .is_empty()
+        );
+        assert!(fact_changes("[3] The stock peaked in 1983.", "[3] In 1983 the stock peaked.").is_empty());
+        assert_eq!(
+            fact_changes("talks with the US", "talks with the UK")[0].to_string(),
+            "US → UK"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::extract::EXTRACTOR_VERSION;
+use crate::fetch::FetchFailure;
 use crate::ids::{BaselineKey, SourceKey, TextHash};
 use crate::report::{SourceOutcome, SourceReport};
 use crate::snapshot::{self, Attempt, SourceRecord, StoreError, Version};
@@ -72,45 +73,7 @@ pub(super) fn record_sources(
         }
         let line = match p {
             Processed::StoreFailed(e) => return Err(e),
-            Processed::Failed(f) => {
-                let failed_runs = 1 + rec
-                    .last
-                    .as_ref()
-                    .filter(|a| a.error.is_some())
-                    .map_or(0, |a| a.failed_runs.max(1));
-                // Keep the rules the stored text was made with: the next identical body must
-                // still be extracted again if the rules or the extractor changed meanwhile.
-                rec.last = Some(Attempt {
-                    at: now,
-                    raw: job.prev_raw.clone(),
-                    rules: job.prev_rules.clone().unwrap_or_default(),
-                    error: Some(f.clone()),
-                    failed_runs,
-                });
-                let waiting = (f.kind.is_transient(f.status) && failed_runs < fail_after)
-                    .then_some((failed_runs, fail_after));
-                books.failures.insert(
-                    job.key.clone(),
-                    Failure {
-                        note: f.detail.clone(),
-                        waiting,
-                    },
-                );
-                let error = match waiting {
-                    Some((n, of)) => format!(
-                        "{} (failing {n} of {of}: its statements are flagged if it still fails on run {of})",
-                        f.detail
-                    ),
-                    None => f.detail.clone(),
-                };
-                Line {
-                    outcome: SourceOutcome::Error,
-                    final_url: f.final_url.clone(),
-                    status: f.status,
-                    error: Some(error),
-                    failure: Some(f.kind.reported()),
-                }
-            }
+            Processed::Failed(f) => books.failed(rec, job, &f, fail_after, now),
             Processed::NotModified {
                 final_url,
                 evidence,
@@ -145,6 +108,55 @@ pub(super) fn record_sources(
 }
 
 impl Books {
+    /// A source whose read failed: its attempt recorded (with the rules of the stored text,
+    /// so that the next identical body is extracted again if the rules or the extractor
+    /// changed meanwhile), its failure noted for its statements (waiting while a transient
+    /// failure has failed fewer than `fail_after` runs in a row), its line of the report.
+    fn failed(
+        &mut self,
+        rec: &mut SourceRecord,
+        job: &Job,
+        f: &FetchFailure,
+        fail_after: u32,
+        now: DateTime<Utc>,
+    ) -> Line {
+        let failed_runs = 1 + rec
+            .last
+            .as_ref()
+            .filter(|a| a.error.is_some())
+            .map_or(0, |a| a.failed_runs.max(1));
+        rec.last = Some(Attempt {
+            at: now,
+            raw: job.prev_raw.clone(),
+            rules: job.prev_rules.clone().unwrap_or_default(),
+            error: Some(f.clone()),
+            failed_runs,
+        });
+        let waiting =
+            (f.kind.is_transient(f.status) && failed_runs < fail_after).then_some((failed_runs, fail_after));
+        self.failures.insert(
+            job.key.clone(),
+            Failure {
+                note: f.detail.clone(),
+                waiting,
+            },
+        );
+        let error = match waiting {
+            Some((n, of)) => format!(
+                "{} (failing {n} of {of}: its statements are flagged if it still fails on run {of})",
+                f.detail
+            ),
+            None => f.detail.clone(),
+        };
+        Line {
+            outcome: SourceOutcome::Error,
+            final_url: f.final_url.clone(),
+            status: f.status,
+            error: Some(error),
+            failure: Some(f.kind.reported()),
+        }
+    }
+
     fn take(&mut self, evidence: Vec<Judged>) {
         self.evidence
             .extend(evidence.into_iter().map(|(k, v, o)| (k, (v, o))));

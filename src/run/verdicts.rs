@@ -8,9 +8,10 @@ use crate::evidence::{self, Verdict};
 use crate::ids::{BaselineKey, RunId, source_key_of};
 use crate::record::{self, Baselines};
 use crate::report::{EvidenceReport, StatementReport};
+use crate::snapshot::Baseline;
 use crate::watchlist::{Article, Statement};
 
-use super::books::Books;
+use super::books::{Books, Failure};
 use super::judge::EvOutcome;
 
 /// Who and when, for the flags and baselines this run sets.
@@ -91,30 +92,7 @@ fn judge_cite(
     }
     let outcome = books.evidence.remove(&bkey);
     match (books.failures.get(&key), outcome) {
-        (Some(err), _) => {
-            let held = baselines
-                .get(&bkey)
-                .filter(|b| !b.version.is_empty() || b.flag.is_some());
-            rep.status = match err.waiting {
-                // Patience (`[fetch] fail_after`): the previous verdict stands, flag or none.
-                Some(_) => held.map_or(Verdict::Baseline, |b| {
-                    b.flag.as_ref().map_or(Verdict::Unchanged, |f| {
-                        f.verdict.unwrap_or(Verdict::SourceUnreachable)
-                    })
-                }),
-                None => Verdict::SourceUnreachable,
-            };
-            rep.note = Some(match err.waiting {
-                Some((n, of)) => format!(
-                    "failing {n} of {of}: {}; flagged if it still fails on run {of}",
-                    err.note
-                ),
-                None => err.note.clone(),
-            });
-            if let Some(b) = baselines.get(&bkey) {
-                rep.before = b.anchors.first().map(|a| a.passage.clone());
-            }
-        }
+        (Some(err), _) => unreachable_line(&mut rep, err, baselines.get(&bkey)),
         (None, None) => {
             rep.status = Verdict::SourceUnreachable;
             rep.note = Some("no snapshot of this source yet".into());
@@ -151,6 +129,31 @@ fn judge_cite(
     }
     held_by_baseline(&mut rep, baselines.get(&bkey));
     Some(rep)
+}
+
+/// The line of a pair whose source could not be read this run: while a transient failure
+/// waits (`[fetch] fail_after`) the previous verdict stands, flag or none; then the source is
+/// unreachable. The passage last seen is shown.
+fn unreachable_line(rep: &mut EvidenceReport, err: &Failure, baseline: Option<&Baseline>) {
+    let held = baseline.filter(|b| !b.version.is_empty() || b.flag.is_some());
+    rep.status = match err.waiting {
+        Some(_) => held.map_or(Verdict::Baseline, |b| {
+            b.flag.as_ref().map_or(Verdict::Unchanged, |f| {
+                f.verdict.unwrap_or(Verdict::SourceUnreachable)
+            })
+        }),
+        None => Verdict::SourceUnreachable,
+    };
+    rep.note = Some(match err.waiting {
+        Some((n, of)) => format!(
+            "failing {n} of {of}: {}; flagged if it still fails on run {of}",
+            err.note
+        ),
+        None => err.note.clone(),
+    });
+    if let Some(b) = baseline {
+        rep.before = b.anchors.first().map(|a| a.passage.clone());
+    }
 }
 
 fn judged_lines(rep: &mut EvidenceReport, j: evidence::Judgement) {
