@@ -566,13 +566,17 @@ fn synonym(s: &str) -> Option<&'static str> {
         "build" | "built" | "construct" | "construction" => "build",
         "buy" | "bought" | "purchas" | "acquir" => "buy",
         "hire" | "hir" | "recruit" => "hire",
+        "biggest" | "largest" => "largest",
+        "bigger" | "larger" => "larger",
+        "crash" | "collision" | "collid" => "crash",
+        "rid" | "rider" | "rode" => "rid",
         // A figure's magnitude and unit as written out (`£1.1bn`, `120 MW`).
         "bn" => "billion",
         "tn" => "trillion",
         "megawatt" => "mw",
         "gigawatt" => "gw",
         "kilowatt" => "kw",
-        "kilometre" | "kilometer" => "km",
+        "kilometre" | "kilometer" | "kilometr" => "km",
         _ => return None,
     })
 }
@@ -1608,25 +1612,31 @@ pub fn locate(statement: &Statement, cite: CiteNo, text: &ExtractedText) -> Loca
 /// backing the statement as a whole, its clauses and its figures; else, for a person to
 /// paste as a quote, the closest sentence.
 pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Located {
-    // A figure given approximately ("close to 1,200") that the page does not state as
-    // written is looked for as the page's figure inside its range ("1,187").
-    let ranges = approx::approximate_figures(&statement.text);
-    if !ranges.is_empty()
-        && let Some(t) = approx::rewrite(
-            &statement.text,
-            &ranges,
-            || text.figures(),
-            |c| text.stems.contains_key(c),
-            |f, context| text.states_figure(f, context),
-        )
-    {
-        let as_on_page = Statement {
-            text: t,
-            ..statement.clone()
-        };
-        return locate_as_written(&as_on_page, cite, text);
+    match as_on_page(statement, text) {
+        Some(st) => locate_as_written(&st, cite, text),
+        None => locate_as_written(statement, cite, text),
     }
-    locate_as_written(statement, cite, text)
+}
+
+/// A figure given approximately ("close to 1,200") that the page does not state as written
+/// is looked for as the page's figure inside its range ("1,187"): the statement so
+/// rewritten, if any figure is.
+fn as_on_page(statement: &Statement, text: &Prepared) -> Option<Statement> {
+    let ranges = approx::approximate_figures(&statement.text);
+    if ranges.is_empty() {
+        return None;
+    }
+    let t = approx::rewrite(
+        &statement.text,
+        &ranges,
+        || text.figures(),
+        |c| text.stems.contains_key(c),
+        |f, context| text.states_figure(f, context),
+    )?;
+    Some(Statement {
+        text: t,
+        ..statement.clone()
+    })
 }
 
 /// [`locate_in`] for the statement as it is written.
@@ -2146,6 +2156,11 @@ fn is_year(t: &str) -> bool {
 pub fn explain(statement: &Statement, text: &Prepared) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let rewritten = as_on_page(statement, text);
+    if let Some(st) = &rewritten {
+        let _ = writeln!(out, "  as on this page: {}", st.text);
+    }
+    let statement = rewritten.as_ref().unwrap_or(statement);
     let terms_at = statement_terms_at(&statement.text);
     let whole: Vec<(String, Kind)> = terms_at.iter().map(|(t, k, _)| (t.clone(), *k)).collect();
     let mut views = vec![("whole".to_owned(), whole)];
