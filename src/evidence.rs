@@ -982,9 +982,12 @@ impl Prepared {
     pub fn for_locating(text: &ExtractedText, statements: &[&Statement]) -> Self {
         let mut interest: Vec<Vec<(String, Kind)>> = Vec::new();
         for st in statements {
-            let terms = statement_terms_at(&st.text);
+            // As `locate_in` reads it (ordinal dates written as the sources write them).
+            let dated = approx::cardinal_dates(&st.text);
+            let text = dated.as_deref().unwrap_or(&st.text);
+            let terms = statement_terms_at(text);
             // Each part is anchored on its own, with a higher threshold than the floor.
-            interest.extend(statement_parts(&st.text, &terms, &|_| false));
+            interest.extend(statement_parts(text, &terms, &|_| false));
             interest.push(terms.into_iter().map(|(t, k, _)| (t, k)).collect());
         }
         // Word positions serve only to find quotes.
@@ -1622,19 +1625,23 @@ pub fn locate_in(statement: &Statement, cite: CiteNo, text: &Prepared) -> Locate
 /// is looked for as the page's figure inside its range ("1,187"): the statement so
 /// rewritten, if any figure is.
 fn as_on_page(statement: &Statement, text: &Prepared) -> Option<Statement> {
-    let ranges = approx::approximate_figures(&statement.text);
-    if ranges.is_empty() {
-        return None;
-    }
-    let t = approx::rewrite(
-        &statement.text,
-        &ranges,
-        || text.figures(),
-        |c| text.stems.contains_key(c),
-        |f, context| text.states_figure(f, context),
-    )?;
+    // Ordinal dates first ("the first of January" is "1 January"), whatever the page.
+    let dated = approx::cardinal_dates(&statement.text);
+    let written = dated.as_deref().unwrap_or(&statement.text);
+    let ranges = approx::approximate_figures(written);
+    let figures = (!ranges.is_empty())
+        .then(|| {
+            approx::rewrite(
+                written,
+                &ranges,
+                || text.figures(),
+                |c| text.stems.contains_key(c),
+                |f, context| text.states_figure(f, context),
+            )
+        })
+        .flatten();
     Some(Statement {
-        text: t,
+        text: figures.or(dated)?,
         ..statement.clone()
     })
 }

@@ -249,6 +249,76 @@ fn group_thousands(digits: &str) -> String {
     out
 }
 
+/// Ordinal dates as the sources write them: "the first of January", "1st January",
+/// "January 1st" are "1 January" and "January 1". `None` when the text has none.
+pub(super) fn cardinal_dates(text: &str) -> Option<String> {
+    static ORDINAL_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(
+            r"(?i)\b(?:the\s+)?((?:{ORDINALS})\s+of|\d{{1,2}}(?:st|nd|rd|th)(?:\s+of)?)\s+({MONTHS})\b"
+        ))
+        .expect("ordinal date regex")
+    });
+    static ORDINAL_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"(?i)\b({MONTHS})\s+(\d{{1,2}}(?:st|nd|rd|th))\b")).expect("ordinal date regex")
+    });
+    let day = |o: &str| -> Option<u32> {
+        let o = o.to_lowercase();
+        let o = o.strip_suffix(" of").unwrap_or(&o).trim();
+        if o.starts_with(|c: char| c.is_ascii_digit()) {
+            let digits = o.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            return digits.parse().ok().filter(|d| (1..=31).contains(d));
+        }
+        ORDINAL_WORDS.iter().position(|w| *w == o).map(|i| i as u32 + 1)
+    };
+    let once = ORDINAL_BEFORE.replace_all(text, |c: &regex::Captures<'_>| match day(&c[1]) {
+        Some(d) => format!("{d} {}", &c[2]),
+        None => c[0].to_owned(),
+    });
+    let twice = ORDINAL_AFTER.replace_all(&once, |c: &regex::Captures<'_>| match day(&c[2]) {
+        Some(d) => format!("{} {d}", &c[1]),
+        None => c[0].to_owned(),
+    });
+    (twice != text).then(|| twice.into_owned())
+}
+
+const MONTHS: &str = "January|February|March|April|May|June|July|August|September|October|November|December";
+
+const ORDINAL_WORDS: [&str; 31] = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+    "twenty-first",
+    "twenty-second",
+    "twenty-third",
+    "twenty-fourth",
+    "twenty-fifth",
+    "twenty-sixth",
+    "twenty-seventh",
+    "twenty-eighth",
+    "twenty-ninth",
+    "thirtieth",
+    "thirty-first",
+];
+
+const ORDINALS: &str = "thirty-first|thirtieth|twenty-first|twenty-second|twenty-third|twenty-fourth|twenty-fifth|twenty-sixth|twenty-seventh|twenty-eighth|twenty-ninth|twentieth|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +434,27 @@ mod tests {
         assert_eq!(r("some three-fifths of the total"), None);
         assert_eq!(share_percent("one in four"), Some(25.0));
         assert_eq!(share_percent("Three-Quarters"), Some(75.0));
+    }
+
+    #[test]
+    fn ordinal_dates_are_written_as_sources_write_them() {
+        let r = |s: &str| cardinal_dates(s);
+        assert_eq!(
+            r("the new limits take effect on the first of January").as_deref(),
+            Some("the new limits take effect on 1 January")
+        );
+        assert_eq!(
+            r("from January 1st, and again on the 21st of March").as_deref(),
+            Some("from January 1, and again on 21 March")
+        );
+        assert_eq!(r("on the Twenty-Third of May").as_deref(), Some("on 23 May"));
+        // Not dates: "the first of many", "the first March after", "March the second
+        // phase", "32nd March".
+        assert_eq!(r("the first of many cuts"), None);
+        assert_eq!(r("the first March after the vote"), None);
+        assert_eq!(r("in March the second phase began"), None);
+        assert_eq!(r("the 32nd March"), None);
+        assert_eq!(r("on 1 January"), None);
     }
 
     #[test]
