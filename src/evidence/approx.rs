@@ -53,11 +53,13 @@ impl Context {
     }
 }
 
+/// A figure with what comes with it, as three groups: the currency sign, the number (with
+/// its thousands separators), the unit (`%`, ` per cent`, ` million`, `bn` …).
+const FIGURE_PATTERN: &str = r"([$€£])?\s?\b(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(%|\s?percent\b|\s?per cent\b|\s?million\b|\s?billion\b|\s?trillion\b|\s?thousand\b|bn\b|mn\b|m\b|k\b)?";
+
 /// A figure of a text with what comes with it: sign, number, unit.
-pub(super) static FIGURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)([$€£])?\s?\b(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(%|\s?percent\b|\s?per cent\b|\s?million\b|\s?billion\b|\s?trillion\b|\s?thousand\b|bn\b|mn\b|m\b|k\b)?")
-        .expect("figure regex")
-});
+pub(super) static FIGURE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("(?i){FIGURE_PATTERN}")).expect("figure regex"));
 
 /// Hedge words before a figure, and the range each makes of the value `v` (a percentage
 /// `v`: points, not a ratio).
@@ -91,10 +93,7 @@ fn share_range(hedge: Option<&str>, p: f64) -> (f64, f64) {
 const HEDGES: &str = r"about|around|roughly|approximately|some|an estimated|close to|nearly|almost|just under|just over|well over|well under|more than|over|upwards of|in excess of|less than|under|fewer than";
 
 static HEDGED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"(?i)\b({HEDGES})\s+([$€£])?(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)(%|\s?percent\b|\s?per cent\b|\s?million\b|\s?billion\b|\s?trillion\b|\s?thousand\b|bn\b|mn\b|m\b|k\b)?"
-    ))
-    .expect("hedged figure regex")
+    Regex::new(&format!(r"(?i)\b({HEDGES})\s+{FIGURE_PATTERN}")).expect("hedged figure regex")
 });
 
 static SHARE: LazyLock<Regex> = LazyLock::new(|| {
