@@ -646,15 +646,15 @@ fn page_data(ctx: &crate::workspace::Context) -> PageData {
         })
         .flatten()
         .and_then(|store| {
-            let sources: Vec<crate::snapshot::SourceKey> = ctx
-                .watchlist
-                .articles
+            // Only the baselines of the articles with a flagged statement in these reports
+            // (what the cards are checked against), not the whole archive's.
+            let flagged: std::collections::BTreeSet<&str> = reports
                 .iter()
-                .flat_map(|a| a.sources.iter().map(crate::run::source_key_of))
+                .filter_map(|(_, r)| r.as_deref())
+                .flat_map(|r| r.flagged().into_iter().map(|s| s.article.as_str()))
+                .filter(|a| ctx.watchlist.article(a).is_some())
                 .collect();
-            store
-                .load(&sources, ctx.watchlist.articles.iter().map(|a| a.id.0.as_str()))
-                .ok()
+            store.load(std::iter::empty(), flagged).ok()
         });
     let baselines_of = |st: &crate::report::StatementReport| -> Vec<&crate::snapshot::Baseline> {
         index

@@ -29,9 +29,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::ids::BaselineKey;
+use crate::report::ArticleInfo;
 use crate::report::{RunReport, Trigger};
 use crate::snapshot::{self, Claim, RunRecord, Store, StoreError};
-use crate::watchlist::Article;
+use crate::watchlist::{Article, Entry};
 
 pub use crate::ids::{RunId, new_run_id, rules_fingerprint, source_key_of};
 pub use crate::workspace::{Context, Paths, load_context};
@@ -105,14 +106,14 @@ pub async fn run_check(
     progress: Option<Progress>,
 ) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
-    let selected: Vec<&Article> = plan::select_articles(&ctx.watchlist, &req.only)?;
+    let selected: Vec<&Entry> = plan::select_articles(&ctx.watchlist, &req.only)?;
     let store = Arc::new(open_store(ctx).await?);
     let run_id = store.new_run_id(started_at)?;
     let ran = run_batches(ctx, &req, &store, &selected, (&run_id, started_at), progress).await?;
     if ran.articles.is_empty() && store.is_shared() {
         return Err(RunError::ClaimedElsewhere);
     }
-    let mut report = report::build((run_id, req.trigger, started_at), &ran.articles, ran.rows)?;
+    let mut report = report::build((run_id, req.trigger, started_at), ran.articles, ran.rows)?;
     report.seq = ran.seq;
     report.view = crate::report::View::of(&ctx.settings);
     // The store is done with; do not hold its lock through a slow SMTP server.
@@ -123,8 +124,8 @@ pub async fn run_check(
 }
 
 /// What the batches of a run leave to report.
-struct Ran<'a> {
-    articles: Vec<&'a Article>,
+struct Ran {
+    articles: Vec<ArticleInfo>,
     /// The statements and sources of the batches, on disk ([`crate::report::rows`]).
     rows: crate::report::rows::RowsWriter,
     /// Flags whose message is not queued yet: new in this run's report, announced once it is.
@@ -134,9 +135,9 @@ struct Ran<'a> {
     held: Option<Claim>,
 }
 
-impl<'a> Ran<'a> {
+impl Ran {
     /// A committed batch's share of the report.
-    fn add(&mut self, done: Done<'a>) -> anyhow::Result<()> {
+    fn add(&mut self, done: Done) -> anyhow::Result<()> {
         self.rows.add(done.statements, done.sources.into_values())?;
         self.unannounced.extend(done.flags);
         self.seq.get_or_insert(done.runs + 1);
@@ -149,14 +150,14 @@ impl<'a> Ran<'a> {
 /// once and goes batch by batch under it (see `plan::local_batches`), the progress counted
 /// over the whole run; a scheduled run on a shared store claims its due articles a batch at
 /// a time, so that workers firing together share them out.
-async fn run_batches<'a>(
+async fn run_batches(
     ctx: &Context,
     req: &RunRequest,
     store: &Arc<Store>,
-    selected: &[&'a Article],
+    selected: &[&Entry],
     run: (&RunId, chrono::DateTime<Utc>),
     progress: Option<Progress>,
-) -> Result<Ran<'a>, RunError> {
+) -> Result<Ran, RunError> {
     let t_start = Instant::now();
     let batched = store.is_shared() && req.due.is_some();
     let limit = if batched {
@@ -170,7 +171,7 @@ async fn run_batches<'a>(
         // The lock covers every article: no grouping to work out.
         vec![selected.iter().map(|a| a.id.0.clone()).collect()]
     };
-    let mut local: Option<std::collections::VecDeque<Vec<&Article>>> = (!store.is_shared())
+    let mut local: Option<std::collections::VecDeque<Vec<&Entry>>> = (!store.is_shared())
         .then(|| plan::local_batches(selected, LOCAL_BATCH_SOURCES, ctx.settings.store.claim_batch).into());
     let total: u64 = local
         .as_ref()
@@ -194,7 +195,7 @@ async fn run_batches<'a>(
         };
         let done = match claim {
             Ok(claim) => {
-                let batch: Vec<&Article> = match next_local {
+                let batch: Vec<&Entry> = match next_local {
                     Some(b) => b,
                     None => selected.iter().copied().filter(|a| claim.has(&a.id.0)).collect(),
                 };
@@ -233,8 +234,8 @@ async fn run_batches<'a>(
 }
 
 /// One committed batch, for the report.
-struct Done<'a> {
-    articles: Vec<&'a Article>,
+struct Done {
+    articles: Vec<ArticleInfo>,
     statements: Vec<crate::report::StatementReport>,
     sources: std::collections::BTreeMap<String, crate::report::SourceReport>,
     flags: Vec<(BaselineKey, RunId)>,
@@ -242,24 +243,33 @@ struct Done<'a> {
 }
 
 /// Runs and commits one batch under `claim`; `None` when a shared claim got no article.
-async fn one_batch<'a>(
+/// The batch's articles are read whole from their files here, and dropped with the batch.
+async fn one_batch(
     ctx: &Context,
     req: &RunRequest,
     store: &Arc<Store>,
-    batch: Vec<&'a Article>,
+    batch: Vec<&Entry>,
     claim: Claim,
     run: (&RunId, chrono::DateTime<Utc>),
     progress: Option<Progress>,
-) -> Result<Option<(Claim, Done<'a>)>, RunError> {
+) -> Result<Option<(Claim, Done)>, RunError> {
     if batch.is_empty() && store.is_shared() {
         return Ok(None);
     }
-    let (st, sources) = run_batch(ctx, req, store, &batch, run, progress).await?;
+    let loaded = ctx.articles(&batch);
+    let articles: Vec<&Article> = loaded.iter().collect();
+    let (st, sources) = run_batch(ctx, req, store, &articles, run, progress).await?;
     let flags = unannounced_flags(&st.index);
     let runs = st.index.runs;
     let claim = commit(store.clone(), st.index, ctx.settings.store.keep, st.run, claim).await?;
     let done = Done {
-        articles: batch,
+        articles: articles
+            .iter()
+            .map(|a| ArticleInfo {
+                id: a.id.to_string(),
+                title: a.title.clone(),
+            })
+            .collect(),
         statements: st.statements,
         sources,
         flags,
@@ -296,7 +306,7 @@ async fn mail_report(
 /// `offset` already done, of `total` (a shared run's batches report their own counts).
 fn batch_progress(
     progress: Option<&Progress>,
-    batch: Option<&[&Article]>,
+    batch: Option<&[&Entry]>,
     offset: &mut u64,
     total: u64,
 ) -> Option<Progress> {

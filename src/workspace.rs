@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::settings::Settings;
-use crate::watchlist::Watchlist;
+use crate::watchlist::{Article, Catalog, Entry, Watchlist};
 
 /// Where a run reads and writes: everything under one root.
 #[derive(Debug, Clone)]
@@ -44,8 +44,34 @@ pub struct Context {
     pub paths: Paths,
     /// Loaded settings.
     pub settings: Settings,
-    /// Loaded watchlist.
-    pub watchlist: Watchlist,
+    /// The watchlist's articles without their statements ([`Catalog`]): a run reads each
+    /// batch's articles whole with [`Context::articles`].
+    pub watchlist: Catalog,
+}
+
+impl Context {
+    /// The articles of `entries`, read whole from their files. One whose file changed since
+    /// the context was loaded and no longer loads is left out, with a warning naming the
+    /// problem (the daemon reloads the watchlist and reports it in full).
+    pub fn articles(&self, entries: &[&Entry]) -> Vec<Article> {
+        let (wl, diags) = Watchlist::load_entries(
+            &self.paths.root,
+            &self.paths.watchlist(),
+            self.settings.watchlist.allow_outside,
+            entries,
+        );
+        for d in diags.iter().filter(|d| d.is_error()) {
+            tracing::warn!("{d}");
+        }
+        for e in entries.iter().filter(|e| wl.article(&e.id.0).is_none()) {
+            tracing::warn!(
+                "article `{}` ({}) no longer loads: not checked in this run",
+                e.id,
+                e.file.display()
+            );
+        }
+        wl.articles
+    }
 }
 
 /// Loads settings and watchlist under `root`; any error-level problem stops.
@@ -66,10 +92,10 @@ pub fn load_context_for(
     let settings = Settings::load(&paths.settings())?;
     let allow = settings.watchlist.allow_outside;
     let named = (!only.is_empty())
-        .then(|| Watchlist::load_named_in(&paths.root, &paths.watchlist(), only, allow))
+        .then(|| Catalog::load_named_in(&paths.root, &paths.watchlist(), only, allow))
         .flatten();
     let (watchlist, diags) =
-        named.unwrap_or_else(|| Watchlist::load_dir_in(&paths.root, &paths.watchlist(), allow));
+        named.unwrap_or_else(|| Catalog::load_dir_in(&paths.root, &paths.watchlist(), allow));
     if diags.iter().any(crate::error::Diagnostic::is_error) {
         return Err(diags);
     }

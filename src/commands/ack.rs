@@ -15,7 +15,7 @@ use crate::ids::{BaselineKey, SourceKey, source_key_of};
 use crate::record;
 use crate::run::LOCK_WAIT;
 use crate::snapshot::{Index, Store};
-use crate::watchlist::{Article, CiteNo, Statement, Watchlist};
+use crate::watchlist::{Article, CiteNo, Entry, Statement, Watchlist};
 
 fn cannot_run(e: impl std::fmt::Display) -> CommandError {
     CommandError::CannotRun(e.to_string())
@@ -101,11 +101,27 @@ pub fn acknowledge(root: &Path, selection: &AckSelection, by: &str) -> Result<Ac
             "no article with id `{a}` in the watchlist"
         )));
     }
-    unknown_statements(&ctx.watchlist, selection)?;
+    // The articles an ack can touch, read whole: a statement id begins with its article's.
+    let entries: Vec<&Entry> = ctx
+        .watchlist
+        .articles
+        .iter()
+        .filter(|e| match selection {
+            AckSelection::All => true,
+            AckSelection::Article(id) => *id == e.id.0,
+            AckSelection::Statements(ids) => ids
+                .iter()
+                .any(|id| id.split_once(':').is_some_and(|(a, _)| a == e.id.0)),
+        })
+        .collect();
+    let wl = Watchlist {
+        articles: ctx.articles(&entries),
+    };
+    unknown_statements(&wl, selection)?;
     let store = Store::open_configured(&ctx.paths.snapshots(), &ctx.paths.root, &ctx.settings.store)
         .map_err(cannot_run)?;
     // Only the records of the articles an ack can touch.
-    let articles = touched_articles(&ctx.watchlist, selection);
+    let articles = touched_articles(&wl, selection);
     let ids: Vec<Vec<String>> = articles.iter().map(|a| vec![a.id.0.clone()]).collect();
     // The store lock, or (shared store) these articles, waiting for a worker's run of them.
     let claim = store.claim(&ids, None, LOCK_WAIT).map_err(cannot_run)?;

@@ -655,7 +655,7 @@ mod tests {
 
     use super::*;
     use crate::settings::Settings;
-    use crate::watchlist::{Article, ArticleId, Watchlist};
+    use crate::watchlist::{ArticleId, Catalog, Entry};
     use crate::workspace::Paths;
 
     fn at(h: u32, m: u32, s: u32, ms: u32) -> DateTime<Utc> {
@@ -670,18 +670,16 @@ mod tests {
         Context {
             paths: Paths::new("/nonexistent/citewatch-unit-test"),
             settings,
-            watchlist: Watchlist {
+            watchlist: Catalog {
                 articles: articles
                     .iter()
-                    .map(|(id, schedule)| Article {
+                    .map(|(id, schedule)| Entry {
                         id: ArticleId((*id).into()),
                         title: format!("title {id}"),
                         checked: None,
                         schedule: schedule.map(Into::into),
                         file: PathBuf::from(format!("{id}.toml")),
-                        statements: vec![],
-                        sources: vec![],
-                        unmarked_sentences: 0,
+                        urls: Box::new([]),
                     })
                     .collect(),
             },

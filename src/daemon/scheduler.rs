@@ -94,7 +94,7 @@ pub fn cron_key(expr: &str) -> String {
 }
 
 /// The cron expression an article is checked on.
-pub fn article_cron<'a>(ctx: &'a Context, article: &'a crate::watchlist::Article) -> &'a str {
+pub fn article_cron<'a>(ctx: &'a Context, article: &'a crate::watchlist::Entry) -> &'a str {
     article
         .schedule
         .as_deref()

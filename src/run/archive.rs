@@ -455,8 +455,12 @@ pub struct Rebaselined {
 pub async fn archive_again(ctx: &super::Context, article: &str) -> Result<Vec<Rebaselined>, super::RunError> {
     use anyhow::anyhow;
     let only = [article.to_owned()];
-    let articles = super::plan::select_articles(&ctx.watchlist, &only)?;
-    let a = articles[0];
+    let entries = super::plan::select_articles(&ctx.watchlist, &only)?;
+    let loaded = ctx.articles(&entries);
+    let Some(a) = loaded.first() else {
+        return Err(anyhow!("article `{article}` no longer loads (see `citewatch validate`)").into());
+    };
+    let articles = vec![a];
     if a.checked.as_deref().and_then(end_of_checked).is_none() {
         return Err(
             anyhow!("article `{article}` has no `checked` date (such as checked = \"2025-11-26\")").into(),

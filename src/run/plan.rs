@@ -10,7 +10,7 @@ use crate::extract::{EXTRACTOR_VERSION, RuleCache, Rules};
 use crate::fetch::Conditional;
 use crate::ids::{BaselineKey, SourceKey, TextHash, rules_fingerprint, source_key_of};
 use crate::snapshot::{self, SourceRecord, Store, StoreError, Version};
-use crate::watchlist::{Article, CiteNo, Statement, Watchlist};
+use crate::watchlist::{Article, Catalog, CiteNo, Entry, Statement};
 
 use super::RunError;
 
@@ -70,7 +70,7 @@ pub(super) struct Plan {
 }
 
 /// The articles of a run: all, or those `only` names (in watchlist order, each once).
-pub(super) fn select_articles<'a>(wl: &'a Watchlist, only: &[String]) -> Result<Vec<&'a Article>, RunError> {
+pub(super) fn select_articles<'a>(wl: &'a Catalog, only: &[String]) -> Result<Vec<&'a Entry>, RunError> {
     if only.is_empty() {
         return Ok(wl.articles.iter().collect());
     }
@@ -94,7 +94,7 @@ pub(super) fn load_records(store: &Store, articles: &[&Article]) -> Result<snaps
 /// The articles in groups that share sources (connected through any source they cite),
 /// each group sorted by id, groups in order of their first id: on a shared store one worker
 /// runs a whole group, so each source is fetched once per run.
-pub(super) fn sharing_groups(articles: &[&Article]) -> Vec<Vec<String>> {
+pub(super) fn sharing_groups(articles: &[&Entry]) -> Vec<Vec<String>> {
     let mut parent: Vec<usize> = (0..articles.len()).collect();
     fn root(p: &mut [usize], mut i: usize) -> usize {
         while p[i] != i {
@@ -103,10 +103,10 @@ pub(super) fn sharing_groups(articles: &[&Article]) -> Vec<Vec<String>> {
         }
         i
     }
-    let mut first_of: HashMap<SourceKey, usize> = HashMap::new();
+    let mut first_of: HashMap<u64, usize> = HashMap::new();
     for (i, a) in articles.iter().enumerate() {
-        for s in &a.sources {
-            let j = *first_of.entry(source_key_of(s)).or_insert(i);
+        for &u in &a.urls {
+            let j = *first_of.entry(u).or_insert(i);
             let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
             parent[ri] = rj;
         }
@@ -132,19 +132,19 @@ pub(super) fn sharing_groups(articles: &[&Article]) -> Vec<Vec<String>> {
 /// order; at least one batch, maybe empty. Each batch is loaded, fetched, judged and committed
 /// on its own, so a run's memory follows the batch, not the archive.
 pub(super) fn local_batches<'a>(
-    articles: &[&'a Article],
+    articles: &[&'a Entry],
     max_sources: usize,
     max_articles: usize,
-) -> Vec<Vec<&'a Article>> {
-    let by_id: HashMap<&str, &'a Article> = articles.iter().map(|a| (a.id.0.as_str(), *a)).collect();
-    let mut out: Vec<Vec<&'a Article>> = vec![Vec::new()];
+) -> Vec<Vec<&'a Entry>> {
+    let by_id: HashMap<&str, &'a Entry> = articles.iter().map(|a| (a.id.0.as_str(), *a)).collect();
+    let mut out: Vec<Vec<&'a Entry>> = vec![Vec::new()];
     let mut count = 0;
     for group in sharing_groups(articles) {
-        let members: Vec<&'a Article> = group
+        let members: Vec<&'a Entry> = group
             .iter()
             .filter_map(|id| by_id.get(id.as_str()).copied())
             .collect();
-        let n: usize = members.iter().map(|a| a.sources.len()).sum();
+        let n: usize = members.iter().map(|a| a.urls.len()).sum();
         let len = out.last().map_or(0, Vec::len);
         if len > 0 && (count + n > max_sources || len + members.len() > max_articles) {
             out.push(Vec::new());
@@ -157,11 +157,8 @@ pub(super) fn local_batches<'a>(
 }
 
 /// Distinct URLs of `articles`: what the progress of their batch counts.
-pub(super) fn distinct_urls(articles: &[&Article]) -> u64 {
-    let urls: std::collections::HashSet<&str> = articles
-        .iter()
-        .flat_map(|a| a.sources.iter().map(|s| s.url.as_str()))
-        .collect();
+pub(super) fn distinct_urls(articles: &[&Entry]) -> u64 {
+    let urls: std::collections::HashSet<u64> = articles.iter().flat_map(|a| a.urls.iter().copied()).collect();
     urls.len() as u64
 }
 
@@ -323,7 +320,7 @@ fn url_groups(jobs: &[Job]) -> Vec<UrlGroup> {
 mod tests {
     use super::*;
     use crate::evidence::Located;
-    use crate::watchlist::CiteNo;
+    use crate::watchlist::{CiteNo, Watchlist};
 
     /// Two articles: `a` cites one page twice (whole, and its `main`) and `b` the same page
     /// whole, plus a page of its own.
@@ -349,10 +346,16 @@ mod tests {
         wl
     }
 
+    fn catalog() -> Catalog {
+        Catalog {
+            articles: watchlist().articles.iter().map(Entry::of).collect(),
+        }
+    }
+
     #[test]
     fn articles_sharing_a_source_form_one_group() {
-        let wl = watchlist();
-        let all: Vec<&Article> = wl.articles.iter().collect();
+        let wl = catalog();
+        let all: Vec<&Entry> = wl.articles.iter().collect();
         // a and b both cite http://one.test/p (whole): one group.
         assert_eq!(sharing_groups(&all), vec![vec!["a".to_owned(), "b".to_owned()]]);
         // Each alone is its own group.
@@ -362,7 +365,7 @@ mod tests {
 
     #[test]
     fn articles_are_selected_in_watchlist_order_each_once() {
-        let wl = watchlist();
+        let wl = catalog();
         let ids = |only: &[&str]| -> Vec<String> {
             let only: Vec<String> = only.iter().map(|s| (*s).to_owned()).collect();
             select_articles(&wl, &only)

@@ -9,13 +9,12 @@ use chrono::{DateTime, Utc};
 use crate::ids::RunId;
 use crate::report::rows::RowsWriter;
 use crate::report::{ArticleInfo, RunReport, Trigger};
-use crate::watchlist::Article;
 
 /// The run's report, without its mail line (see [`super::notify`]): its counts and what it
 /// shows on its own in memory, every statement and source in `rows`.
 pub(super) fn build(
     (run_id, trigger, started_at): (RunId, Trigger, DateTime<Utc>),
-    articles: &[&Article],
+    articles: Vec<ArticleInfo>,
     rows: RowsWriter,
 ) -> anyhow::Result<RunReport> {
     let rows = rows.finish()?;
@@ -31,13 +30,7 @@ pub(super) fn build(
         summary: kept.summary,
         statements: kept.statements,
         sources: kept.sources,
-        articles: articles
-            .iter()
-            .map(|a| ArticleInfo {
-                id: a.id.to_string(),
-                title: a.title.clone(),
-            })
-            .collect(),
+        articles,
         mail: None,
         page: None,
         seq: None,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use super::{Article, ArticleId, CiteNo, Quote, Source, Statement, Watchlist, split, statement_id};
+use super::{Article, ArticleId, CiteNo, Entry, Quote, Source, Statement, split, statement_id};
 use crate::error::{Diagnostic, Schema, line_col, toml_problems};
 use crate::extract::{MAX_IGNORE_PER_SOURCE, MAX_IGNORE_TOTAL_BYTES, MAX_SELECTOR_LEN};
 
@@ -215,7 +215,34 @@ fn read_regular(path: &Path) -> Result<String, ReadProblem> {
     })
 }
 
-pub(super) fn load_dir(dir: &Path, bounds: &Bounds) -> (Watchlist, Vec<Diagnostic>) {
+/// What loading keeps of each article: the whole [`Article`] (`validate`, `add`, a batch
+/// of a run) or its [`Entry`] (what a run plans from and the daemon schedules by).
+pub(super) trait Kept: Send + Sized {
+    /// What is kept of `a`.
+    fn keep(a: Article) -> Self;
+    /// Its article id.
+    fn id(&self) -> &ArticleId;
+}
+
+impl Kept for Article {
+    fn keep(a: Article) -> Self {
+        a
+    }
+    fn id(&self) -> &ArticleId {
+        &self.id
+    }
+}
+
+impl Kept for Entry {
+    fn keep(a: Article) -> Self {
+        Entry::of(&a)
+    }
+    fn id(&self) -> &ArticleId {
+        &self.id
+    }
+}
+
+pub(super) fn load_dir<T: Kept>(dir: &Path, bounds: &Bounds) -> (Vec<T>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -225,7 +252,7 @@ pub(super) fn load_dir(dir: &Path, bounds: &Bounds) -> (Watchlist, Vec<Diagnosti
                 None,
                 format!("cannot read the watchlist folder: {e}"),
             ));
-            return (Watchlist::default(), diags);
+            return (Vec::new(), diags);
         }
     };
     let mut files = Vec::new();
@@ -280,19 +307,19 @@ pub(super) fn load_dir(dir: &Path, bounds: &Bounds) -> (Watchlist, Vec<Diagnosti
             "no watchlist files (*.toml) here: nothing to check",
         ));
     }
-    let (watchlist, more) = load_files(files, bounds);
+    let (articles, more) = load_files(files, bounds);
     diags.extend(more);
-    (watchlist, diags)
+    (articles, diags)
 }
 
 /// `watchlist/<id>.toml` for each of `ids`, loaded as [`load_dir`] loads them, when every
 /// one is there (a regular file, inside the bounds) and declares that id or none; `None`
 /// otherwise (the caller then reads the whole folder).
-pub(super) fn load_named(
+pub(super) fn load_named<T: Kept>(
     dir: &Path,
     ids: &[String],
     bounds: &Bounds,
-) -> Option<(Watchlist, Vec<Diagnostic>)> {
+) -> Option<(Vec<T>, Vec<Diagnostic>)> {
     let mut files = Vec::new();
     for id in ids {
         if article_id_problem(id).is_some() || id.starts_with('.') {
@@ -308,24 +335,27 @@ pub(super) fn load_named(
         }
     }
     files.sort();
-    let (watchlist, diags) = load_files(files, bounds);
-    let all_there = ids
-        .iter()
-        .all(|id| watchlist.articles.iter().any(|a| &a.id.0 == id));
-    (all_there && watchlist.articles.len() == ids.iter().collect::<HashSet<_>>().len())
-        .then_some((watchlist, diags))
+    let (articles, diags) = load_files::<T>(files, bounds);
+    let all_there = ids.iter().all(|id| articles.iter().any(|a| &a.id().0 == id));
+    (all_there && articles.len() == ids.iter().collect::<HashSet<_>>().len()).then_some((articles, diags))
 }
 
-/// Reads and parses `files` (sorted), checking ids and the `ignore` budget across them.
-fn load_files(files: Vec<PathBuf>, bounds: &Bounds) -> (Watchlist, Vec<Diagnostic>) {
+/// Reads and parses `files` (sorted), checking ids and the `ignore` budget across them. A
+/// file's text is dropped once it is parsed (only the line of its `id` is kept, for the
+/// message of a duplicate), and each article is reduced to what `T` keeps of it right away:
+/// the memory of a load is what it keeps, not the files.
+pub(super) fn load_files<T: Kept>(files: Vec<PathBuf>, bounds: &Bounds) -> (Vec<T>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let mut articles = Vec::new();
+    let mut articles: Vec<T> = Vec::new();
     // Files are read and parsed on every core (a watchlist of a thousand statements takes
     // a single core about 20 ms); ids are then checked in file order.
     let loaded = par_map(&files, |file| {
         let text = read_regular(file)?;
         let (article, d, patterns) = load_file_costed(file, &text, bounds);
-        Ok::<_, ReadProblem>((text, article, d, patterns))
+        let id_line = article
+            .as_ref()
+            .map(|_| crate::error::find_key_line(&text, "id").unwrap_or(1));
+        Ok::<_, ReadProblem>((id_line, article.map(T::keep), d, patterns))
     });
     // Article id → the first file that uses it.
     let mut ids: BTreeMap<ArticleId, PathBuf> = BTreeMap::new();
@@ -334,7 +364,7 @@ fn load_files(files: Vec<PathBuf>, bounds: &Bounds) -> (Watchlist, Vec<Diagnosti
     let mut pattern_bytes = 0usize;
     let mut over_budget = false;
     for (file, loaded) in files.into_iter().zip(loaded) {
-        let (text, article, d, patterns) = match loaded {
+        let (id_line, article, d, patterns) = match loaded {
             Ok(l) => l,
             Err(e) => {
                 diags.push(Diagnostic::error(&file, None, format!("cannot read: {e}")));
@@ -366,24 +396,24 @@ fn load_files(files: Vec<PathBuf>, bounds: &Bounds) -> (Watchlist, Vec<Diagnosti
             }
         }
         let Some(a) = article else { continue };
-        if let Some(first) = ids.get(&a.id) {
-            let line = crate::error::find_key_line(&text, "id").or(Some(1));
+        if let Some(first) = ids.get(a.id()) {
             diags.push(Diagnostic::error(
                 &file,
-                line,
+                id_line,
                 format!(
                     "article id `{}` is already used by {}; ids must be unique",
-                    a.id,
+                    a.id(),
                     first.display()
                 ),
             ));
             continue;
         }
-        ids.insert(a.id.clone(), file.clone());
+        ids.insert(a.id().clone(), file.clone());
         articles.push(a);
     }
-    articles.sort_by(|a, b| a.id.cmp(&b.id));
-    (Watchlist { articles }, diags)
+    articles.sort_by(|a, b| a.id().cmp(b.id()));
+    articles.shrink_to_fit();
+    (articles, diags)
 }
 
 /// `f` over `items` on up to one thread per core, results in the order of `items`.
@@ -636,7 +666,7 @@ fn load_file_inner(
         },
     };
 
-    let sources = check_sources(path, text, &raw.source, &mut diags, patterns);
+    let mut sources = check_sources(path, text, &raw.source, &mut diags, patterns);
     let has_source = |c: CiteNo| raw.source.iter().any(|s| *s.cite.get_ref() == c.0);
 
     // Statements from the prose.
@@ -832,6 +862,9 @@ fn load_file_inner(
     }
 
     let ok = !diags.iter().any(Diagnostic::is_error);
+    // (Pushed one by one, the lists hold up to twice what they need, for the whole run.)
+    statements.shrink_to_fit();
+    sources.shrink_to_fit();
     let article = Article {
         id,
         title,
@@ -1200,5 +1233,53 @@ mod tests {
             "# Heading\n\nCited [1]. Not cited. Also cited [2].\n\n- A list item.\n",
         ));
         assert_eq!(a.unwrap().unmarked_sentences, 2);
+    }
+
+    #[test]
+    fn a_catalog_keeps_what_a_run_plans_from_and_a_batch_reads_the_rest_again() {
+        let d = tempfile::tempdir().unwrap();
+        let w = d.path().join("watchlist");
+        std::fs::create_dir(&w).unwrap();
+        let file = |id: &str, url: &str| {
+            format!(
+                "title = \"{id}\"\nschedule = \"0 0 6 * * *\"\narticle = \"Troops numbered 600 [1].\"\n\
+                 [[source]]\ncite = 1\nurl = \"{url}\"\n"
+            )
+        };
+        std::fs::write(w.join("a.toml"), file("a", "http://one.test/p")).unwrap();
+        std::fs::write(w.join("b.toml"), file("b", "http://one.test/p")).unwrap();
+        // A duplicate id: the same message, at the same line, from both loads.
+        std::fs::write(
+            w.join("c.toml"),
+            format!("id = \"a\"\n{}", file("c", "http://x.test/")),
+        )
+        .unwrap();
+        let (wl, d1) = super::super::Watchlist::load_dir_in(d.path(), &w, false);
+        let (cat, d2) = super::super::Catalog::load_dir_in(d.path(), &w, false);
+        let msgs = |d: &[Diagnostic]| d.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(msgs(&d1), msgs(&d2));
+        assert!(
+            msgs(&d1)[0].contains("c.toml:1: article id `a` is already used by"),
+            "{d1:?}"
+        );
+        let entries: Vec<Entry> = wl.articles.iter().map(Entry::of).collect();
+        assert_eq!(cat.articles, entries);
+        assert_eq!(cat.articles[0].urls, cat.articles[1].urls);
+        assert_eq!(cat.article("b").map(|e| e.title.as_str()), Some("b"));
+        assert!(cat.article("c").is_none());
+        // A batch reads its articles whole, as they are now on disk; one that no longer
+        // loads is left out.
+        std::fs::write(w.join("b.toml"), "title = [").unwrap();
+        let batch: Vec<&Entry> = cat.articles.iter().collect();
+        let (again, problems) = super::super::Watchlist::load_entries(d.path(), &w, false, &batch);
+        let ids: Vec<&str> = again.articles.iter().map(|a| a.id.0.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        assert_eq!(again.articles[0].statements.len(), 1);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.is_error() && p.to_string().contains("b.toml")),
+            "{problems:?}"
+        );
     }
 }
