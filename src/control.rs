@@ -320,10 +320,23 @@ fn refuse_cross_site(path: &str, why: &str) -> Response {
 /// True when the client prefers HTML to JSON (a browser's form post); scripts (curl, python's
 /// urllib, `Accept: */*` or none) get JSON.
 fn prefers_html(headers: &HeaderMap) -> bool {
+    let (html, json, _) = accept_weights(headers);
+    html > 0.0 && html > json
+}
+
+/// Whether the request asks for plain text above JSON and HTML (`citewatch trigger` does:
+/// the text summary, made here from the run's rows, instead of a whole run's JSON).
+fn prefers_text(headers: &HeaderMap) -> bool {
+    let (html, json, text) = accept_weights(headers);
+    text > 0.0 && text > json && text > html
+}
+
+/// The `Accept` header's weights of HTML, JSON and plain text.
+fn accept_weights(headers: &HeaderMap) -> (f32, f32, f32) {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return false;
+        return (0.0, 0.0, 0.0);
     };
-    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    let (mut html, mut json, mut text) = (0.0_f32, 0.0_f32, 0.0_f32);
     for part in accept.split(',') {
         let mut it = part.split(';');
         let mime = it.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -334,10 +347,11 @@ fn prefers_html(headers: &HeaderMap) -> bool {
         match mime.as_str() {
             "text/html" | "application/xhtml+xml" => html = html.max(q),
             "application/json" => json = json.max(q),
+            "text/plain" => text = text.max(q),
             _ => {}
         }
     }
-    html > 0.0 && html > json
+    (html, json, text)
 }
 
 async fn health(State(st): State<ControlState>) -> Response {
@@ -398,7 +412,13 @@ async fn recheck(
         result_page(&result)
     } else {
         match result {
-            Ok(report) => axum::Json(&*report).into_response(),
+            Ok(report) if prefers_text(&headers) => {
+                let text = tokio::task::spawn_blocking(move || report.to_text())
+                    .await
+                    .unwrap_or_else(|e| format!("the summary could not be made: {e}\n"));
+                ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+            }
+            Ok(report) => streamed_json(report),
             Err(f) => (
                 failure_status(&f),
                 axum::Json(serde_json::json!({ "error": f.message, "kind": f.kind })),
@@ -406,6 +426,48 @@ async fn recheck(
                 .into_response(),
         }
     }
+}
+
+/// A run's report as the JSON answer, written as it is sent: the statements and sources are
+/// read from the run's rows on disk ([`RunReport::rows`]) on a blocking thread, a chunk at a
+/// time, so the answer of a 100,000-statement run is never held whole. A failure once the
+/// answer has begun cuts it off (the client sees an incomplete body, not a complete wrong
+/// one).
+fn streamed_json(report: Arc<RunReport>) -> Response {
+    use std::io::Write;
+    type Chunk = Result<Bytes, std::io::Error>;
+    struct Sender(tokio::sync::mpsc::Sender<Chunk>);
+    impl Write for Sender {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .blocking_send(Ok(Bytes::copy_from_slice(b)))
+                .map_err(|_| std::io::Error::other("the client went away"))?;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, Sender(tx.clone()));
+        let done = serde_json::to_writer(&mut w, &*report)
+            .map_err(std::io::Error::other)
+            .and_then(|()| w.flush());
+        if let Err(e) = done {
+            tracing::warn!(
+                "the report of run {} was cut off in the answer: {e}",
+                report.run_id
+            );
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// Longest `by` name kept from the page's ack form.

@@ -31,7 +31,11 @@ pub async fn trigger(root: &Path, args: &TriggerArgs) -> Result<Exit, CommandErr
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(anyhow::Error::from)?;
-    let mut req = client.post(url);
+    let accept = match args.format {
+        Format::Text => "text/plain",
+        Format::Json => "application/json",
+    };
+    let mut req = client.post(url).header(reqwest::header::ACCEPT, accept);
     if let Some(name) = &settings.control.token_env
         && let Ok(token) = std::env::var(name)
         && !token.is_empty()
@@ -49,11 +53,11 @@ pub async fn trigger(root: &Path, args: &TriggerArgs) -> Result<Exit, CommandErr
         }
     })?;
     let status = resp.status();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| CommandError::CannotRun(format!("the daemon on {addr} did not answer: {e}")))?;
+    let failed = |e: &dyn std::fmt::Display| {
+        CommandError::CannotRun(format!("the daemon on {addr} did not answer: {e}"))
+    };
     if !status.is_success() {
+        let body = resp.bytes().await.map_err(|e| failed(&e))?;
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let message = v["error"]
             .as_str()
@@ -67,18 +71,36 @@ pub async fn trigger(root: &Path, args: &TriggerArgs) -> Result<Exit, CommandErr
             _ => CommandError::CannotRun(format!("the daemon on {addr}: {message}")),
         });
     }
-    let report: RunReport = serde_json::from_slice(&body).map_err(|e| {
+    let unreadable = |e: &dyn std::fmt::Display| {
         CommandError::CannotRun(format!("the daemon on {addr} sent an unreadable report: {e}"))
-    })?;
+    };
     match args.format {
+        // The daemon made the summary from the run's rows; the report's folder is named by
+        // the run id on its first line.
         Format::Text => {
-            print!("{}", report.to_text());
+            let text = resp.text().await.map_err(|e| failed(&e))?;
+            let run_id = text
+                .split_whitespace()
+                .nth(1)
+                .map(|id| id.trim_end_matches(':'))
+                .filter(|id| id.starts_with(|c: char| c.is_ascii_digit()))
+                .ok_or_else(|| unreadable(&"no run id on its first line"))?;
+            print!("{text}");
             println!(
                 "report: {}",
-                report.dir(&paths.reports()).join("report.html").display()
+                paths.reports().join(run_id).join("report.html").display()
             );
         }
+        // The whole report, read from a temp file it is written to as it comes.
         Format::Json => {
+            let mut body = tempfile::tempfile().map_err(|e| failed(&e))?;
+            let mut resp = resp;
+            while let Some(chunk) = resp.chunk().await.map_err(|e| failed(&e))? {
+                std::io::Write::write_all(&mut body, &chunk).map_err(|e| failed(&e))?;
+            }
+            std::io::Seek::rewind(&mut body).map_err(|e| failed(&e))?;
+            let report: RunReport =
+                serde_json::from_reader(std::io::BufReader::new(body)).map_err(|e| unreadable(&e))?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?

@@ -166,11 +166,34 @@ pub(crate) fn try_http(
     req.push_str("\r\n");
     req.push_str(body);
     s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let (head, body) = out.split_once("\r\n\r\n")?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let at = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&out[..at]).into_owned();
+    let body = &out[at + 4..];
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, head.to_owned(), body.to_owned()))
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunked(body)?
+    } else {
+        body.to_vec()
+    };
+    Some((status, head, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// An HTTP/1.1 chunked body, decoded (a streamed answer: the JSON of a run's report).
+fn dechunked(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = body.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&body[..eol]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        let rest = &body[eol + 2..];
+        out.extend_from_slice(rest.get(..size)?);
+        body = rest.get(size..)?.strip_prefix(b"\r\n")?;
+    }
 }
 
 pub(crate) fn http(
