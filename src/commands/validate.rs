@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -53,9 +54,15 @@ pub fn validate(root: &Path) -> Result<Exit, CommandError> {
             let _ = writeln!(out, "settings: {} has errors (see below)", shown(&settings_path));
         }
     }
+    // Printed article by article: the listing of a desk's archive is tens of megabytes.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     for a in &wl.articles {
         out.push('\n');
         article_lines(&mut out, a, now);
+        if out.len() > 64 << 10 {
+            let _ = stdout.write_all(out.as_bytes());
+            out.clear();
+        }
     }
     let statements: usize = wl.articles.iter().map(|a| a.statements.len()).sum();
     let urls: BTreeSet<&str> = wl
@@ -76,7 +83,9 @@ pub fn validate(root: &Path) -> Result<Exit, CommandError> {
         plural(errors),
         plural(warnings),
     );
-    print!("{out}");
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    drop(stdout);
     for d in &diags {
         eprintln!("{d}");
     }
