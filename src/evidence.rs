@@ -956,6 +956,38 @@ struct Deferred {
     base: usize,
 }
 
+/// Locating only: the units whose sentences are split once every block is counted, with
+/// their words' spans and infos in flat lists.
+#[derive(Default)]
+struct Later {
+    units: Vec<Deferred>,
+    spans: Vec<(usize, usize)>,
+    words: Vec<WordInfo>,
+}
+
+impl Later {
+    fn push(
+        &mut self,
+        first: usize,
+        unit: std::borrow::Cow<'_, str>,
+        (spans, words): (&[(usize, usize)], &[WordInfo]),
+        base: usize,
+    ) {
+        self.units.push(Deferred {
+            first,
+            unit: match unit {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(u) => Some(u),
+            },
+            spans: (self.spans.len(), self.spans.len() + spans.len()),
+            words: (self.words.len(), self.words.len() + words.len()),
+            base,
+        });
+        self.spans.extend_from_slice(spans);
+        self.words.extend_from_slice(words);
+    }
+}
+
 /// What the index keeps of a distinct canonical word while building.
 #[derive(Clone, Copy)]
 struct WordInfo {
@@ -967,6 +999,66 @@ struct WordInfo {
 /// The stem id of a word a lean locating index does not count: its stem is none of the
 /// statements' terms, and only those are ever looked up in such an index.
 const UNINDEXED: u32 = u32::MAX;
+
+/// The distinct canonical words of a text seen while indexing it: each is looked at once (its
+/// stem and whether it is a stop word); every later occurrence is a hash lookup, with no
+/// allocation.
+struct Vocab<'a> {
+    words: FastMap<Box<str>, WordInfo>,
+    /// Lean locating: only the statements' terms are looked up (their rarity, the sentences
+    /// holding them), so only their stems are counted.
+    only: Option<rustc_hash::FxHashSet<&'a str>>,
+    /// The statements' approximate figures: the page's figures inside them are indexed too.
+    approx: &'a [approx::Approx],
+    /// Lean locating: the stems that are figures inside an approximate one.
+    approx_stems: rustc_hash::FxHashSet<u32>,
+    /// Per stem id: the last block counted in its `df`.
+    df_block: Vec<usize>,
+}
+
+/// The postings of the sentences split so far.
+#[derive(Default)]
+struct Posts {
+    /// Per stem id: the last sentence posted.
+    last: Vec<u32>,
+    /// (stem, sentence) pairs, sentences in order; sorted into `postings` at the end.
+    pairs: Vec<(u32, u32)>,
+}
+
+impl<'a> Vocab<'a> {
+    fn new(bytes: usize, only: Option<&'a [Vec<(String, Kind)>]>, approx: &'a [approx::Approx]) -> Self {
+        Vocab {
+            words: FastMap::with_capacity_and_hasher(bytes / 16, Default::default()),
+            only: only.map(|i| i.iter().flatten().map(|(t, _)| t.as_str()).collect()),
+            approx,
+            approx_stems: Default::default(),
+            df_block: Vec::new(),
+        }
+    }
+}
+
+/// The next unit of `blocks` from `*bi` on (moved past it): hard-wrapped lines joined again
+/// (a block that does not end a sentence and a next block that starts in lower case are one
+/// run of text). Its first block, its text, and where each of its blocks starts in it.
+fn next_unit<'b>(blocks: &'b [String], bi: &mut usize) -> (usize, std::borrow::Cow<'b, str>, Vec<usize>) {
+    let first = *bi;
+    let mut unit = std::borrow::Cow::Borrowed(blocks[first].as_str());
+    let mut starts = vec![0usize];
+    while *bi + 1 < blocks.len()
+        && !unit
+            .trim_end()
+            .ends_with(['.', '!', '?', ':', ';', '"', '”', ')'])
+        && blocks[*bi + 1].starts_with(|c: char| c.is_lowercase())
+    {
+        *bi += 1;
+        let u = unit.to_mut();
+        u.push(' ');
+        starts.push(u.len());
+        u.push_str(&blocks[*bi]);
+    }
+    *bi += 1;
+    (first, unit, starts)
+}
 
 impl Prepared {
     /// Splits and indexes `text`.
@@ -1012,13 +1104,66 @@ impl Prepared {
         approx: &[approx::Approx],
     ) -> Self {
         let lean = interest.is_some() && !words;
-        // Sized from the text (about one word per 6 bytes, one distinct word per 16) so the
-        // buffers and maps rarely grow.
+        let mut p = Prepared::empty(text, interest.is_some(), lean);
+        let bytes = p.sentence_text.capacity();
+        let mut vocab = Vocab::new(bytes, interest.filter(|_| lean), approx);
+        // Locating only: the units whose sentences are split at the end, and their words.
+        let mut later = Later::default();
+        let mut posts = Posts::default();
+        // Per word of the current unit: its stem and stop-word flag.
+        let mut unit_words: Vec<WordInfo> = Vec::new();
+        let mut spans = Vec::new();
+        let mut bi = 0;
+        while bi < text.blocks.len() {
+            let (first, unit_cow, starts) = next_unit(&text.blocks, &mut bi);
+            let unit: &str = &unit_cow;
+            token_spans(unit, &mut spans);
+            let base = p.word_at.len();
+            unit_words.clear();
+            for &(ts, te) in &spans {
+                let k = if starts.len() == 1 {
+                    0
+                } else {
+                    starts.partition_point(|&s| s <= ts) - 1
+                };
+                let at = (first + k, ts - starts[k], te - starts[k]);
+                unit_words.push(p.index_word(&unit[ts..te], at, &mut vocab));
+            }
+            posts.last.resize(p.df.len(), u32::MAX);
+            // Locating only: which units can hold an anchor is known once every block has
+            // been counted (the rarity of words weighs them); their sentences are split then.
+            if interest.is_some() {
+                later.push(first, unit_cow, (&spans, &unit_words), base);
+                continue;
+            }
+            p.split_unit(unit, (&spans, &unit_words), base, first, &mut posts);
+        }
+        if let Some(interest) = interest {
+            let wanted = p.anchor_units(interest, &later.units, &later.words, &vocab.approx_stems);
+            for (d, wanted) in later.units.iter().zip(wanted) {
+                if !wanted {
+                    continue;
+                }
+                let unit = d.unit.as_deref().unwrap_or(&text.blocks[d.first]);
+                let (spans, words) = (
+                    &later.spans[d.spans.0..d.spans.1],
+                    &later.words[d.words.0..d.words.1],
+                );
+                p.split_unit(unit, (spans, words), d.base, d.first, &mut posts);
+            }
+        }
+        p.post(&posts.pairs);
+        p
+    }
+
+    /// An index of `text` with nothing in it yet, its buffers sized from the text (about one
+    /// word per 6 bytes, one distinct word per 16) so they rarely grow.
+    fn empty(text: &ExtractedText, partial: bool, lean: bool) -> Self {
         let bytes: usize = text.blocks.iter().map(|b| b.len() + 1).sum();
         // Without word positions `joined` only holds the word being looked up.
         let mut joined = String::with_capacity(if lean { 256 } else { bytes + bytes / 4 + 1 });
         joined.push(' ');
-        let mut p = Prepared {
+        Prepared {
             delta: std::sync::Mutex::new(None),
             blocks: text.blocks.clone(),
             sentences: Vec::new(),
@@ -1030,186 +1175,99 @@ impl Prepared {
             postings_at: Vec::new(),
             postings: Vec::new(),
             judge: std::sync::OnceLock::new(),
-            partial: interest.is_some(),
+            partial,
             lean,
-        };
-        // Locating only: the units whose sentences are split at the end, and their words.
-        let mut deferred: Vec<Deferred> = Vec::new();
-        let mut all_spans: Vec<(usize, usize)> = Vec::new();
-        let mut all_words: Vec<WordInfo> = Vec::new();
-        // Each distinct canonical word is looked at once: its stem and whether it is a stop
-        // word; every occurrence is then a hash lookup, with no allocation.
-        let mut vocab: FastMap<Box<str>, WordInfo> =
-            FastMap::with_capacity_and_hasher(bytes / 16, Default::default());
-        // Per stem id: the last block counted in `df`, the last sentence posted.
-        let mut df_block: Vec<usize> = Vec::new();
-        let mut post_sentence: Vec<u32> = Vec::new();
-        // (stem, sentence) pairs, sentences in order; sorted into `postings` at the end.
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        // Per word of the current unit: its stem and stop-word flag.
-        let mut unit_words: Vec<WordInfo> = Vec::new();
-        let mut spans = Vec::new();
-        // Lean locating: the stems that are figures inside an approximate one.
-        let mut approx_stems: rustc_hash::FxHashSet<u32> = Default::default();
-        // Lean locating: only the statements' terms are looked up (their rarity, the
-        // sentences holding them), so only their stems are counted.
-        let only: Option<rustc_hash::FxHashSet<&str>> = match interest {
-            Some(interest) if lean => Some(interest.iter().flatten().map(|(t, _)| t.as_str()).collect()),
-            _ => None,
-        };
-        // Units: hard-wrapped lines joined again (a block that does not end a sentence and a
-        // next block that starts in lower case are one run of text). Each unit is tokenised
-        // once; its tokens feed the whole-text word index and its sentences.
-        let mut bi = 0;
-        while bi < text.blocks.len() {
-            let first = bi;
-            let mut unit_cow = std::borrow::Cow::Borrowed(text.blocks[bi].as_str());
-            let mut starts = vec![0usize];
-            while bi + 1 < text.blocks.len()
-                && !unit_cow
-                    .trim_end()
-                    .ends_with(['.', '!', '?', ':', ';', '"', '”', ')'])
-                && text.blocks[bi + 1].starts_with(|c: char| c.is_lowercase())
-            {
-                bi += 1;
-                let u = unit_cow.to_mut();
-                u.push(' ');
-                starts.push(u.len());
-                u.push_str(&text.blocks[bi]);
-            }
-            bi += 1;
-            let unit: &str = &unit_cow;
-            token_spans(unit, &mut spans);
-            let base = p.word_at.len();
-            unit_words.clear();
-            for &(ts, te) in &spans {
-                let k = if starts.len() == 1 {
-                    0
-                } else {
-                    starts.partition_point(|&s| s <= ts) - 1
-                };
-                let at = p.joined.len();
-                if !lean {
-                    p.word_at.push((at, first + k, ts - starts[k], te - starts[k]));
-                }
-                push_canon(&unit[ts..te], &mut p.joined);
-                let info = match vocab.get(&p.joined[at..]) {
-                    Some(&info) => info,
+        }
+    }
+
+    /// Indexes one word of the text (`token`, at `(block, start, end)`): its position (unless
+    /// lean), its stem (a new one gets the next id, unless lean locating does not want it).
+    fn index_word(
+        &mut self,
+        token: &str,
+        (block, start, end): (usize, usize, usize),
+        vocab: &mut Vocab<'_>,
+    ) -> WordInfo {
+        let at = self.joined.len();
+        if !self.lean {
+            self.word_at.push((at, block, start, end));
+        }
+        push_canon(token, &mut self.joined);
+        let info = match vocab.words.get(&self.joined[at..]) {
+            Some(&info) => info,
+            None => {
+                let w: Box<str> = self.joined[at..].into();
+                let s = stem_cow(&w);
+                let unwanted = vocab.only.as_ref().is_some_and(|o| !o.contains(s.as_ref()));
+                let in_approx = approx::in_any(vocab.approx, s.as_ref());
+                let stem = match self.stems.get(s.as_ref()) {
+                    Some(&id) => id,
+                    None if unwanted && !in_approx => UNINDEXED,
                     None => {
-                        let w: Box<str> = p.joined[at..].into();
-                        let s = stem_cow(&w);
-                        let unwanted = only.as_ref().is_some_and(|o| !o.contains(s.as_ref()));
-                        let stem = match p.stems.get(s.as_ref()) {
-                            Some(&id) => id,
-                            None if unwanted && !approx::in_any(approx, s.as_ref()) => UNINDEXED,
-                            None => {
-                                let id = p.df.len() as u32;
-                                if approx::in_any(approx, s.as_ref()) {
-                                    approx_stems.insert(id);
-                                }
-                                p.stems.insert(s.into_owned().into_boxed_str(), id);
-                                p.df.push(0);
-                                df_block.push(usize::MAX);
-                                post_sentence.push(u32::MAX);
-                                id
-                            }
-                        };
-                        let info = WordInfo {
-                            stem,
-                            stop: is_stop(&w),
-                        };
-                        vocab.insert(w, info);
-                        info
+                        let id = self.df.len() as u32;
+                        if in_approx {
+                            vocab.approx_stems.insert(id);
+                        }
+                        self.stems.insert(s.into_owned().into_boxed_str(), id);
+                        self.df.push(0);
+                        id
                     }
                 };
-                if lean {
-                    p.joined.truncate(at);
-                } else {
-                    p.joined.push(' ');
-                }
-                unit_words.push(info);
-                // Rarity: the number of blocks holding the stem.
-                let s = info.stem as usize;
-                if info.stem != UNINDEXED && df_block[s] != first + k {
-                    df_block[s] = first + k;
-                    p.df[s] += 1;
-                }
+                let info = WordInfo {
+                    stem,
+                    stop: is_stop(&w),
+                };
+                vocab.words.insert(w, info);
+                info
             }
-            // Locating only: which units can hold an anchor is known once every block has
-            // been counted (the rarity of words weighs them); their sentences are split then.
-            if interest.is_some() {
-                deferred.push(Deferred {
-                    first,
-                    unit: match unit_cow {
-                        std::borrow::Cow::Borrowed(_) => None,
-                        std::borrow::Cow::Owned(u) => Some(u),
-                    },
-                    spans: (all_spans.len(), all_spans.len() + spans.len()),
-                    words: (all_words.len(), all_words.len() + unit_words.len()),
-                    base,
-                });
-                all_spans.extend_from_slice(&spans);
-                all_words.extend_from_slice(&unit_words);
-                continue;
-            }
-            p.split_unit(
-                unit,
-                &spans,
-                &unit_words,
-                base,
-                first,
-                &mut post_sentence,
-                &mut pairs,
-            );
+        };
+        if self.lean {
+            self.joined.truncate(at);
+        } else {
+            self.joined.push(' ');
         }
-        if let Some(interest) = interest {
-            let wanted = p.anchor_units(interest, &deferred, &all_words, &approx_stems);
-            for (d, wanted) in deferred.iter().zip(wanted) {
-                if !wanted {
-                    continue;
-                }
-                let unit = d.unit.as_deref().unwrap_or(&text.blocks[d.first]);
-                p.split_unit(
-                    unit,
-                    &all_spans[d.spans.0..d.spans.1],
-                    &all_words[d.words.0..d.words.1],
-                    d.base,
-                    d.first,
-                    &mut post_sentence,
-                    &mut pairs,
-                );
+        // Rarity: the number of blocks holding the stem.
+        let s = info.stem as usize;
+        if info.stem != UNINDEXED {
+            if vocab.df_block.len() <= s {
+                vocab.df_block.resize(s + 1, usize::MAX);
+            }
+            if vocab.df_block[s] != block {
+                vocab.df_block[s] = block;
+                self.df[s] += 1;
             }
         }
-        // Postings by stem, each list in sentence order (a stable counting sort).
-        let mut at = vec![0u32; p.df.len() + 1];
-        for &(s, _) in &pairs {
+        info
+    }
+
+    /// The postings by stem from the (stem, sentence) `pairs`, each list in sentence order
+    /// (a stable counting sort).
+    fn post(&mut self, pairs: &[(u32, u32)]) {
+        let mut at = vec![0u32; self.df.len() + 1];
+        for &(s, _) in pairs {
             at[s as usize + 1] += 1;
         }
         for i in 1..at.len() {
             at[i] += at[i - 1];
         }
         let mut fill = at.clone();
-        p.postings = vec![0; pairs.len()];
-        for &(s, id) in &pairs {
-            p.postings[fill[s as usize] as usize] = id;
+        self.postings = vec![0; pairs.len()];
+        for &(s, id) in pairs {
+            self.postings[fill[s as usize] as usize] = id;
             fill[s as usize] += 1;
         }
-        p.postings_at = at;
-        p
+        self.postings_at = at;
     }
 
     /// Splits a unit (`unit`, its word `spans` and `words`, its first word's index `base`,
     /// its first block `first`) into sentences and posts their content words.
-    #[allow(clippy::too_many_arguments)]
     fn split_unit(
         &mut self,
         unit: &str,
-        spans: &[(usize, usize)],
-        unit_words: &[WordInfo],
+        (spans, unit_words): (&[(usize, usize)], &[WordInfo]),
         base: usize,
         first: usize,
-        post_sentence: &mut [u32],
-        pairs: &mut Vec<(u32, u32)>,
+        posts: &mut Posts,
     ) {
         let p = self;
         {
@@ -1234,9 +1292,9 @@ impl Prepared {
                         continue;
                     }
                     content += 1;
-                    if w.stem != UNINDEXED && post_sentence[w.stem as usize] != id {
-                        post_sentence[w.stem as usize] = id;
-                        pairs.push((w.stem, id));
+                    if w.stem != UNINDEXED && posts.last[w.stem as usize] != id {
+                        posts.last[w.stem as usize] = id;
+                        posts.pairs.push((w.stem, id));
                     }
                 }
                 let t0 = p.sentence_text.len();
