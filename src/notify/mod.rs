@@ -190,16 +190,7 @@ pub async fn deliver_report(
         webhook: None,
     };
     let Some(email) = email else {
-        let name = outbox_name(&report.run_id);
-        let path = paths.reports().join("mail").join(format!("{name}.eml"));
-        // The sidecar first (it counts only with its message), so a run killed after the
-        // message is written does not write it again (see `outbox::announced_in`).
-        if !flags.is_empty() {
-            crate::durable::atomic_write(&path.with_extension("json"), &serde_json::to_vec_pretty(&meta)?)?;
-        }
-        crate::durable::atomic_write(&path, &bytes)?;
-        tracing::info!("report message written to {}", path.display());
-        return Ok(MailOutcome::Written(path));
+        return write_eml(paths, &meta, &bytes);
     };
     let dirs = dirs(paths);
     let eml = dirs.enqueue(&bytes, &meta)?;
@@ -245,6 +236,21 @@ pub async fn deliver_report(
         },
     };
     Ok(outcome)
+}
+
+/// Without `[email]`: the message written to `reports/mail/<run>.eml`, with its sidecar when
+/// it announces flags.
+fn write_eml(paths: &Paths, meta: &outbox::Meta, bytes: &[u8]) -> anyhow::Result<MailOutcome> {
+    let name = outbox_name(&meta.run_id);
+    let path = paths.reports().join("mail").join(format!("{name}.eml"));
+    // The sidecar first (it counts only with its message), so a run killed after the
+    // message is written does not write it again (see `outbox::announced_in`).
+    if !meta.flags.is_empty() {
+        crate::durable::atomic_write(&path.with_extension("json"), &serde_json::to_vec_pretty(meta)?)?;
+    }
+    crate::durable::atomic_write(&path, bytes)?;
+    tracing::info!("report message written to {}", path.display());
+    Ok(MailOutcome::Written(path))
 }
 
 fn outbox_name(run_id: &str) -> String {
