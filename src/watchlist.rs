@@ -192,7 +192,7 @@ impl Watchlist {
         files.sort();
         files.dedup();
         let (mut articles, diags) =
-            load::load_files::<Article>(files, &load::Bounds::new(root, dir, allow_outside));
+            load::load_again::<Article>(files, &load::Bounds::new(root, dir, allow_outside));
         articles.retain(|a| entries.iter().any(|e| e.id == a.id));
         (Watchlist { articles }, diags)
     }

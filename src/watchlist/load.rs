@@ -340,6 +340,32 @@ pub(super) fn load_named<T: Kept>(
     (all_there && articles.len() == ids.iter().collect::<HashSet<_>>().len()).then_some((articles, diags))
 }
 
+/// `files`, listed before by [`load_dir`], read again (a batch of a run): one that became a
+/// symbolic link leading outside the bounds since is refused, as [`load_dir`] refuses it.
+pub(super) fn load_again<T: Kept>(files: Vec<PathBuf>, bounds: &Bounds) -> (Vec<T>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let files = files
+        .into_iter()
+        .filter(|path| {
+            let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            match link.then(|| bounds.outside(path)).flatten() {
+                Some(real) => {
+                    diags.push(Diagnostic::error(
+                        path,
+                        None,
+                        bounds.outside_message("this symbolic link", &real),
+                    ));
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect();
+    let (articles, more) = load_files(files, bounds);
+    diags.extend(more);
+    (articles, diags)
+}
+
 /// Reads and parses `files` (sorted), checking ids and the `ignore` budget across them. A
 /// file's text is dropped once it is parsed (only the line of its `id` is kept, for the
 /// message of a duplicate), and each article is reduced to what `T` keeps of it right away:
@@ -1279,6 +1305,19 @@ mod tests {
             problems
                 .iter()
                 .any(|p| p.is_error() && p.to_string().contains("b.toml")),
+            "{problems:?}"
+        );
+        // One that became a link to a file outside the root since is refused, unread.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("a.toml"), file("a", "http://one.test/p")).unwrap();
+        std::fs::remove_file(w.join("a.toml")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("a.toml"), w.join("a.toml")).unwrap();
+        let (again, problems) = super::super::Watchlist::load_entries(d.path(), &w, false, &batch[..1]);
+        assert!(again.articles.is_empty());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.to_string().contains("outside the root folder")),
             "{problems:?}"
         );
     }
